@@ -1,0 +1,26 @@
+// `pqfile/bundler`: the wasm-bindgen `bundler` target, for bundlers with
+// WebAssembly ESM integration (webpack 5 `experiments.asyncWebAssembly`,
+// vite-plugin-wasm). Instantiated by the bundler at import.
+import * as wasm from '../dist/bundler/pqfile_wasm.js';
+import { backend } from './backend.js';
+
+backend.wasm = wasm;
+backend.init = async () => {};
+
+export * from './common.js';
+export {
+  ChunkKey,
+  Decryptor,
+  Encapsulation,
+  Encryptor,
+  FileKey,
+  Header,
+  MlKem768PublicKey,
+  MlKem768SecretKey,
+  Recipients,
+  StanzaInfo,
+  errorCodeOf,
+  openTransportStanza,
+  unwrapStanza,
+  wrapFileKey,
+} from '../dist/bundler/pqfile_wasm.js';

@@ -1,0 +1,24 @@
+// Node entry: the wasm-bindgen `nodejs` target, instantiated synchronously.
+import * as wasm from '../dist/node/pqfile_wasm.js';
+import { backend } from './backend.js';
+
+backend.wasm = wasm;
+backend.init = async () => {};
+
+export * from './common.js';
+export {
+  ChunkKey,
+  Decryptor,
+  Encapsulation,
+  Encryptor,
+  FileKey,
+  Header,
+  MlKem768PublicKey,
+  MlKem768SecretKey,
+  Recipients,
+  StanzaInfo,
+  errorCodeOf,
+  openTransportStanza,
+  unwrapStanza,
+  wrapFileKey,
+} from '../dist/node/pqfile_wasm.js';

@@ -1,0 +1,214 @@
+// The payload engines (FORMAT.md §6): each turns pushed bytes into output
+// bytes, holding at most one chunk plus the AES-GCM operations in flight.
+// The WebCrypto engines seal/open chunks with crypto.subtle under the chunk
+// key handed out by wasm; the wasm engines run AES-GCM inside wasm. Both
+// produce byte-identical output (tested both ways).
+
+import { PqfileError, ErrorCode, fromWasm } from './errors.js';
+
+export const CHUNK_SIZE = 16384;
+export const TAG_LEN = 16;
+export const CHUNK_CT_SIZE = CHUNK_SIZE + TAG_LEN;
+export const PAYLOAD_PREFIX_LEN = 56;
+const MAX_CHUNKS = 2 ** 38; // C4
+// Chunks sealed or opened concurrently: enough to keep WebCrypto's thread
+// pool busy, small enough to bound memory (64 × 16 KiB in, 64 × 16 KiB out).
+const IN_FLIGHT = 64;
+
+/** Whether WebCrypto AES-GCM can be used here (secure context, subtle present). */
+export function hasWebCrypto() {
+  const c = globalThis.crypto;
+  if (!c || !c.subtle) return false;
+  return globalThis.isSecureContext !== false;
+}
+
+/** Nonce of chunk `counter`: base nonce XOR the counter as a 96-bit big-endian integer. */
+export function chunkNonce(baseNonce, counter) {
+  const n = baseNonce.slice();
+  let c = counter;
+  for (let i = 11; i >= 4 && c > 0; i--) {
+    n[i] ^= c % 256;
+    c = Math.floor(c / 256);
+  }
+  return n;
+}
+
+/** Imports the chunk key as a non-extractable CryptoKey, then frees (wipes) the wasm copy. */
+export async function importChunkKey(chunkKey) {
+  const raw = chunkKey.key();
+  const baseNonce = chunkKey.baseNonce;
+  chunkKey.free();
+  try {
+    const key = await crypto.subtle.importKey('raw', raw, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
+    return { key, baseNonce };
+  } finally {
+    raw.fill(0);
+  }
+}
+
+function failed(cause) {
+  return new PqfileError(ErrorCode.DecryptionFailed, 'decryption failed', cause ? { cause } : undefined);
+}
+
+/** Outputs of concurrent AES-GCM calls, released in order, at most IN_FLIGHT pending. */
+class Ordered {
+  constructor(emit) {
+    this.emit = emit;
+    this.queue = [];
+  }
+
+  async add(promise) {
+    promise.catch(() => {}); // awaited below, in order
+    this.queue.push(promise);
+    while (this.queue.length > IN_FLIGHT) this.emit(new Uint8Array(await this.queue.shift()));
+  }
+
+  async drain() {
+    while (this.queue.length) this.emit(new Uint8Array(await this.queue.shift()));
+  }
+}
+
+/** Seals chunks with WebCrypto. `emit` receives output in file order. */
+export class WebCryptoSealer {
+  constructor({ key, baseNonce }, emit) {
+    this.key = key;
+    this.baseNonce = baseNonce;
+    this.out = new Ordered(emit);
+    this.buf = new Uint8Array(CHUNK_SIZE);
+    this.bufLen = 0;
+    this.counter = 0;
+  }
+
+  seal(plaintext) {
+    if (this.counter >= MAX_CHUNKS) throw new PqfileError(ErrorCode.MessageTooLong, 'the plaintext exceeds the 4 PiB limit of the format');
+    const iv = chunkNonce(this.baseNonce, this.counter++);
+    // subtle.encrypt copies its input before returning, so buffers can be reused.
+    return this.out.add(crypto.subtle.encrypt({ name: 'AES-GCM', iv }, this.key, plaintext));
+  }
+
+  async push(data) {
+    let off = 0;
+    if (this.bufLen > 0) {
+      const take = Math.min(CHUNK_SIZE - this.bufLen, data.length);
+      this.buf.set(data.subarray(0, take), this.bufLen);
+      this.bufLen += take;
+      off = take;
+      if (this.bufLen < CHUNK_SIZE) return;
+      // A full chunk is never the last one (C1): seal it now.
+      await this.seal(this.buf);
+      this.bufLen = 0;
+    }
+    while (data.length - off >= CHUNK_SIZE) {
+      await this.seal(data.subarray(off, off + CHUNK_SIZE));
+      off += CHUNK_SIZE;
+    }
+    this.buf.set(data.subarray(off), 0);
+    this.bufLen = data.length - off;
+  }
+
+  async finish() {
+    await this.seal(this.buf.subarray(0, this.bufLen));
+    await this.out.drain();
+  }
+}
+
+/** Opens chunks with WebCrypto; only authenticated plaintext is emitted (C6). */
+export class WebCryptoOpener {
+  constructor({ key, baseNonce }, emit) {
+    this.key = key;
+    this.baseNonce = baseNonce;
+    this.out = new Ordered(emit);
+    this.buf = new Uint8Array(CHUNK_CT_SIZE);
+    this.bufLen = 0;
+    this.counter = 0;
+  }
+
+  open(ciphertext) {
+    if (this.counter >= MAX_CHUNKS) throw failed();
+    const iv = chunkNonce(this.baseNonce, this.counter++);
+    const p = crypto.subtle.decrypt({ name: 'AES-GCM', iv }, this.key, ciphertext).catch((e) => {
+      throw failed(e);
+    });
+    return this.out.add(p);
+  }
+
+  async push(data) {
+    let off = 0;
+    if (this.bufLen > 0) {
+      const take = Math.min(CHUNK_CT_SIZE - this.bufLen, data.length);
+      this.buf.set(data.subarray(0, take), this.bufLen);
+      this.bufLen += take;
+      off = take;
+      if (this.bufLen < CHUNK_CT_SIZE) return;
+      // A full-length chunk is never final (C1): open it as soon as it is complete.
+      await this.open(this.buf);
+      this.bufLen = 0;
+    }
+    while (data.length - off >= CHUNK_CT_SIZE) {
+      await this.open(data.subarray(off, off + CHUNK_CT_SIZE));
+      off += CHUNK_CT_SIZE;
+    }
+    this.buf.set(data.subarray(off), 0);
+    this.bufLen = data.length - off;
+  }
+
+  async finish() {
+    // The final chunk is the short remainder: at least a tag (C3).
+    if (this.bufLen < TAG_LEN) {
+      await this.out.drain();
+      throw failed();
+    }
+    await this.open(this.buf.subarray(0, this.bufLen));
+    await this.out.drain();
+  }
+}
+
+/** Seals chunks in wasm (the fallback where crypto.subtle is missing). */
+export class WasmSealer {
+  constructor(encryptor, emit) {
+    this.encryptor = encryptor;
+    this.emit = emit;
+  }
+
+  async push(data) {
+    const out = call(() => this.encryptor.push(data));
+    if (out.length) this.emit(out);
+  }
+
+  async finish() {
+    const out = call(() => this.encryptor.finish());
+    this.encryptor.free();
+    if (out.length) this.emit(out);
+  }
+}
+
+/** Opens a payload in wasm (the fallback where crypto.subtle is missing). */
+export class WasmOpener {
+  constructor(decryptor, emit) {
+    this.decryptor = decryptor;
+    this.emit = emit;
+  }
+
+  async push(data) {
+    const out = call(() => this.decryptor.push(data));
+    if (out.length) this.emit(out);
+  }
+
+  async finish() {
+    try {
+      const out = call(() => this.decryptor.finish());
+      if (out.length) this.emit(out);
+    } finally {
+      this.decryptor.free();
+    }
+  }
+}
+
+/** Runs a wasm call, rethrowing its errors as PqfileError. */
+export function call(f) {
+  try {
+    return f();
+  } catch (e) {
+    throw fromWasm(e);
+  }
+}
