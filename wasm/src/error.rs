@@ -66,6 +66,7 @@ impl ErrorCode {
 }
 
 /// An error on its way to JavaScript.
+#[derive(Debug)]
 pub struct Error {
     code: ErrorCode,
     message: String,
