@@ -88,6 +88,32 @@ impl Encryptor {
         })
     }
 
+    /// Continues a file from its header, file key and 24-byte payload salt
+    /// (e.g. re-encrypting with the parameters of an existing file to check
+    /// that two implementations agree byte for byte). A salt MUST NOT be
+    /// reused with another plaintext: the nonces would repeat.
+    #[wasm_bindgen(js_name = withHeader)]
+    pub fn with_header(header: &Header, file_key: &FileKey, salt: &[u8]) -> Result<Encryptor> {
+        let salt: [u8; SALT_LEN] = salt
+            .try_into()
+            .map_err(|_| Error::new(ErrorCode::InvalidState, "the payload salt is 24 bytes"))?;
+        if !pqfile_core::header::verify_mac(&header.inner, &file_key.0) {
+            return Err(stream::DecryptionFailed.into());
+        }
+        let payload_key = PayloadKey::derive(&file_key.0, &salt, &header.inner.prefix());
+        let mut payload_prefix = [0u8; PAYLOAD_PREFIX_LEN];
+        payload_prefix[..SALT_LEN].copy_from_slice(&salt);
+        payload_prefix[SALT_LEN..].copy_from_slice(payload_key.commitment());
+        Ok(Self {
+            inner: Some(pqfile_core::Encryptor::with_header(header.inner.clone(), &file_key.0, salt)),
+            document_id: header.inner.document_id,
+            header: header.inner.to_bytes(),
+            payload_prefix,
+            payload_key: Some(payload_key),
+            started: false,
+        })
+    }
+
     /// The document id, 32 lowercase hex digits.
     #[wasm_bindgen(getter, js_name = documentId)]
     pub fn document_id(&self) -> String {

@@ -182,3 +182,18 @@ fn tampering_is_detected_and_stops_the_stream() {
     // A header MAC under another key fails before any payload.
     assert_eq!(code(Decryptor::new(&header, &FileKey::generate())), ErrorCode::DecryptionFailed);
 }
+
+#[wasm_bindgen_test]
+fn with_header_reproduces_a_file_byte_for_byte() {
+    let sk = SecretKey::generate();
+    let mut e = Encryptor::new(&recipients(&[(1, &sk)]), None).unwrap();
+    let data = plaintext(50000);
+    let file = encrypt(&mut e, &data, 7000);
+    let header = Header::parse(&file).unwrap();
+    let fk = header.unwrap_file_key(1, &sk).unwrap();
+    let salt = &file[header.length()..header.length() + 24];
+    let mut again = Encryptor::with_header(&header, &fk, salt).unwrap();
+    assert_eq!(encrypt(&mut again, &data, 16384), file);
+    assert_eq!(code(Encryptor::with_header(&header, &FileKey::generate(), salt)), ErrorCode::DecryptionFailed);
+    assert!(pqfile_wasm::memory_bytes() > 0.0);
+}

@@ -22,6 +22,7 @@ export {
   Recipients,
   StanzaInfo,
   errorCodeOf,
+  memoryBytes,
   openTransportStanza,
   unwrapStanza,
   wrapFileKey,

@@ -20,6 +20,7 @@ export {
   Recipients,
   StanzaInfo,
   errorCodeOf,
+  memoryBytes,
   openTransportStanza,
   unwrapStanza,
   wrapFileKey,

@@ -18,6 +18,7 @@ export {
   Recipients,
   StanzaInfo,
   errorCodeOf,
+  memoryBytes,
   openTransportStanza,
   unwrapStanza,
   wrapFileKey,
