@@ -1,1 +1,17 @@
-//! placeholder: replaced by issue 4
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod audit;
+pub mod auth;
+pub mod configuration;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod keycache;
+pub mod kms;
+pub mod metrics;
+pub mod pool;
+pub mod routes;
+pub mod startup;
+pub mod state;

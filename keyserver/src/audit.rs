@@ -1,0 +1,95 @@
+//! The access log (`access_logs`): every document access and every refusal,
+//! with user id, client IP and user agent.
+
+use std::net::IpAddr;
+
+use actix_web::HttpRequest;
+use actix_web::http::header::USER_AGENT;
+use deadpool_postgres::Pool;
+
+use crate::db::DbError;
+
+/// The client side of a request, as the audit log records it.
+#[derive(Clone, Debug, Default)]
+pub struct ClientInfo {
+    /// The TCP peer address (forwarding headers are not trusted).
+    pub ip: Option<IpAddr>,
+    /// The `User-Agent` header, at most 512 characters.
+    pub user_agent: Option<String>,
+}
+
+impl ClientInfo {
+    /// Reads the peer address and user agent of `req`.
+    pub fn from_request(req: &HttpRequest) -> Self {
+        let user_agent = req
+            .headers()
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(512).collect());
+        Self { ip: req.peer_addr().map(|a| a.ip()), user_agent }
+    }
+}
+
+/// An `access_type` value (issue 4: encrypt, decrypt, download, upload).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessType {
+    /// A document was registered and given a key.
+    Encrypt,
+    /// A document's file key was unwrapped.
+    Decrypt,
+}
+
+impl AccessType {
+    /// The database value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Encrypt => "encrypt",
+            Self::Decrypt => "decrypt",
+        }
+    }
+}
+
+/// One `access_logs` row.
+pub struct Entry<'a> {
+    /// The document (32 hex digits), if the request named one.
+    pub document_id: Option<&'a str>,
+    /// What was attempted.
+    pub access_type: AccessType,
+    /// `users.id` of the caller.
+    pub user_id: i32,
+    /// Client address and agent.
+    pub client: &'a ClientInfo,
+    /// The key involved, if it exists.
+    pub key_id: Option<i32>,
+    /// `None` when access was granted; the refusal's error code otherwise.
+    pub refusal: Option<&'a str>,
+}
+
+/// Inserts one row. The caller decides what a failure means; for granted
+/// access it must fail the request (fail closed).
+pub async fn record(db: &Pool, e: &Entry<'_>) -> Result<(), DbError> {
+    let client = db.get().await?;
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome, reason)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .await?;
+    let outcome = if e.refusal.is_some() { "refused" } else { "allowed" };
+    client
+        .execute(
+            &stmt,
+            &[
+                &e.document_id,
+                &e.access_type.as_str(),
+                &e.user_id.to_string(),
+                &e.client.ip,
+                &e.client.user_agent,
+                &e.key_id,
+                &outcome,
+                &e.refusal,
+            ],
+        )
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! Settings: built-in defaults, then an optional TOML file (`PQFILE_CONFIG` or
+//! `--config`), then `PQFILE_*` environment variables, each overriding the last.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Which [`crate::kms::KeyWrapper`] protects the private keys.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum KmsKind {
+    /// A master key file in the data directory (the embedded default).
+    Local,
+    /// AWS KMS (or any endpoint speaking its API, such as moto).
+    Aws,
+}
+
+/// Everything the key server reads at start-up.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Settings {
+    /// PostgreSQL URL, e.g. `postgres://postgres@127.0.0.1:5432/pqfile_db`.
+    pub database_url: String,
+    /// Most connections to PostgreSQL.
+    pub db_pool_max: usize,
+    /// `host:port` to listen on; port 0 picks a free port.
+    pub bind: String,
+    /// Folder served at `/` (the web page).
+    pub web_dir: PathBuf,
+    /// Folder for server state outside the database (the local KMS master key).
+    pub data_dir: PathBuf,
+    /// `local` or `aws`.
+    pub kms: KmsKind,
+    /// AWS KMS key id, ARN or alias that wraps the private keys (`kms = aws`).
+    pub kms_key_id: Option<String>,
+    /// AWS region (`kms = aws`).
+    pub kms_region: String,
+    /// Endpoint override for a KMS emulator (`kms = aws`).
+    pub kms_endpoint: Option<String>,
+    /// Number of active key pairs the pool keeps.
+    pub pool_size: u32,
+    /// Seconds between background pool checks.
+    pub pool_refill_interval_secs: u64,
+    /// Most unwrapped private keys kept in memory (0 disables the cache).
+    pub key_cache_size: usize,
+    /// Seconds an unwrapped private key stays in memory.
+    pub key_cache_ttl_secs: u64,
+    /// HTTP worker threads (0: one per core).
+    pub workers: usize,
+    /// `pretty` or `json` logs.
+    pub log_format: String,
+}
+
+/// Why the settings could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(#[from] config::ConfigError);
+
+impl Settings {
+    /// Reads defaults, then `file` (or `PQFILE_CONFIG`) if given, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let env_file = std::env::var_os("PQFILE_CONFIG").map(PathBuf::from);
+        let file = file.map(Path::to_path_buf).or(env_file);
+        let mut b = config::Config::builder()
+            .set_default("database_url", "postgres://postgres@127.0.0.1:5432/pqfile_db")?
+            .set_default("db_pool_max", 32)?
+            .set_default("bind", "127.0.0.1:8080")?
+            .set_default("web_dir", "web")?
+            .set_default("data_dir", ".pqfile")?
+            .set_default("kms", "local")?
+            .set_default("kms_region", "us-east-1")?
+            .set_default("pool_size", 100)?
+            .set_default("pool_refill_interval_secs", 30)?
+            .set_default("key_cache_size", 1024)?
+            .set_default("key_cache_ttl_secs", 300)?
+            .set_default("workers", 0)?
+            .set_default("log_format", "pretty")?;
+        if let Some(f) = file {
+            b = b.add_source(config::File::from(f).format(config::FileFormat::Toml).required(true));
+        }
+        b = b.add_source(config::Environment::with_prefix("PQFILE").try_parsing(true));
+        Ok(b.build()?.try_deserialize()?)
+    }
+}

@@ -1,0 +1,69 @@
+//! PostgreSQL: the connection pool and the refinery migrations in `../migrations`.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::NoTls;
+
+mod embedded {
+    refinery::embed_migrations!("../migrations");
+}
+
+/// Arbitrary constant naming the migration advisory lock.
+const MIGRATION_LOCK: i64 = 0x7071_6669_6c65_0001;
+
+/// Why the database could not be reached or prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The database URL does not parse.
+    #[error("invalid database URL: {0}")]
+    Url(tokio_postgres::Error),
+    /// The pool could not be built.
+    #[error("cannot build the connection pool: {0}")]
+    Build(#[from] deadpool_postgres::BuildError),
+    /// No connection could be obtained.
+    #[error("cannot connect to PostgreSQL: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    /// A query failed.
+    #[error("PostgreSQL error: {0}")]
+    Query(#[from] tokio_postgres::Error),
+    /// A migration failed.
+    #[error("migration failed: {0}")]
+    Migration(#[from] refinery::Error),
+}
+
+/// Parses `url` and forces UTC, so `TIMESTAMP` columns (which have no zone)
+/// always hold UTC whatever the server's default time zone is.
+pub fn pg_config(url: &str) -> Result<tokio_postgres::Config, DbError> {
+    let mut cfg = tokio_postgres::Config::from_str(url).map_err(DbError::Url)?;
+    cfg.options("-c TimeZone=UTC");
+    cfg.application_name("pqfile-keyserver");
+    cfg.connect_timeout(Duration::from_secs(5));
+    Ok(cfg)
+}
+
+/// A connection pool of at most `max_size` connections.
+pub fn connect(url: &str, max_size: usize) -> Result<Pool, DbError> {
+    let mgr = Manager::from_config(pg_config(url)?, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    Ok(Pool::builder(mgr)
+        .max_size(max_size.max(1))
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(Duration::from_secs(10)))
+        .create_timeout(Some(Duration::from_secs(5)))
+        .build()?)
+}
+
+/// Applies pending migrations. Several processes may start at once: a
+/// session advisory lock makes them take turns.
+pub async fn migrate(pool: &Pool) -> Result<(), DbError> {
+    let mut client = pool.get().await?;
+    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK]).await?;
+    let result = embedded::migrations::runner().run_async(&mut **client).await;
+    client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]).await?;
+    let report = result?;
+    for m in report.applied_migrations() {
+        tracing::info!(migration = %m, "applied migration");
+    }
+    Ok(())
+}

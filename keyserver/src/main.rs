@@ -1,0 +1,127 @@
+//! `pqfile-keyserver`: wires configuration, logging and the subcommands.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use pqfile_keyserver::configuration::Settings;
+use pqfile_keyserver::domain::Role;
+use pqfile_keyserver::startup::{Application, build_kms, prepare_database};
+use pqfile_keyserver::{admin, pool};
+
+#[derive(Parser)]
+#[command(name = "pqfile-keyserver", version, about = "pqfile key server")]
+struct Cli {
+    /// TOML settings file (also PQFILE_CONFIG); PQFILE_* variables override it.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate, fill the pool and serve the API (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Fill the key pool to `pool_size` and exit.
+    FillPool,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user.
+    Add {
+        /// Unique user name.
+        name: String,
+        /// Role.
+        #[arg(long, value_enum, default_value = "user")]
+        role: Role,
+        /// Succeed without change when the user already exists.
+        #[arg(long)]
+        if_missing: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create an API token for a user and print it (shown only this once).
+    Create {
+        /// The user's name.
+        name: String,
+        /// A note on what the token is for.
+        #[arg(long)]
+        label: Option<String>,
+    },
+}
+
+fn init_tracing(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_server=warn,aws_config=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    init_tracing(&settings.log_format);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let app = Application::build(settings.clone()).await?;
+            tracing::info!(bind = %settings.bind, port = app.port(), "key server listening");
+            app.run_until_stopped().await?;
+        }
+        Command::Migrate => {
+            prepare_database(&settings).await?;
+        }
+        Command::FillPool => {
+            let db = prepare_database(&settings).await?;
+            let kms = build_kms(&settings).await?;
+            let n = pool::fill(&db, kms.as_ref(), settings.pool_size, true).await?;
+            println!("generated {n} keys; {} active", pool::active_keys(&db).await?);
+        }
+        Command::User { command: UserCommand::Add { name, role, if_missing } } => {
+            let db = prepare_database(&settings).await?;
+            if if_missing && admin::user_exists(&db, &name).await? {
+                println!("user {name} already exists");
+            } else {
+                let id = admin::add_user(&db, &name, role).await?;
+                println!("created user {name} (id {id}, role {})", role.as_str());
+            }
+        }
+        Command::Token { command: TokenCommand::Create { name, label } } => {
+            let db = prepare_database(&settings).await?;
+            let token = admin::create_token(&db, &name, label.as_deref()).await?;
+            // The only time the token is ever shown.
+            println!("{}", token.expose());
+        }
+    }
+    Ok(())
+}
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pqfile-keyserver: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,374 @@
+//! `/v1/documents`: registering a document, and unwrapping its file key
+//! sealed to the caller's ephemeral key (FORMAT.md §7).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, post, web};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use pqfile_core::format::{KemId, Stanza};
+use pqfile_core::mlkem768::PublicKey;
+use pqfile_core::stanza::{self, TRANSPORT_KEY_ID};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::audit::{self, AccessType, ClientInfo, Entry};
+use crate::db::DbError;
+use crate::domain::{AuthenticatedUser, DocumentId, KeyId, rng};
+use crate::error::{ErrorBody, json_error};
+use crate::kms::{KmsError, WrappedKey};
+use crate::pool::{self, Registration};
+use crate::state::AppState;
+
+/// The key a client encrypts a new document to.
+#[derive(Serialize, ToSchema)]
+pub struct KeyRef {
+    /// `encryption_keys.id`: the stanza's key id.
+    pub key_id: i32,
+    /// `ML-KEM-768`.
+    pub algorithm: String,
+    /// Standard base64 of the 1184-byte encapsulation key.
+    pub public_key: String,
+}
+
+/// Answer to `POST /v1/documents`.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedDocument {
+    /// 32 lowercase hex digits: the document id to put in the file header.
+    pub document_id: String,
+    /// The key to encrypt to.
+    pub key: KeyRef,
+}
+
+/// Why a document could not be registered.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateDocumentError {
+    /// The pool is empty (and the KMS may be down, so it cannot refill).
+    #[error("no encryption key is available right now; try again shortly")]
+    NoActiveKey,
+    /// Database (or the audit row, which fails closed) unavailable.
+    #[error("the document could not be registered")]
+    Db(#[from] DbError),
+}
+
+impl ResponseError for CreateDocumentError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::SERVICE_UNAVAILABLE
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::NoActiveKey => json_error(self.status_code(), "no_active_key", self.to_string()),
+            Self::Db(e) => {
+                tracing::error!(error = %e, "document registration failed");
+                json_error(self.status_code(), "database_unavailable", "the document could not be registered or audited")
+            }
+        }
+    }
+}
+
+/// Registers a new document owned by the caller on the least-used active
+/// key and returns its id and that key. The body is ignored (send nothing or `{}`).
+#[utoipa::path(
+    post, path = "/v1/documents", tag = "documents",
+    responses(
+        (status = 201, description = "Document registered", body = CreatedDocument),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 503, description = "No key available or database down", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/documents")]
+#[tracing::instrument(name = "create_document", skip_all, fields(user_id = user.id))]
+pub async fn create_document(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: web::ReqData<AuthenticatedUser>,
+) -> Result<HttpResponse, CreateDocumentError> {
+    let client = ClientInfo::from_request(&req);
+    let document_id = DocumentId::generate(&mut rng());
+    let reg = Registration {
+        document_id: &document_id,
+        owner_id: user.id,
+        ip: client.ip,
+        user_agent: client.user_agent.as_deref(),
+    };
+    let Some(key) = pool::register_document(&state.db, &reg).await? else {
+        state.refill.notify_one();
+        return Err(CreateDocumentError::NoActiveKey);
+    };
+    state.metrics.documents_created.inc();
+    tracing::info!(document_id = %document_id, key_id = %key.id, "document registered");
+    Ok(HttpResponse::Created().json(CreatedDocument {
+        document_id: document_id.to_string(),
+        key: KeyRef { key_id: key.id.get(), algorithm: key.algorithm, public_key: key.public_key },
+    }))
+}
+
+/// Body of `POST /v1/documents/{id}/unwrap`.
+#[derive(Deserialize, ToSchema)]
+pub struct UnwrapRequest {
+    /// Standard base64 of one stanza encoding (FORMAT.md §3) from the file's header.
+    pub stanza: String,
+    /// Standard base64 of the caller's fresh 1184-byte ML-KEM-768 encapsulation key.
+    pub ephemeral_public_key: String,
+}
+
+/// Answer to an unwrap.
+#[derive(Serialize, ToSchema)]
+pub struct UnwrapResponse {
+    /// Standard base64 of a stanza (kem 1, key id 0) sealing the file key to
+    /// the ephemeral key (FORMAT.md §7).
+    pub transport_stanza: String,
+}
+
+/// Why an unwrap was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UnwrapError {
+    /// The path's document id is not 32 hex digits (or is all zeros).
+    #[error("the document id must be 32 hexadecimal digits and not all zeros")]
+    InvalidDocumentId,
+    /// A field is not standard base64.
+    #[error("`{0}` is not valid standard base64")]
+    InvalidBase64(&'static str),
+    /// The stanza is not one well-formed stanza encoding.
+    #[error("`stanza` is not a valid stanza encoding: {0}")]
+    InvalidStanza(String),
+    /// The stanza's KEM is not implemented.
+    #[error("the stanza's KEM is not supported by this key server")]
+    UnsupportedKem,
+    /// The ephemeral key is not a valid ML-KEM-768 key.
+    #[error("`ephemeral_public_key` must be a valid 1184-byte ML-KEM-768 public key")]
+    InvalidPublicKey,
+    /// No such document.
+    #[error("no document has this id")]
+    DocumentNotFound,
+    /// The caller may not unwrap this document.
+    #[error("you are not allowed to unwrap this document")]
+    Forbidden,
+    /// The stanza names a key that does not exist.
+    #[error("the stanza names a key this server does not have")]
+    KeyNotFound,
+    /// The stanza names another key than the one the document was registered with.
+    #[error("the stanza names another key than the one this document was encrypted to")]
+    KeyMismatch,
+    /// The key is revoked.
+    #[error("the document's key has been revoked")]
+    KeyRevoked,
+    /// Decapsulation or the stanza AEAD failed: wrong document, tampered stanza.
+    #[error("the stanza could not be unwrapped for this document")]
+    DecryptionFailed,
+    /// The KMS could not be reached.
+    #[error("the key management service is unavailable; try again later")]
+    KmsUnavailable,
+    /// The audit row could not be written, so nothing is released.
+    #[error("the access could not be audited, so it was refused; try again later")]
+    AuditUnavailable,
+    /// Anything else (logged, not shown).
+    #[error("the key server hit an internal error")]
+    Internal(String),
+}
+
+impl UnwrapError {
+    /// The stable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidDocumentId => "invalid_document_id",
+            Self::InvalidBase64(_) => "invalid_base64",
+            Self::InvalidStanza(_) => "invalid_stanza",
+            Self::UnsupportedKem => "unsupported_kem",
+            Self::InvalidPublicKey => "invalid_public_key",
+            Self::DocumentNotFound => "document_not_found",
+            Self::Forbidden => "forbidden",
+            Self::KeyNotFound => "key_not_found",
+            Self::KeyMismatch => "key_mismatch",
+            Self::KeyRevoked => "key_revoked",
+            Self::DecryptionFailed => "decryption_failed",
+            Self::KmsUnavailable => "kms_unavailable",
+            Self::AuditUnavailable => "audit_unavailable",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+}
+
+impl ResponseError for UnwrapError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::InvalidDocumentId
+            | Self::InvalidBase64(_)
+            | Self::InvalidStanza(_)
+            | Self::UnsupportedKem
+            | Self::InvalidPublicKey
+            | Self::KeyMismatch
+            | Self::DecryptionFailed => StatusCode::BAD_REQUEST,
+            Self::DocumentNotFound | Self::KeyNotFound => StatusCode::NOT_FOUND,
+            Self::Forbidden | Self::KeyRevoked => StatusCode::FORBIDDEN,
+            Self::KmsUnavailable | Self::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Self::Internal(detail) = self {
+            tracing::error!(detail, "unwrap failed");
+        }
+        json_error(self.status_code(), self.code(), self.to_string())
+    }
+}
+
+impl From<DbError> for UnwrapError {
+    fn from(e: DbError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+/// The document and its key, as the unwrap needs them.
+pub const DOCUMENT_KEY_SQL: &str = "SELECT d.owner_id, d.key_id, k.status, k.private_key, k.kms_key_id, k.kms_key_arn \
+     FROM documents d JOIN encryption_keys k ON k.id = d.key_id WHERE d.id = $1";
+
+struct DocumentKey {
+    owner_id: i32,
+    key_id: KeyId,
+    status: String,
+    wrapped: WrappedKey,
+}
+
+async fn load_document(state: &AppState, id: &str) -> Result<Option<DocumentKey>, DbError> {
+    let client = state.db.get().await?;
+    let stmt = client.prepare_cached(DOCUMENT_KEY_SQL).await?;
+    Ok(client.query_opt(&stmt, &[&id]).await?.map(|r| DocumentKey {
+        owner_id: r.get(0),
+        key_id: KeyId::from_db(r.get(1)),
+        status: r.get::<_, Option<String>>(2).unwrap_or_default(),
+        wrapped: WrappedKey { ciphertext: r.get(3), kms_key_id: r.get::<_, Option<String>>(4).unwrap_or_default(), kms_key_arn: r.get(5) },
+    }))
+}
+
+async fn key_exists(state: &AppState, id: u32) -> Result<bool, DbError> {
+    let Ok(id) = i32::try_from(id) else { return Ok(false) };
+    let client = state.db.get().await?;
+    Ok(client.query_opt("SELECT 1 FROM encryption_keys WHERE id = $1", &[&id]).await?.is_some())
+}
+
+fn decode(field: &'static str, value: &str) -> Result<Vec<u8>, UnwrapError> {
+    STANDARD.decode(value.trim()).map_err(|_| UnwrapError::InvalidBase64(field))
+}
+
+/// Checks the caller may unwrap document `{document_id}`, opens the stanza
+/// with the document's key (through the KMS) in the context of that document
+/// id, and returns the file key sealed to the caller's ephemeral key.
+#[utoipa::path(
+    post, path = "/v1/documents/{document_id}/unwrap", tag = "documents",
+    params(("document_id" = String, Path, description = "32 hex digits")),
+    request_body = UnwrapRequest,
+    responses(
+        (status = 200, description = "File key sealed to the ephemeral key", body = UnwrapResponse),
+        (status = 400, description = "Bad input, key mismatch or decryption_failed", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Not the owner, or key revoked", body = ErrorBody),
+        (status = 404, description = "Unknown document or key", body = ErrorBody),
+        (status = 503, description = "KMS or audit log unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/documents/{document_id}/unwrap")]
+#[tracing::instrument(name = "unwrap", skip_all, fields(user_id = user.id, document_id = %path.as_str()))]
+pub async fn unwrap_document(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: web::ReqData<AuthenticatedUser>,
+    path: web::Path<String>,
+    body: web::Json<UnwrapRequest>,
+) -> Result<HttpResponse, UnwrapError> {
+    let client = ClientInfo::from_request(&req);
+    let result = unwrap_inner(&state, &user, &client, &path, &body).await;
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(e) => e.code(),
+    };
+    state.metrics.unwraps.with_label_values(&[outcome]).inc();
+    result
+}
+
+async fn unwrap_inner(
+    state: &AppState,
+    user: &AuthenticatedUser,
+    client: &ClientInfo,
+    path: &str,
+    body: &UnwrapRequest,
+) -> Result<HttpResponse, UnwrapError> {
+    let document_id = DocumentId::parse(path).map_err(|_| UnwrapError::InvalidDocumentId)?;
+    let doc_hex = document_id.to_string();
+    let stanza_bytes = decode("stanza", &body.stanza)?;
+    let stanza = Stanza::parse_exact(&stanza_bytes).map_err(|e| UnwrapError::InvalidStanza(e.to_string()))?;
+    if stanza.kem != KemId::ML_KEM_768 {
+        return Err(UnwrapError::UnsupportedKem);
+    }
+    if stanza.key_id == TRANSPORT_KEY_ID {
+        return Err(UnwrapError::InvalidStanza("key id 0 is reserved for transport stanzas".into()));
+    }
+    let ephemeral = PublicKey::from_bytes(&decode("ephemeral_public_key", &body.ephemeral_public_key)?)
+        .map_err(|_| UnwrapError::InvalidPublicKey)?;
+
+    // From here on every refusal is audited.
+    let doc_ref: &str = &doc_hex;
+    let refuse = |key_id: Option<i32>, err: UnwrapError| async move {
+        let entry = Entry {
+            document_id: Some(doc_ref),
+            access_type: AccessType::Decrypt,
+            user_id: user.id,
+            client,
+            key_id,
+            refusal: Some(err.code()),
+        };
+        if let Err(e) = audit::record(&state.db, &entry).await {
+            tracing::error!(error = %e, "could not audit a refusal");
+        }
+        tracing::warn!(code = err.code(), "unwrap refused");
+        Err(err)
+    };
+
+    let Some(doc) = load_document(state, &doc_hex).await? else {
+        return refuse(None, UnwrapError::DocumentNotFound).await;
+    };
+    if !user.may_unwrap(doc.owner_id) {
+        return refuse(Some(doc.key_id.get()), UnwrapError::Forbidden).await;
+    }
+    if stanza.key_id != doc.key_id.as_u32() {
+        let err = if key_exists(state, stanza.key_id).await? { UnwrapError::KeyMismatch } else { UnwrapError::KeyNotFound };
+        return refuse(Some(doc.key_id.get()), err).await;
+    }
+    if doc.status == "revoked" {
+        return refuse(Some(doc.key_id.get()), UnwrapError::KeyRevoked).await;
+    }
+    let secret = match state.secret_key(doc.key_id, &doc.wrapped).await {
+        Ok(k) => k,
+        Err(KmsError::Unavailable(why)) => {
+            tracing::warn!(why, "KMS unavailable");
+            return Err(UnwrapError::KmsUnavailable);
+        }
+        Err(e) => return Err(UnwrapError::Internal(e.to_string())),
+    };
+    let file_key = match stanza::unwrap(&stanza, &document_id, &secret) {
+        Ok(k) => k,
+        Err(_) => return refuse(Some(doc.key_id.get()), UnwrapError::DecryptionFailed).await,
+    };
+    let (ct, ss) = ephemeral.encapsulate(&mut rng());
+    let transport = stanza::seal(&file_key, &document_id, KemId::ML_KEM_768, TRANSPORT_KEY_ID, &ct, &ss);
+
+    // Fail closed: nothing is released unless the access is on record.
+    let entry = Entry {
+        document_id: Some(&doc_hex),
+        access_type: AccessType::Decrypt,
+        user_id: user.id,
+        client,
+        key_id: Some(doc.key_id.get()),
+        refusal: None,
+    };
+    if let Err(e) = audit::record(&state.db, &entry).await {
+        tracing::error!(error = %e, "audit row not written; refusing the unwrap");
+        return Err(UnwrapError::AuditUnavailable);
+    }
+    tracing::info!(key_id = %doc.key_id, "file key unwrapped");
+    Ok(HttpResponse::Ok().json(UnwrapResponse { transport_stanza: STANDARD.encode(transport.to_bytes()) }))
+}
+

@@ -1,0 +1,6 @@
+//! One module per resource.
+
+pub mod documents;
+pub mod health;
+pub mod keys;
+pub mod openapi;

@@ -1,0 +1,39 @@
+//! The OpenAPI document, served at `/openapi.json`.
+
+use actix_web::{HttpResponse, get};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{documents, health, keys};
+use crate::error::{ErrorBody, ErrorDetail};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+/// The key server's API.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "pqfile key server", description = "Pooled ML-KEM-768 keys, KMS-wrapped private keys, authorized unwrap (FORMAT.md §7)."),
+    paths(
+        documents::create_document, documents::unwrap_document, keys::get_key,
+        health::healthz, health::readyz, health::metrics,
+    ),
+    components(schemas(
+        documents::CreatedDocument, documents::KeyRef, documents::UnwrapRequest, documents::UnwrapResponse,
+        keys::KeyInfo, ErrorBody, ErrorDetail,
+    )),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+/// The OpenAPI 3.1 document.
+#[get("/openapi.json")]
+pub async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}

@@ -1,0 +1,172 @@
+//! Builds the application from [`Settings`] and binds it (port 0 in tests).
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use deadpool_postgres::Pool;
+use tokio::sync::Notify;
+use tracing_actix_web::TracingLogger;
+
+use crate::auth::require_token;
+use crate::configuration::{KmsKind, Settings};
+use crate::db::{self, DbError};
+use crate::error::RequestError;
+use crate::keycache::KeyCache;
+use crate::kms::aws::AwsKms;
+use crate::kms::local::LocalKms;
+use crate::kms::{KeyWrapper, KmsError};
+use crate::metrics::Metrics;
+use crate::pool;
+use crate::routes::{documents, health, keys, openapi};
+use crate::state::AppState;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// Database unreachable or migrations failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// KMS misconfigured.
+    #[error(transparent)]
+    Kms(#[from] KmsError),
+    /// Could not bind the listening socket.
+    #[error("cannot listen on {0}: {1}")]
+    Bind(String, std::io::Error),
+    /// Metrics registry.
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+/// Builds the configured [`KeyWrapper`].
+pub async fn build_kms(settings: &Settings) -> Result<Arc<dyn KeyWrapper>, KmsError> {
+    Ok(match settings.kms {
+        KmsKind::Local => Arc::new(LocalKms::open_or_create(&settings.data_dir)?),
+        KmsKind::Aws => {
+            let key_id = settings
+                .kms_key_id
+                .clone()
+                .ok_or_else(|| KmsError::Config("kms = aws needs kms_key_id (PQFILE_KMS_KEY_ID)".into()))?;
+            Arc::new(AwsKms::connect(key_id, settings.kms_region.clone(), settings.kms_endpoint.clone()).await)
+        }
+    })
+}
+
+/// Connects to the database and applies the migrations.
+pub async fn prepare_database(settings: &Settings) -> Result<Pool, DbError> {
+    let db = db::connect(&settings.database_url, settings.db_pool_max)?;
+    db::migrate(&db).await?;
+    Ok(db)
+}
+
+/// A bound, not yet running, key server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Migrates, fills the pool (a KMS outage here is logged, not fatal:
+    /// existing keys still serve new documents), binds and starts the
+    /// background refill.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let db = prepare_database(&settings).await?;
+        let kms = build_kms(&settings).await?;
+        let metrics = Metrics::new()?;
+        match pool::fill(&db, kms.as_ref(), settings.pool_size, true).await {
+            Ok(n) => metrics.keys_generated.inc_by(u64::from(n)),
+            Err(e) => tracing::error!(error = %e, "could not fill the key pool at start-up"),
+        }
+        let listener = TcpListener::bind(&settings.bind).map_err(|e| StartupError::Bind(settings.bind.clone(), e))?;
+        let port = listener.local_addr().map_err(|e| StartupError::Bind(settings.bind.clone(), e))?.port();
+        let state = web::Data::new(AppState {
+            db,
+            kms,
+            cache: KeyCache::new(settings.key_cache_size, Duration::from_secs(settings.key_cache_ttl_secs)),
+            metrics,
+            refill: Arc::new(Notify::new()),
+            settings: settings.clone(),
+        });
+        spawn_refill(state.clone());
+        let server = run(listener, state.clone(), &settings).map_err(|e| StartupError::Bind(settings.bind.clone(), e))?;
+        Ok(Self { port, server, state })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state (tests inspect the cache and metrics).
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until SIGINT/SIGTERM (graceful) or the server is stopped.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Keeps the pool full: checks every `pool_refill_interval_secs`, or at once
+/// when a request found it empty.
+fn spawn_refill(state: web::Data<AppState>) {
+    tokio::spawn(async move {
+        let every = Duration::from_secs(state.settings.pool_refill_interval_secs.max(1));
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = state.refill.notified() => {}
+            }
+            match pool::fill(&state.db, state.kms.as_ref(), state.settings.pool_size, false).await {
+                Ok(n) => state.metrics.keys_generated.inc_by(u64::from(n)),
+                Err(e) => tracing::warn!(error = %e, "background pool refill failed"),
+            }
+            if let Ok(n) = pool::active_keys(&state.db).await {
+                state.metrics.pool_active_keys.set(n);
+            }
+        }
+    });
+}
+
+fn run(listener: TcpListener, state: web::Data<AppState>, settings: &Settings) -> std::io::Result<Server> {
+    let web_dir = settings.web_dir.clone();
+    let serve_web = web_dir.is_dir();
+    if !serve_web {
+        tracing::warn!(dir = %web_dir.display(), "web directory not found; serving the API only");
+    }
+    let mut server = HttpServer::new(move || {
+        let json = web::JsonConfig::default()
+            .limit(64 * 1024)
+            .error_handler(|err, _req| RequestError::InvalidJson(err.to_string()).into());
+        let mut app = App::new()
+            .wrap(TracingLogger::default())
+            .app_data(state.clone())
+            .app_data(json)
+            .service(
+                web::scope("/v1")
+                    .wrap(from_fn(require_token))
+                    .service(documents::create_document)
+                    .service(documents::unwrap_document)
+                    .service(keys::get_key)
+                    .default_service(web::to(|| async { Err::<HttpResponse, _>(RequestError::NotFound) })),
+            )
+            .service(health::healthz)
+            .service(health::readyz)
+            .service(health::metrics)
+            .service(openapi::openapi_json);
+        if serve_web {
+            app = app.service(actix_files::Files::new("/", &web_dir).index_file("index.html"));
+        }
+        app
+    })
+    .listen(listener)?;
+    if settings.workers > 0 {
+        server = server.workers(settings.workers);
+    }
+    Ok(server.run())
+}
