@@ -1,0 +1,101 @@
+//! CLI behaviour that needs no key server: inspection, and every error path
+//! that must be caught before a request is made.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::path::PathBuf;
+
+fn vector(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/vectors").join(format!("{name}.pqf"))
+}
+
+fn pqfile() -> Command {
+    let mut c = Command::cargo_bin("pqfile").unwrap();
+    c.env_remove("PQFILE_TOKEN").env_remove("PQFILE_SERVER").env_remove("PQFILE_TOKEN_FILE");
+    c
+}
+
+#[test]
+fn inspect_shows_document_and_recipients() {
+    pqfile()
+        .args(["inspect"])
+        .arg(vector("two_stanzas"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("recipient: ML-KEM-768 key 1"))
+        .stdout(predicate::str::contains("recipient: ML-KEM-768 key 2"));
+    let out = pqfile().args(["inspect", "--json"]).arg(vector("unknown_kem_stanza_skipped")).output().unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["stanzas"][0]["kem"], "X-Wing");
+    assert_eq!(v["stanzas"][1]["key_id"], 1);
+    assert_eq!(v["document_id"].as_str().unwrap().len(), 32);
+}
+
+#[test]
+fn inspect_reads_stdin_and_reports_bad_files_with_codes() {
+    let file = std::fs::read(vector("empty")).unwrap();
+    pqfile().args(["inspect", "-"]).write_stdin(file).assert().success().stdout(predicate::str::contains("document id:"));
+    pqfile()
+        .arg("inspect")
+        .arg(vector("bad_magic"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("[bad_magic]").and(predicate::str::contains("hint: this is not a .pqf file")));
+    pqfile().arg("inspect").arg(vector("truncated_header")).assert().code(2).stderr(predicate::str::contains("[truncated_header]"));
+    pqfile().arg("inspect").arg(vector("unsupported_version")).assert().code(2).stderr(predicate::str::contains("version 2"));
+}
+
+#[test]
+fn missing_token_is_reported_before_any_work() {
+    pqfile()
+        .arg("decrypt")
+        .arg(vector("empty"))
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("[no_token]").and(predicate::str::contains("PQFILE_TOKEN")));
+}
+
+#[test]
+fn unreachable_server_is_a_clear_error_and_leaves_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, b"hello").unwrap();
+    pqfile()
+        .env("PQFILE_SERVER", "http://127.0.0.1:9")
+        .env("PQFILE_TOKEN", "t")
+        .arg("encrypt")
+        .arg(&input)
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("[server_unreachable]").and(predicate::str::contains("hint:")));
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("in.txt")], "no partial output may remain");
+}
+
+#[test]
+fn existing_output_is_not_overwritten_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("a");
+    std::fs::write(&input, b"x").unwrap();
+    std::fs::write(dir.path().join("a.pqf"), b"keep me").unwrap();
+    pqfile()
+        .env("PQFILE_SERVER", "http://127.0.0.1:9")
+        .env("PQFILE_TOKEN", "t")
+        .arg("encrypt")
+        .arg(&input)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("[output_exists]").and(predicate::str::contains("--force")));
+    assert_eq!(std::fs::read(dir.path().join("a.pqf")).unwrap(), b"keep me");
+}
+
+#[test]
+fn missing_input_file_names_the_file() {
+    pqfile()
+        .env("PQFILE_TOKEN", "t")
+        .args(["encrypt", "/nonexistent/file"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("/nonexistent/file"));
+}
