@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything pqfile's build, run and tests need on a fresh Debian 12
 # machine (idempotent: each step is skipped when already satisfied).
-# Usage: scripts/setup.sh [--all|--run]   (--run: only what the run command needs)
+# Usage: scripts/setup.sh [--all|--run]
+#   --run: what the run command needs (PostgreSQL, wasm32 target, wasm-bindgen-cli)
+#   --all: also Chromium + chromedriver, wrk, wasm-pack, the moto KMS emulator
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -9,6 +11,7 @@ MODE=${1:---all}
 WASM_BINDGEN_VERSION=0.2.130   # must equal the pinned wasm-bindgen in Cargo.toml
 log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export PATH="$HOME/.cargo/bin:$PATH"
 
 apt_install() {
   local missing=()
@@ -26,11 +29,6 @@ apt_install() {
 # PostgreSQL server binaries (the run command embeds a cluster).
 if [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then apt_install postgresql; fi
 
-[ "$MODE" = "--run" ] && { log "run prerequisites ok"; exit 0; }
-
-# Browser tests and load tools.
-apt_install chromium chromium-driver wrk
-
 # Rust -> wasm.
 if ! rustup target list --installed | grep -q wasm32-unknown-unknown; then
   log "rustup target add wasm32-unknown-unknown"; rustup target add wasm32-unknown-unknown
@@ -39,6 +37,11 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
   log "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (~4 min)"
   cargo install -q wasm-bindgen-cli --version "=$WASM_BINDGEN_VERSION" --force
 fi
+[ "$MODE" = "--run" ] && { log "run prerequisites ok"; exit 0; }
+
+# Browser tests and load tools.
+apt_install chromium chromium-driver wrk
+
 if ! command -v wasm-pack >/dev/null; then
   log "cargo install wasm-pack (~3 min)"; cargo install -q wasm-pack --locked
 fi
