@@ -1,0 +1,74 @@
+//! The access log: who, from where, with what, and fail-closed.
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn access_rows_carry_user_ip_and_user_agent() {
+    let app = spawn_app().await;
+    let resp = app
+        .http
+        .post(app.url("/v1/documents"))
+        .bearer_auth(&app.alice)
+        .header("User-Agent", "pqfile-test/1.0 (encrypt)")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let v: serde_json::Value = resp.json().await.unwrap();
+    let doc = v["document_id"].as_str().unwrap().to_owned();
+    let file = app.encrypt(&app.alice, b"audited").await;
+    let (resp, _) = app.unwrap(&app.alice, &file.document_id, file.stanza()).await;
+    assert_eq!(resp.status(), 200);
+    let rows = app
+        .db
+        .query(
+            "SELECT document_id, access_type, user_id, host(ip_address), user_agent, key_id, outcome
+             FROM access_logs ORDER BY id",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    let alice = app.alice_id.to_string();
+    assert_eq!(rows[0].get::<_, String>(0), doc);
+    assert_eq!(rows[0].get::<_, String>(1), "encrypt");
+    assert_eq!(rows[0].get::<_, String>(2), alice);
+    assert_eq!(rows[0].get::<_, String>(3), "127.0.0.1");
+    assert_eq!(rows[0].get::<_, String>(4), "pqfile-test/1.0 (encrypt)");
+    assert_eq!(rows[0].get::<_, i32>(5), v["key"]["key_id"].as_i64().unwrap() as i32);
+    let last = &rows[2];
+    assert_eq!(last.get::<_, String>(0), file.document_id.to_string());
+    assert_eq!(last.get::<_, String>(1), "decrypt");
+    assert_eq!(last.get::<_, String>(2), alice);
+    assert_eq!(last.get::<_, String>(3), "127.0.0.1");
+    assert_eq!(last.get::<_, i32>(5), file.key_id as i32);
+    assert_eq!(last.get::<_, String>(6), "allowed");
+}
+
+const BREAK_AUDIT: &str = "
+    CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS
+      $$ BEGIN RAISE EXCEPTION 'audit log is down'; END $$;
+    CREATE TRIGGER refuse_audit BEFORE INSERT ON access_logs FOR EACH ROW EXECUTE FUNCTION refuse_audit();";
+
+#[tokio::test]
+async fn no_audit_row_no_document() {
+    let app = spawn_app().await;
+    app.db.batch_execute(BREAK_AUDIT).await.unwrap();
+    let resp = app.create_document(&app.alice).await;
+    let body = assert_error(resp, 503, "database_unavailable").await;
+    assert!(!body.to_string().contains("audit log is down"), "5xx bodies do not leak internals");
+    assert_eq!(app.count("SELECT count(*) FROM documents").await, 0);
+    assert_eq!(app.total_usage().await, 0, "the key's usage count was rolled back too");
+}
+
+#[tokio::test]
+async fn no_audit_row_no_file_key() {
+    let app = spawn_app().await;
+    let file = app.encrypt(&app.alice, b"x").await;
+    app.db.batch_execute(BREAK_AUDIT).await.unwrap();
+    let (resp, _) = app.unwrap(&app.alice, &file.document_id, file.stanza()).await;
+    assert_error(resp, 503, "audit_unavailable").await;
+    app.db.batch_execute("DROP TRIGGER refuse_audit ON access_logs").await.unwrap();
+    let (resp, _) = app.unwrap(&app.alice, &file.document_id, file.stanza()).await;
+    assert_eq!(resp.status(), 200);
+}

@@ -1,0 +1,15 @@
+//! Integration tests: the key server on a random port against a real
+//! PostgreSQL (a fresh database per test) and, for the AWS path, a real
+//! KMS-API endpoint (moto). `scripts/test.d/40-keyserver.sh` starts both and
+//! sets `PQFILE_TEST_PG` and `PQFILE_TEST_KMS_ENDPOINT`.
+#![allow(missing_docs, clippy::unwrap_used, clippy::panic)]
+
+mod audit;
+mod bad_input;
+mod helpers;
+mod kms;
+mod operations;
+mod pool;
+mod processes;
+mod refusals;
+mod round_trip;
