@@ -1,10 +1,105 @@
 #!/usr/bin/env bash
-# Interim run command (issue 2): the key server does not exist yet, so this
-# builds the core and encrypts + decrypts a sample file with a local key.
+# THE RUN COMMAND. On a fresh Debian 12 machine: installs what is missing,
+# starts a persistent PostgreSQL cluster in .pqfile/pg (so encrypted files
+# stay decryptable across restarts), builds and starts the key server with the
+# local KMS (master key .pqfile/kms-master.key), applies migrations, fills the
+# key pool, creates an admin and a demo user with API tokens on first run
+# (.pqfile/*.token, mode 0600, reused afterwards), serves the API and web/ on
+# 127.0.0.1:8080 and prints the URL to open. Ctrl-C stops the key server and
+# PostgreSQL.
+#
+# Environment: PQFILE_BIND (default 127.0.0.1:8080), PQFILE_PG_PORT (54329),
+# and any PQFILE_* setting of the key server (keyserver/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$PWD
+STATE=$ROOT/.pqfile
+log() { printf '\033[1;32m[run]\033[0m %s\n' "$*" >&2; }
+
 scripts/setup.sh --run
-f=${1:-$(mktemp /tmp/pqfile-demo.XXXXXX)}
-[ -s "$f" ] || head -c 50000000 /dev/urandom > "$f"
-cargo run -q --release -p pqfile-core --example demo -- "$f"
-cmp "$f" "$f.pqf.out" && echo "round trip OK: $f -> $f.pqf -> $f.pqf.out"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+mkdir -p "$STATE"
+# Traversable (for the postgres user) but not listable by others; secrets inside are 0600.
+chmod 711 "$STATE"
+
+PGDATA=${PQFILE_PG_DIR:-$STATE/pg}
+if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$STATE" 2>/dev/null; then
+  # The checkout sits where the postgres user cannot reach (e.g. under /root).
+  PGDATA=/var/lib/pqfile/$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)/pg
+  mkdir -p "$(dirname "$PGDATA")"
+  log "the postgres user cannot reach $STATE; keeping the cluster in $PGDATA"
+fi
+PGPORT=${PQFILE_PG_PORT:-54329}
+
+SERVER_PID=""
+stopping=0
+cleanup() {
+  [ "$stopping" -eq 1 ] && return
+  stopping=1
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    log "stopping the key server"
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  log "stopping PostgreSQL"
+  scripts/pg.sh stop "$PGDATA" || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+DB_URL=$(scripts/pg.sh start "$PGDATA" "$PGPORT")
+
+log "building the key server (release)"
+cargo build -q --release -p pqfile-keyserver
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/pqfile-keyserver
+
+if [ -x scripts/build-web.sh ] || [ -f scripts/build-web.sh ]; then
+  bash scripts/build-web.sh || log "WARNING: building the web page failed; the API still runs"
+fi
+
+export PQFILE_DATABASE_URL=${PQFILE_DATABASE_URL:-$DB_URL}
+export PQFILE_DATA_DIR=${PQFILE_DATA_DIR:-$STATE}
+export PQFILE_WEB_DIR=${PQFILE_WEB_DIR:-$ROOT/web}
+export PQFILE_BIND=${PQFILE_BIND:-127.0.0.1:8080}
+export PQFILE_KMS=${PQFILE_KMS:-local}
+
+"$BIN" migrate
+
+# First run: an admin and a demo user, each with a token kept 0600 in .pqfile/.
+bootstrap() {
+  local name=$1 role=$2 file=$STATE/$1.token
+  if [ ! -s "$file" ]; then
+    "$BIN" user add "$name" --role "$role" --if-missing >&2
+    (umask 077; "$BIN" token create "$name" --label "scripts/run.sh" > "$file.tmp")
+    mv "$file.tmp" "$file"
+    log "created $role '$name'; token in $file"
+  fi
+}
+bootstrap admin admin
+bootstrap demo user
+
+"$BIN" serve &
+SERVER_PID=$!
+
+HOSTPORT=$PQFILE_BIND
+case "$HOSTPORT" in 0.0.0.0:*|\[::\]:*) HOSTPORT=127.0.0.1:${HOSTPORT##*:} ;; esac
+for _ in $(seq 1 600); do
+  kill -0 "$SERVER_PID" 2>/dev/null || { log "the key server exited"; exit 1; }
+  curl -fsS -o /dev/null "http://$HOSTPORT/readyz" 2>/dev/null && break
+  sleep 0.1
+done
+
+cat >&2 <<MSG
+
+  pqfile is running. Open:
+
+    http://$HOSTPORT/#token=$(cat "$STATE/demo.token")
+
+  Admin token: $STATE/admin.token    API: http://$HOSTPORT/openapi.json
+  Data: PostgreSQL $PGDATA (port $PGPORT), KMS master key $STATE/kms-master.key
+  Ctrl-C stops the key server and PostgreSQL.
+
+MSG
+wait "$SERVER_PID"

@@ -1,0 +1,16 @@
+-- pgbench twin of POST /v1/documents: the token lookup (auth.rs TOKEN_SQL)
+-- and the registration statement (pool.rs CREATE_DOCUMENT_SQL), with the
+-- document id made in SQL instead of passed in.
+SELECT u.id, u.name, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id
+ WHERE t.token_hash = :hash AND t.revoked_at IS NULL;
+WITH p AS (SELECT md5(random()::text) AS doc),
+k AS (
+    UPDATE encryption_keys SET usage_count = COALESCE(usage_count, 0) + 1
+    WHERE id = (SELECT id FROM encryption_keys
+                WHERE status = 'active' AND (expires_at IS NULL OR expires_at > CURRENT_TIMESTAMP)
+                ORDER BY usage_count, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+    RETURNING id, public_key, algorithm),
+d AS (INSERT INTO documents (id, owner_id, key_id) SELECT p.doc, :uid, k.id FROM k, p),
+a AS (INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome)
+      SELECT p.doc, 'encrypt', :uid, '127.0.0.1', 'pgbench', k.id, 'allowed' FROM k, p)
+SELECT id, public_key, algorithm FROM k;

@@ -1,0 +1,8 @@
+-- pgbench twin of POST /v1/documents/{id}/unwrap: token lookup, document +
+-- key lookup (documents.rs DOCUMENT_KEY_SQL), audit row (audit.rs).
+SELECT u.id, u.name, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id
+ WHERE t.token_hash = :hash AND t.revoked_at IS NULL;
+SELECT d.owner_id, d.key_id, k.status, k.private_key, k.kms_key_id, k.kms_key_arn
+  FROM documents d JOIN encryption_keys k ON k.id = d.key_id WHERE d.id = :doc;
+INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome, reason)
+VALUES (:doc, 'decrypt', :uid, '127.0.0.1', 'pgbench', :kid, 'allowed', NULL);

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Key-server load benchmark (issue 4): wrk against the release key server and
+# pgbench running the same SQL, same connection count, alternately, in one run.
+#
+#   scripts/bench-keyserver.sh [SECONDS_PER_RUN=10] [ROUNDS=3] [CONNECTIONS=32]
+#
+# Starts a throwaway PostgreSQL and the key server (local KMS, pool of 100),
+# and stops both on exit. Prints a Markdown table for BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+DUR=${1:-10}; ROUNDS=${2:-3}; CONNS=${3:-32}
+log() { printf '[bench-keyserver] %s\n' "$*" >&2; }
+command -v wrk >/dev/null || { log "wrk missing (scripts/setup.sh installs it)"; exit 1; }
+command -v pgbench >/dev/null || { log "pgbench missing (ships with PostgreSQL)"; exit 1; }
+
+WORK=$(mktemp -d /var/tmp/pqfile-bench.XXXXXX)
+PGDIR=$WORK/pg
+SERVER_PID=""
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
+  scripts/pg.sh stop "$PGDIR" || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+chmod 711 "$WORK"
+
+PGPORT=$(scripts/pg.sh free-port)
+DB_URL=$(scripts/pg.sh start "$PGDIR" "$PGPORT")
+log "building (release server, dev-profile client helper)"
+cargo build -q --release -p pqfile-keyserver
+cargo build -q -p pqfile-keyserver --example unwrap_body
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+BIN=$TARGET/release/pqfile-keyserver
+
+export PQFILE_DATABASE_URL=$DB_URL PQFILE_DATA_DIR=$WORK/state PQFILE_KMS=local
+export PQFILE_POOL_SIZE=100 PQFILE_DB_POOL_MAX=$CONNS PQFILE_WEB_DIR=/nonexistent
+PORT=$(scripts/pg.sh free-port)
+export PQFILE_BIND=127.0.0.1:$PORT
+"$BIN" user add bench --role user >/dev/null
+TOKEN=$("$BIN" token create bench)
+RUST_LOG=warn "$BIN" serve 2>"$WORK/server.log" &
+SERVER_PID=$!
+for _ in $(seq 1 300); do curl -fsS -o /dev/null "http://$PQFILE_BIND/readyz" 2>/dev/null && break; sleep 0.1; done
+URL=http://$PQFILE_BIND
+
+DOC=$("$TARGET/debug/examples/unwrap_body" "$URL" "$TOKEN" "$WORK/unwrap.json")
+HASH=$(printf %s "$TOKEN" | sha256sum | cut -d' ' -f1)
+UID_=$(psql "$DB_URL" -tAc "SELECT id FROM users WHERE name = 'bench'")
+KID=$(psql "$DB_URL" -tAc "SELECT key_id FROM documents WHERE id = '$DOC'")
+export PQFILE_BENCH_TOKEN=$TOKEN PQFILE_BENCH_BODY=$WORK/unwrap.json
+log "server on $URL, document $DOC (key $KID); $ROUNDS rounds of ${DUR}s, $CONNS connections"
+
+run_wrk() { # lua path -> "rps p50 p99" (ms)
+  local out
+  out=$(wrk -t2 -c"$CONNS" -d"${DUR}s" --latency -s "keyserver/benches/wrk/$1.lua" "$URL$2")
+  if grep -q "Non-2xx" <<<"$out"; then log "wrk saw errors:"; echo "$out" >&2; exit 1; fi
+  local rps p50 p99
+  rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  echo "$rps $p50 $p99"
+}
+run_pgbench() { # sql file -> "tps avg_latency_ms"
+  local out
+  out=$(pgbench -n -M prepared -c "$CONNS" -j 2 -T "$DUR" -h 127.0.0.1 -p "$PGPORT" -U postgres \
+        -D hash="$HASH" -D uid="$UID_" -D doc="$DOC" -D kid="$KID" \
+        -f "keyserver/benches/wrk/$1.sql" pqfile_db 2>&1)
+  grep -q "number of failed transactions: 0" <<<"$out" || { log "pgbench failed:"; echo "$out" >&2; exit 1; }
+  local tps lat
+  tps=$(awk '/^tps = / {print $3}' <<<"$out")
+  lat=$(awk '/^latency average/ {print $4}' <<<"$out")
+  echo "$tps $lat"
+}
+
+# Warm-up (connections, caches, the key cache).
+wrk -t2 -c"$CONNS" -d2s -s keyserver/benches/wrk/acquire.lua "$URL/v1/documents" >/dev/null
+wrk -t2 -c"$CONNS" -d2s -s keyserver/benches/wrk/unwrap.lua "$URL/v1/documents/$DOC/unwrap" >/dev/null
+
+div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", a / b }'; }
+sum() { printf '%s\n' "$@" | awk '{ s += $1 } END { printf "%.4f", s }'; }
+declare -a A_WRK A_PG U_WRK U_PG
+echo "| round | workload | key server req/s | p50 | p99 | pgbench tps (same SQL) | pgbench avg latency | ratio |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|"
+for r in $(seq 1 "$ROUNDS"); do
+  read -r w50 w_p50 w_p99 <<<"$(run_wrk acquire /v1/documents)"
+  read -r p50 p_lat <<<"$(run_pgbench acquire)"
+  printf '| %s | key acquisition | %s | %s | %s | %s | %s ms | %.2f |\n' "$r" "$w50" "$w_p50" "$w_p99" "$p50" "$p_lat" "$(div "$w50" "$p50")"
+  A_WRK+=("$w50"); A_PG+=("$p50")
+  read -r u50 u_p50 u_p99 <<<"$(run_wrk unwrap "/v1/documents/$DOC/unwrap")"
+  read -r q50 q_lat <<<"$(run_pgbench unwrap)"
+  printf '| %s | unwrap | %s | %s | %s | %s | %s ms | %.2f |\n' "$r" "$u50" "$u_p50" "$u_p99" "$q50" "$q_lat" "$(div "$u50" "$q50")"
+  U_WRK+=("$u50"); U_PG+=("$q50")
+done
+printf '\nTotals over %s rounds: key acquisition %.2f x pgbench, unwrap %.2f x pgbench\n' "$ROUNDS" \
+  "$(div "$(sum "${A_WRK[@]}")" "$(sum "${A_PG[@]}")")" \
+  "$(div "$(sum "${U_WRK[@]}")" "$(sum "${U_PG[@]}")")"
+docs=$(psql "$DB_URL" -tAc "SELECT count(*) FROM documents")
+log "documents registered during the run: $docs; server log: $(wc -l <"$WORK/server.log") lines"

@@ -1,0 +1,503 @@
+// The pqfile page: sign in with a token, then encrypt any file to NAME.pqf
+// or decrypt a .pqf back, entirely in this page. Only the key-server calls
+// (a new document and its public key; the unwrap of one stanza sealed to an
+// ephemeral key, FORMAT.md §7) leave the page; file contents never do.
+//
+// Pipeline: File.stream() -> Encrypter/Decrypter TransformStream (WebCrypto
+// AES-GCM, 16 KiB chunks, bounded in-flight work) -> a sink from lib/save.js.
+// One AbortController cancels the pipe, the reader and the sink.
+
+import { Decrypter, Encrypter, KeyServerClient, init } from './vendor/pqfile/src/browser.js';
+import { accessHistory, listDocuments } from './lib/api.js';
+import { formatBytes, formatDuration, formatTime } from './lib/format.js';
+import { describeError } from './lib/messages.js';
+import { Meter } from './lib/meter.js';
+import { chooseSaveMode, describeLargeFileMode, openSink, pickSaveFile, registerWorker } from './lib/save.js';
+
+const TOKEN_KEY = 'pqfile.token';
+const PQF_MAGIC = [0x50, 0x51, 0x46, 0x00];
+const PAINT_EVERY_MS = 100;
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  session: $('session'),
+  signOut: $('sign-out'),
+  signin: $('signin'),
+  signinForm: $('signin-form'),
+  tokenInput: $('token-input'),
+  signinError: $('signin-error'),
+  tool: $('tool'),
+  dropzone: $('dropzone'),
+  fileInput: $('file-input'),
+  job: $('job'),
+  jobName: $('job-name'),
+  jobDetail: $('job-detail'),
+  jobClear: $('job-clear'),
+  start: $('start'),
+  cancel: $('cancel'),
+  progressBox: $('progress-box'),
+  progress: $('progress'),
+  progressLabel: $('progress-label'),
+  progressRate: $('progress-rate'),
+  result: $('result'),
+  error: $('error'),
+  announcer: $('announcer'),
+  documentsBody: $('documents-body'),
+  documentsRefresh: $('documents-refresh'),
+  saveMode: $('save-mode'),
+};
+
+/** @type {{ file: File, mode: 'encrypt' | 'decrypt', outName: string } | null} */
+let job = null;
+/** @type {AbortController | null} */
+let running = null;
+
+// ---------------------------------------------------------------- session
+
+function token() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+/** Takes `#token=...` from the address (the run command's link), then hides it. */
+function tokenFromFragment() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const t = params.get('token');
+  if (t === null) return null;
+  params.delete('token');
+  const rest = params.toString();
+  history.replaceState(history.state, '', location.pathname + location.search + (rest ? `#${rest}` : ''));
+  return t.trim();
+}
+
+/** Checks a token against the key server: 'ok', 'invalid' or 'unreachable'. */
+async function probeToken(t) {
+  try {
+    await listDocuments(t);
+    return 'ok';
+  } catch (e) {
+    if (e.status === 401) return 'invalid';
+    if (e.status === 0) return 'unreachable';
+    return 'ok'; // 404 (no listing endpoint yet) still proves the token
+  }
+}
+
+async function signIn(t, { fromLink = false } = {}) {
+  if (!t) {
+    showSignIn('Paste a token to sign in.');
+    return;
+  }
+  const verdict = await probeToken(t);
+  if (verdict === 'invalid') {
+    showSignIn(fromLink ? 'The token in the link was not accepted: it is invalid or revoked. Paste a valid token.' : 'This token was not accepted: it is invalid or revoked.');
+    return;
+  }
+  sessionStorage.setItem(TOKEN_KEY, t);
+  showTool();
+  if (verdict === 'unreachable') {
+    showError(describeError({ name: 'KeyServerError', status: 0, code: 'network_error' }, { mode: 'encrypt', fileName: '' }));
+  }
+}
+
+function signOut() {
+  running?.abort();
+  sessionStorage.removeItem(TOKEN_KEY);
+  clearJob();
+  hide(ui.result);
+  hide(ui.error);
+  showSignIn('');
+}
+
+function showSignIn(message) {
+  ui.tool.hidden = true;
+  ui.session.hidden = true;
+  ui.signin.hidden = false;
+  ui.signinError.textContent = message;
+  ui.tokenInput.value = '';
+  ui.tokenInput.setAttribute('aria-invalid', message ? 'true' : 'false');
+  ui.tokenInput.focus();
+}
+
+function showTool() {
+  ui.signin.hidden = true;
+  ui.tool.hidden = false;
+  ui.session.hidden = false;
+  ui.signinError.textContent = '';
+  ui.fileInput.focus();
+  // Load the wasm module now: the first encryption should not wait for it.
+  init().catch(() => {});
+  registerWorker().then(() => describeLargeFileMode()).then((text) => (ui.saveMode.textContent = text));
+  loadDocuments();
+}
+
+// ---------------------------------------------------------------- choosing a file
+
+async function isPqf(file) {
+  if (file.name.toLowerCase().endsWith('.pqf')) return true;
+  const head = new Uint8Array(await file.slice(0, 4).arrayBuffer());
+  return head.length === 4 && PQF_MAGIC.every((b, i) => head[i] === b);
+}
+
+function originalName(name) {
+  if (name.toLowerCase().endsWith('.pqf') && name.length > 4) return name.slice(0, -4);
+  return `${name}.decrypted`;
+}
+
+async function chooseFile(file) {
+  if (running) return;
+  hide(ui.result);
+  hide(ui.error);
+  const mode = (await isPqf(file)) ? 'decrypt' : 'encrypt';
+  const outName = mode === 'encrypt' ? `${file.name}.pqf` : originalName(file.name);
+  job = { file, mode, outName };
+  ui.jobName.textContent = file.name;
+  ui.jobDetail.textContent = `${formatBytes(file.size)} · ${mode === 'encrypt' ? 'will be encrypted to' : 'will be decrypted to'} ${outName}`;
+  ui.start.textContent = mode === 'encrypt' ? 'Encrypt' : 'Decrypt';
+  ui.start.dataset.mode = mode;
+  ui.start.disabled = false;
+  ui.job.hidden = false;
+  ui.progressBox.hidden = true;
+  ui.cancel.hidden = true;
+  ui.start.hidden = false;
+  ui.jobClear.hidden = false;
+  ui.start.focus();
+}
+
+function clearJob() {
+  job = null;
+  ui.job.hidden = true;
+  ui.fileInput.value = '';
+}
+
+// ---------------------------------------------------------------- running a job
+
+async function startJob() {
+  if (!job || running) return;
+  performance.clearMarks();
+  performance.clearMeasures();
+  performance.mark('pqfile:click');
+  const { file, mode, outName } = job;
+  const ac = new AbortController();
+  running = ac;
+  const ctx = { mode, fileName: file.name, sink: undefined };
+
+  const saveMode = await chooseSaveMode(file.size);
+  let handle;
+  if (saveMode === 'file-system') {
+    try {
+      handle = await pickSaveFile(outName);
+    } catch (e) {
+      running = null;
+      if (e?.name === 'AbortError') {
+        announce('Save cancelled.');
+        return;
+      }
+      showError(describeError(e, ctx));
+      return;
+    }
+  }
+
+  hide(ui.result);
+  hide(ui.error);
+  ui.start.hidden = true;
+  ui.jobClear.hidden = true;
+  ui.cancel.hidden = false;
+  ui.cancel.disabled = false;
+  ui.cancel.focus();
+  ui.progressBox.hidden = false;
+  ui.progress.value = 0;
+  ui.progressLabel.textContent = mode === 'encrypt' ? 'Getting a key from the key server…' : 'Asking the key server to unwrap the file key…';
+  ui.progressRate.textContent = '';
+  announce(mode === 'encrypt' ? `Encrypting ${file.name}.` : `Decrypting ${file.name}.`);
+
+  const meter = new Meter(file.size);
+  let lastPaint = 0;
+  let lastQuarter = 0;
+  const onProgress = (bytes) => {
+    meter.update(bytes);
+    const now = performance.now();
+    if (now - lastPaint < PAINT_EVERY_MS) return;
+    lastPaint = now;
+    paintProgress(meter, mode);
+    const quarter = Math.floor(meter.fraction * 4);
+    if (quarter > lastQuarter && quarter < 4) {
+      lastQuarter = quarter;
+      announce(`${quarter * 25} percent done.`);
+    }
+  };
+
+  const client = new KeyServerClient(location.origin, token());
+  const transform = mode === 'encrypt'
+    ? new Encrypter({ onProgress }).useKeyServer(client).encryptStream()
+    : new Decrypter({ onProgress }).useKeyServer(client).decryptStream();
+  const reader = file.stream().pipeThrough(transform, { signal: ac.signal }).getReader();
+  let sink = null;
+  let written = 0;
+  try {
+    let r = await reader.read();
+    performance.mark('pqfile:first-byte');
+    performance.measure('pqfile:time-to-first-byte', 'pqfile:click', 'pqfile:first-byte');
+    sink = await openSink(saveMode, outName, { handle, signal: ac.signal });
+    ctx.sink = sink.mode;
+    while (!r.done) {
+      ac.signal.throwIfAborted();
+      written += r.value.byteLength;
+      await sink.write(r.value);
+      r = await reader.read();
+    }
+    ac.signal.throwIfAborted();
+    ui.cancel.disabled = true;
+    const saved = await sink.close();
+    performance.mark('pqfile:done');
+    performance.measure('pqfile:job', 'pqfile:click', 'pqfile:done');
+    meter.update(file.size);
+    paintProgress(meter, mode);
+    showDone({ file, mode, outName, written, meter, sink: sink.mode, url: saved?.url });
+    if (mode === 'encrypt') loadDocuments();
+  } catch (e) {
+    const err = ac.signal.aborted ? ac.signal.reason : e;
+    reader.cancel(err).catch(() => {});
+    await sink?.abort(err);
+    if (!sink && handle) await handle.remove?.().catch(() => {});
+    ui.progressBox.hidden = true;
+    const message = describeError(err, ctx);
+    showError(message);
+  } finally {
+    running = null;
+    ui.cancel.hidden = true;
+    ui.start.hidden = false;
+    ui.jobClear.hidden = false;
+  }
+}
+
+function paintProgress(meter, mode) {
+  const pct = Math.floor(meter.fraction * 100);
+  ui.progress.value = pct;
+  ui.progressLabel.textContent = `${mode === 'encrypt' ? 'Encrypting' : 'Decrypting'}… ${pct}% (${formatBytes(meter.bytes)} of ${formatBytes(meter.total)})`;
+  const rate = meter.rate;
+  const left = meter.secondsLeft;
+  ui.progressRate.textContent = rate > 0 ? `${formatBytes(rate)}/s${meter.fraction < 1 && Number.isFinite(left) ? ` · ${formatDuration(left)} left` : ''}` : '';
+}
+
+function showDone({ file, mode, outName, written, meter, sink, url }) {
+  const seconds = (performance.now() - meter.start) / 1000;
+  const where = sink === 'file-system' ? 'Saved' : sink === 'service-worker' ? 'Downloading' : 'Downloaded';
+  ui.result.replaceChildren();
+  const title = document.createElement('p');
+  title.className = 'result-title';
+  title.textContent = mode === 'encrypt' ? `Encrypted “${file.name}”.` : `Decrypted “${file.name}”.`;
+  const detail = document.createElement('p');
+  detail.textContent = `${where} as ${outName} (${formatBytes(written)}) in ${seconds < 1 ? `${Math.round(seconds * 1000)} ms` : formatDuration(seconds)}.`;
+  ui.result.append(title, detail);
+  if (url) {
+    const again = document.createElement('a');
+    again.href = url;
+    again.download = outName;
+    again.textContent = `Save ${outName} again`;
+    ui.result.append(again);
+  }
+  ui.result.dataset.state = 'done';
+  ui.result.hidden = false;
+  ui.job.hidden = true;
+  ui.fileInput.value = '';
+  job = null;
+  ui.result.focus();
+}
+
+function showError({ code, title, detail, signIn: needsSignIn }) {
+  ui.error.replaceChildren();
+  const t = document.createElement('p');
+  t.className = 'result-title';
+  t.textContent = title;
+  const d = document.createElement('p');
+  d.textContent = detail;
+  ui.error.append(t, d);
+  if (needsSignIn) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.textContent = 'Sign in again';
+    b.addEventListener('click', signOut);
+    ui.error.append(b);
+  }
+  ui.error.dataset.code = code;
+  ui.error.hidden = false;
+  ui.error.focus();
+}
+
+function hide(el) {
+  el.hidden = true;
+  el.replaceChildren();
+  delete el.dataset.code;
+  delete el.dataset.state;
+}
+
+function announce(text) {
+  // Re-setting the same text would not be announced; clear first.
+  ui.announcer.textContent = '';
+  requestAnimationFrame(() => (ui.announcer.textContent = text));
+}
+
+// ---------------------------------------------------------------- my documents
+
+async function loadDocuments() {
+  const t = token();
+  if (!t) return;
+  ui.documentsBody.setAttribute('aria-busy', 'true');
+  try {
+    const docs = await listDocuments(t);
+    renderDocuments(docs);
+  } catch (e) {
+    const p = document.createElement('p');
+    p.className = 'muted';
+    if (e.status === 404 || e.status === 405) {
+      p.textContent = 'The document list is not available on this key server yet.';
+      ui.documentsBody.dataset.state = 'unavailable';
+    } else {
+      p.textContent = describeError(e, { mode: 'encrypt', fileName: '' }).title;
+      ui.documentsBody.dataset.state = 'error';
+    }
+    ui.documentsBody.replaceChildren(p);
+  } finally {
+    ui.documentsBody.removeAttribute('aria-busy');
+  }
+}
+
+function cell(tag, text, className) {
+  const el = document.createElement(tag);
+  el.textContent = text;
+  if (className) el.className = className;
+  return el;
+}
+
+function renderDocuments(docs) {
+  ui.documentsBody.dataset.state = 'list';
+  if (docs.length === 0) {
+    ui.documentsBody.replaceChildren(cell('p', 'No documents yet. Encrypt a file and it appears here.', 'muted'));
+    return;
+  }
+  const table = document.createElement('table');
+  const caption = cell('caption', `${docs.length} document${docs.length === 1 ? '' : 's'}`, 'visually-hidden');
+  const head = document.createElement('thead');
+  const hr = document.createElement('tr');
+  for (const h of ['Document', 'Created', 'Key', 'Owner', '']) {
+    const th = cell('th', h);
+    th.scope = 'col';
+    hr.append(th);
+  }
+  head.append(hr);
+  const body = document.createElement('tbody');
+  for (const doc of docs) {
+    const tr = document.createElement('tr');
+    tr.append(
+      cell('td', doc.document_id, 'mono'),
+      cell('td', formatTime(doc.created_at)),
+      cell('td', String(doc.key_id ?? '')),
+      cell('td', String(doc.owner ?? '')),
+    );
+    const actions = document.createElement('td');
+    const button = cell('button', 'Access history', 'link-button');
+    button.type = 'button';
+    button.setAttribute('aria-expanded', 'false');
+    const detailRow = document.createElement('tr');
+    detailRow.hidden = true;
+    detailRow.className = 'history-row';
+    const detailCell = document.createElement('td');
+    detailCell.colSpan = 5;
+    detailCell.id = `history-${doc.document_id}`;
+    detailRow.append(detailCell);
+    button.setAttribute('aria-controls', detailCell.id);
+    button.addEventListener('click', () => toggleHistory(button, detailRow, detailCell, doc.document_id));
+    actions.append(button);
+    tr.append(actions);
+    body.append(tr, detailRow);
+  }
+  table.append(caption, head, body);
+  ui.documentsBody.replaceChildren(table);
+}
+
+async function toggleHistory(button, row, target, documentId) {
+  const open = button.getAttribute('aria-expanded') === 'true';
+  button.setAttribute('aria-expanded', String(!open));
+  row.hidden = open;
+  if (open) return;
+  target.replaceChildren(cell('p', 'Loading…', 'muted'));
+  try {
+    const entries = await accessHistory(token(), documentId);
+    if (entries.length === 0) {
+      target.replaceChildren(cell('p', 'No access recorded.', 'muted'));
+      return;
+    }
+    const list = document.createElement('ul');
+    list.className = 'history';
+    for (const e of entries) {
+      const li = document.createElement('li');
+      li.append(
+        cell('span', formatTime(e.timestamp), 'muted'),
+        cell('span', ` ${e.user ?? 'unknown user'} — ${e.access_type ?? 'access'}`),
+        cell('span', e.ip_address ? ` from ${e.ip_address}` : '', 'muted'),
+      );
+      if (e.user_agent) li.title = e.user_agent;
+      list.append(li);
+    }
+    target.replaceChildren(list);
+  } catch (e) {
+    const text = e.status === 404 ? 'Access history is not available on this key server yet.' : describeError(e, { mode: 'encrypt', fileName: '' }).title;
+    target.replaceChildren(cell('p', text, 'muted'));
+  }
+}
+
+// ---------------------------------------------------------------- wiring
+
+ui.signinForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  signIn(ui.tokenInput.value.trim());
+});
+ui.signOut.addEventListener('click', signOut);
+ui.fileInput.addEventListener('change', () => {
+  const f = ui.fileInput.files?.[0];
+  if (f) chooseFile(f);
+});
+ui.start.addEventListener('click', startJob);
+ui.cancel.addEventListener('click', () => {
+  ui.cancel.disabled = true;
+  ui.progressLabel.textContent = 'Cancelling…';
+  running?.abort(new DOMException('Cancelled by the user.', 'AbortError'));
+});
+ui.jobClear.addEventListener('click', () => {
+  clearJob();
+  ui.fileInput.focus();
+});
+ui.documentsRefresh.addEventListener('click', loadDocuments);
+document.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape' && running) ui.cancel.click();
+});
+
+// Drop anywhere on the page; the drop zone lights up.
+let dragDepth = 0;
+document.addEventListener('dragenter', (e) => {
+  if (ui.tool.hidden || !e.dataTransfer?.types.includes('Files')) return;
+  dragDepth++;
+  ui.dropzone.classList.add('dragging');
+});
+document.addEventListener('dragleave', () => {
+  dragDepth = Math.max(0, dragDepth - 1);
+  if (dragDepth === 0) ui.dropzone.classList.remove('dragging');
+});
+document.addEventListener('dragover', (e) => {
+  if (ui.tool.hidden) return;
+  e.preventDefault();
+  if (e.dataTransfer) e.dataTransfer.dropEffect = running ? 'none' : 'copy';
+});
+document.addEventListener('drop', (e) => {
+  e.preventDefault();
+  dragDepth = 0;
+  ui.dropzone.classList.remove('dragging');
+  if (ui.tool.hidden) return;
+  const f = e.dataTransfer?.files?.[0];
+  if (f) chooseFile(f);
+});
+
+// Start: a token from the link wins over the stored one.
+const linked = tokenFromFragment();
+if (linked !== null) signIn(linked, { fromLink: true });
+else if (token()) signIn(token());
+else showSignIn('');

@@ -1,0 +1,203 @@
+// End-to-end tests of the web page in headless Chromium against the real key
+// server and PostgreSQL (web/e2e/with-stack.sh). Each test drives the page
+// like a user: choose a file, click Encrypt/Decrypt, take the download.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, readFileSync, writeFileSync, statSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import {
+  BASE_URL, KeyServer, TOKENS, WORK, chooseFile, heapMonitor, launchBrowser, leakNeedles, makeFile,
+  openSignedIn, psql, recordRequests, runJob, screenshot, sha256File,
+} from './harness.js';
+
+const MiB = 1024 * 1024;
+const LARGE = Number(process.env.WEB_E2E_LARGE_MIB ?? 256) * MiB;
+const HEAP_BOUND = 200 * MiB;
+const PQF_MAGIC = Buffer.from('PQF\0', 'latin1');
+
+const server = new KeyServer();
+let browser;
+const marker = randomBytes(48);
+const needles = leakNeedles(marker);
+let small; // { path, sha, pqf }
+
+function path(name) {
+  return join(WORK(), name);
+}
+
+/** Asserts no request body carried plaintext and every body was small. */
+function assertNoPlaintext(requests, maxBody, label) {
+  assert.ok(requests.length > 0, `${label}: no request was recorded`);
+  const leaking = requests.filter((r) => r.leaks > 0);
+  assert.deepEqual(leaking, [], `${label}: a request body contains plaintext`);
+  const biggest = Math.max(...requests.map((r) => r.size));
+  assert.ok(biggest <= maxBody, `${label}: a request body of ${biggest} bytes (bound ${maxBody})`);
+  const total = requests.reduce((s, r) => s + r.size, 0);
+  console.log(`${label}: ${requests.length} requests, ${total} request-body bytes in total, largest ${biggest}`);
+  return total;
+}
+
+before(async () => {
+  await server.start();
+  browser = await launchBrowser();
+  const p = path('report.bin');
+  small = { path: p, sha: makeFile(p, 300 * 1024 + 17, marker) };
+});
+
+after(async () => {
+  await browser?.close();
+  await server.stop();
+});
+
+test('the sign-in link stores the token, hides it from the address bar, and sign-out works', async () => {
+  const page = await openSignedIn(browser.context, TOKENS().alice);
+  assert.equal(new URL(page.url()).hash, '', 'the token is still in the address bar');
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('pqfile.token')), TOKENS().alice);
+  await assert.doesNotReject(page.locator('#documents-body[data-state]').waitFor());
+  const docState = await page.getAttribute('#documents-body', 'data-state');
+  assert.ok(['unavailable', 'list'].includes(docState), `My documents: ${docState}`);
+  await screenshot(page, '01-signed-in');
+
+  await page.click('#sign-out');
+  await page.locator('#signin').waitFor({ state: 'visible' });
+  assert.equal(await page.evaluate(() => sessionStorage.getItem('pqfile.token')), null);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'token-input');
+
+  await page.fill('#token-input', 'pqf_not-a-real-token');
+  await page.press('#token-input', 'Enter');
+  await page.locator('#signin-error:has-text("not accepted")').waitFor();
+  await screenshot(page, '02-sign-in-bad-token');
+
+  await page.fill('#token-input', TOKENS().alice);
+  await page.click('#signin-form button[type=submit]');
+  await page.locator('#tool').waitFor({ state: 'visible' });
+  await page.close();
+});
+
+test('a small file is encrypted and decrypted in the page; no plaintext leaves it', async () => {
+  const page = await openSignedIn(browser.context, TOKENS().alice);
+  const rec = recordRequests(browser.context, needles);
+  await chooseFile(page, small.path);
+  assert.equal(await page.textContent('#start'), 'Encrypt');
+  await screenshot(page, '03-file-chosen');
+  small.pqf = path('report.bin.pqf');
+  const enc = await runJob(page, small.pqf);
+  assert.equal(enc.error, undefined, enc.text);
+  assert.equal(enc.suggested, 'report.bin.pqf');
+  const ct = readFileSync(small.pqf);
+  assert.ok(ct.subarray(0, 4).equals(PQF_MAGIC), 'the download is not a PQF file');
+  assert.ok(!ct.includes(marker), 'the ciphertext contains plaintext');
+  assert.match(await page.textContent('#result'), /Encrypted “report\.bin”/);
+  await screenshot(page, '04-encrypted');
+
+  await chooseFile(page, small.pqf);
+  assert.equal(await page.textContent('#start'), 'Decrypt');
+  const out = path('report.bin.out');
+  const dec = await runJob(page, out);
+  assert.equal(dec.error, undefined, dec.text);
+  assert.equal(dec.suggested, 'report.bin');
+  assert.equal(await sha256File(out), small.sha, 'decrypted bytes differ from the original');
+  await screenshot(page, '05-decrypted');
+  rec.stop();
+  const v1 = rec.log.filter((r) => new URL(r.url).pathname.startsWith('/v1/'));
+  assert.ok(v1.some((r) => r.method === 'POST' && r.url.endsWith('/v1/documents')), 'no document was created');
+  assert.ok(v1.some((r) => r.url.endsWith('/unwrap')), 'no unwrap call');
+  assertNoPlaintext(rec.log, 8192, 'small file');
+  await page.close();
+});
+
+test('a tampered file is refused with the tampering message', async () => {
+  const page = await openSignedIn(browser.context, TOKENS().alice);
+  const ct = readFileSync(small.pqf);
+
+  // A flipped bit in the payload: the chunk's AES-GCM tag fails in the page.
+  const payload = Buffer.from(ct);
+  payload[payload.length - 100] ^= 0x01;
+  writeFileSync(path('payload-tampered.pqf'), payload);
+  await chooseFile(page, path('payload-tampered.pqf'));
+  let r = await runJob(page, path('x'));
+  assert.equal(r.error, 'tampered', r.text);
+  assert.match(r.text, /tampered with or is corrupted/);
+  await screenshot(page, '06-tampered');
+
+  // A flipped bit in the stanza's wrapped file key: the key server refuses (decryption_failed).
+  const stanza = Buffer.from(ct);
+  stanza[24 + 8 + 1100] ^= 0x01;
+  writeFileSync(path('stanza-tampered.pqf'), stanza);
+  await chooseFile(page, path('stanza-tampered.pqf'));
+  r = await runJob(page, path('x'));
+  assert.equal(r.error, 'tampered', r.text);
+
+  // A flipped bit in the header MAC.
+  const mac = Buffer.from(ct);
+  mac[24 + 1144 + 5] ^= 0x01;
+  writeFileSync(path('mac-tampered.pqf'), mac);
+  await chooseFile(page, path('mac-tampered.pqf'));
+  r = await runJob(page, path('x'));
+  assert.equal(r.error, 'tampered', r.text);
+
+  // Truncated: the last chunk is missing.
+  writeFileSync(path('truncated.pqf'), ct.subarray(0, ct.length - 5000));
+  await chooseFile(page, path('truncated.pqf'));
+  r = await runJob(page, path('x'));
+  assert.equal(r.error, 'tampered', r.text);
+  await page.close();
+});
+
+test('a file that is not a .pqf is refused with a clear message', async () => {
+  const page = await openSignedIn(browser.context, TOKENS().alice);
+  writeFileSync(path('notes.pqf'), 'these are just notes, not an encrypted file\n');
+  await chooseFile(page, path('notes.pqf'));
+  assert.equal(await page.textContent('#start'), 'Decrypt');
+  const r = await runJob(page, path('x'));
+  assert.equal(r.error, 'not_pqf', r.text);
+  assert.match(r.text, /is not a pqfile \(\.pqf\) file/);
+  await screenshot(page, '07-not-a-pqf');
+
+  // A real header cut short is "damaged", not "not a pqfile".
+  writeFileSync(path('short.pqf'), readFileSync(small.pqf).subarray(0, 600));
+  await chooseFile(page, path('short.pqf'));
+  const r2 = await runJob(page, path('x'));
+  assert.equal(r2.error, 'damaged', r2.text);
+  await page.close();
+});
+
+test('a second user without access is refused', async () => {
+  const page = await openSignedIn(browser.context, TOKENS().mallory);
+  await chooseFile(page, small.pqf);
+  const r = await runJob(page, path('x'));
+  assert.equal(r.error, 'no_access', r.text);
+  assert.match(r.text, /do not have access/);
+  await screenshot(page, '08-no-access');
+  // The refusal came from the key server, in the audit log.
+  const doc = readFileSync(small.pqf).subarray(6, 22).toString('hex');
+  assert.equal(psql(`SELECT count(*) FROM access_logs WHERE document_id = '${doc}' AND outcome = 'refused' AND reason = 'forbidden'`), '1');
+  await page.close();
+});
+
+test('a bad token during work asks to sign in again', async () => {
+  const page = await openSignedIn(browser.context, TOKENS().alice);
+  await page.evaluate(() => sessionStorage.setItem('pqfile.token', 'pqf_' + '0'.repeat(64)));
+  await chooseFile(page, small.path);
+  const r = await runJob(page, path('x'));
+  assert.equal(r.error, 'bad_token', r.text);
+  await page.locator('#error button:has-text("Sign in again")').waitFor();
+  await screenshot(page, '09-bad-token');
+  await page.close();
+});
+
+test('a revoked key is reported as revoked', async () => {
+  const page = await openSignedIn(browser.context, TOKENS().alice);
+  await chooseFile(page, small.path);
+  const pqf = path('revoked.bin.pqf');
+  const enc = await runJob(page, pqf);
+  assert.equal(enc.error, undefined, enc.text);
+  const doc = readFileSync(pqf).subarray(6, 22).toString('hex');
+  psql(`UPDATE encryption_keys SET status = 'revoked' WHERE id = (SELECT key_id FROM documents WHERE id = '${doc}')`);
+  await chooseFile(page, pqf);
+  const r = await runJob(page, path('x'));
+  assert.equal(r.error, 'key_revoked', r.text);
+  await screenshot(page, '10-key-revoked');
+  await page.close();
+});

@@ -1,0 +1,145 @@
+// What the user reads when something fails: every error the package or the
+// key server can produce becomes a title (what happened) and a detail (what
+// to do). Branches on stable codes (PqfileError.code, KeyServerError.code /
+// status; keyserver/src/routes/documents.rs, auth.rs), never on message text.
+
+const NOT_PQF = new Set([
+  'bad_magic',
+  'unsupported_version',
+  'reserved_flags',
+  'bad_stanza_count',
+  'bad_document_id',
+  'bad_stanza_body',
+  'stanza_too_large',
+  'bad_key_id',
+  'duplicate_stanza',
+  'truncated_header',
+]);
+
+/**
+ * @param {any} err
+ * @param {{ mode: 'encrypt' | 'decrypt', fileName: string, sink?: string }} ctx
+ * @returns {{ code: string, title: string, detail: string, signIn?: boolean }}
+ */
+export function describeError(err, ctx) {
+  const name = ctx.fileName;
+  const partial = ctx.sink === 'service-worker'
+    ? ' The download was stopped; delete any partial file your browser kept.'
+    : ' Nothing was saved.';
+
+  if (err?.name === 'AbortError') {
+    return { code: 'cancelled', title: 'Cancelled.', detail: `The ${ctx.mode === 'encrypt' ? 'encryption' : 'decryption'} of “${name}” was stopped.${partial}` };
+  }
+
+  if (err?.name === 'KeyServerError') {
+    const { status, code } = err;
+    if (status === 0) {
+      return {
+        code: 'server_unreachable',
+        title: 'The key server cannot be reached.',
+        detail: `${location.origin} did not answer. Check that the key server is running and that you are online, then try again.`,
+      };
+    }
+    if (status === 401) {
+      return {
+        code: 'bad_token',
+        title: 'Your sign-in token was not accepted.',
+        detail: 'It is invalid or has been revoked. Sign in again with a valid token.',
+        signIn: true,
+      };
+    }
+    if (code === 'key_revoked') {
+      return {
+        code: 'key_revoked',
+        title: 'This file’s key has been revoked.',
+        detail: `The key server no longer releases the key of “${name}”, so it cannot be decrypted. Ask the document’s owner for a fresh copy.`,
+      };
+    }
+    if (status === 403) {
+      return {
+        code: 'no_access',
+        title: 'You do not have access to this file.',
+        detail: `The key server refused to unwrap “${name}” for your account. Ask its owner to share it with you.`,
+      };
+    }
+    if (code === 'document_not_found') {
+      return {
+        code: 'unknown_document',
+        title: 'This key server does not know this file.',
+        detail: `“${name}” was encrypted for a document this server has no record of — probably by another pqfile server.`,
+      };
+    }
+    if (code === 'key_not_found' || code === 'key_mismatch') {
+      return {
+        code: 'unknown_key',
+        title: 'This file was encrypted to a key this server does not hold.',
+        detail: `“${name}” names a key the key server does not have for this document; it may come from another server, or its header was altered.`,
+      };
+    }
+    if (code === 'decryption_failed') {
+      return tampered(name, partial);
+    }
+    if (code === 'kms_unavailable') {
+      return {
+        code: 'kms_unavailable',
+        title: 'The key server’s key management service is unavailable.',
+        detail: 'Your file is fine; the server cannot open its keys right now. Try again in a minute.',
+      };
+    }
+    if (code === 'no_active_key') {
+      return { code, title: 'No encryption key is available right now.', detail: 'The key server is generating new keys. Try again in a few seconds.' };
+    }
+    if (status === 503) {
+      return { code: 'server_unavailable', title: 'The key server is temporarily unavailable.', detail: 'It could not reach its database or audit log. Try again in a minute.' };
+    }
+    if (status >= 500) {
+      return { code: 'server_error', title: 'The key server hit an internal error.', detail: 'Try again; if it keeps happening, tell the server’s administrator.' };
+    }
+    return { code: code || 'server_refused', title: 'The key server refused the request.', detail: err.message };
+  }
+
+  if (err?.name === 'PqfileError') {
+    if (err.code === 'decryption_failed') return tampered(name, partial);
+    if (err.code === 'bad_magic') {
+      return {
+        code: 'not_pqf',
+        title: `“${name}” is not a pqfile (.pqf) file.`,
+        detail: 'It does not start with the PQF signature. Drop a file that pqfile encrypted, or drop any other file to encrypt it.',
+      };
+    }
+    if (NOT_PQF.has(err.code)) {
+      return {
+        code: 'damaged',
+        title: `“${name}” is damaged or not a valid .pqf file.`,
+        detail: `Its header cannot be read (${err.code.replaceAll('_', ' ')}).`,
+      };
+    }
+    if (err.code === 'unsupported_kem' || err.code === 'no_matching_stanza') {
+      return { code: err.code, title: 'This file cannot be decrypted here.', detail: 'It was encrypted with a key type this version of pqfile does not support.' };
+    }
+    return { code: err.code, title: 'The file could not be processed.', detail: err.message };
+  }
+
+  if (err?.name === 'NotReadableError' || err?.name === 'NotFoundError') {
+    return { code: 'unreadable', title: `“${name}” could not be read.`, detail: 'It may have been moved, changed or deleted while it was being read. Choose it again.' };
+  }
+  if (err?.name === 'QuotaExceededError') {
+    return { code: 'disk_full', title: 'There is not enough space to save the result.', detail: 'Free some disk space and try again.' };
+  }
+  if (err?.name === 'NotAllowedError') {
+    return { code: 'save_not_allowed', title: 'The browser did not allow saving the file.', detail: 'Allow the page to save files and try again.' };
+  }
+  if (err instanceof TypeError && /fetch|network/i.test(err.message)) {
+    // The wasm module or a key-server call could not be fetched.
+    return describeError({ name: 'KeyServerError', status: 0, code: 'network_error' }, ctx);
+  }
+  return { code: 'unexpected', title: 'Something went wrong.', detail: String(err?.message ?? err) };
+}
+
+function tampered(name, partial) {
+  return {
+    code: 'tampered',
+    title: `“${name}” has been tampered with or is corrupted.`,
+    detail: `It failed authentication, so its contents cannot be trusted.${partial}`,
+  };
+}

@@ -1,0 +1,84 @@
+// Streaming downloads for browsers without the File System Access API.
+// The page posts {type: 'pqfile-download', id, name} with a MessagePort, then
+// navigates a hidden iframe to `__pqfile/download/<id>/<name>`; this worker
+// answers that navigation with a ReadableStream attachment fed from the port.
+// Nothing is cached and no other request is touched.
+//
+// Port protocol: worker -> page `started`, `pull` (send one batch), `cancel`
+// (the user cancelled the download); page -> worker `chunks` {chunks},
+// `end`, `error` {message}.
+
+const pending = new Map();
+const PREFIX = new URL('__pqfile/download/', self.registration.scope).pathname;
+
+self.addEventListener('install', () => self.skipWaiting());
+self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
+
+self.addEventListener('message', (event) => {
+  const data = event.data;
+  if (data?.type !== 'pqfile-download' || !event.ports[0]) return; // pings only keep us alive
+  pending.set(data.id, { port: event.ports[0], name: String(data.name) });
+  // Forget downloads the page never started.
+  setTimeout(() => pending.delete(data.id), 60_000);
+});
+
+self.addEventListener('fetch', (event) => {
+  const url = new URL(event.request.url);
+  if (url.origin !== self.location.origin || !url.pathname.startsWith(PREFIX)) return;
+  const id = url.pathname.slice(PREFIX.length).split('/')[0];
+  const entry = pending.get(id);
+  if (!entry) {
+    event.respondWith(new Response('This download has expired. Start it again from the page.', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' } }));
+    return;
+  }
+  pending.delete(id);
+  event.respondWith(streamResponse(entry));
+});
+
+function streamResponse({ port, name }) {
+  let waiting = null; // resolves the outstanding pull
+  let controller;
+  const stream = new ReadableStream(
+    {
+      start(c) {
+        controller = c;
+        port.onmessage = ({ data }) => {
+          if (data.type === 'chunks') {
+            for (const chunk of data.chunks) controller.enqueue(chunk);
+          } else if (data.type === 'end') {
+            controller.close();
+            port.close();
+          } else if (data.type === 'error') {
+            controller.error(new Error(data.message));
+            port.close();
+          }
+          const w = waiting;
+          waiting = null;
+          w?.();
+        };
+        port.postMessage({ type: 'started' });
+      },
+      pull() {
+        return new Promise((resolve) => {
+          waiting = resolve;
+          port.postMessage({ type: 'pull' });
+        });
+      },
+      cancel() {
+        port.postMessage({ type: 'cancel' });
+        port.close();
+      },
+    },
+    // Up to 4 MiB queued between the page and the download.
+    new ByteLengthQueuingStrategy({ highWaterMark: 4 * 1024 * 1024 }),
+  );
+  const ascii = name.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '_');
+  return new Response(stream, {
+    headers: {
+      'content-type': 'application/octet-stream',
+      'content-disposition': `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`,
+      'x-content-type-options': 'nosniff',
+      'cache-control': 'no-store',
+    },
+  });
+}
