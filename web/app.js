@@ -296,6 +296,7 @@ function showDone({ file, mode, outName, written, meter, sink, url }) {
     ui.result.append(again);
   }
   ui.result.dataset.state = 'done';
+  ui.result.dataset.sink = sink;
   ui.result.hidden = false;
   ui.job.hidden = true;
   ui.fileInput.value = '';
@@ -328,6 +329,7 @@ function hide(el) {
   el.replaceChildren();
   delete el.dataset.code;
   delete el.dataset.state;
+  delete el.dataset.sink;
 }
 
 function announce(text) {

@@ -186,8 +186,9 @@ export async function heapMonitor(page, everyMs = 50) {
 }
 
 /** Opens the page signed in through the run command's link format. */
-export async function openSignedIn(context, token, { pathHash = '' } = {}) {
+export async function openSignedIn(context, token, { pathHash = '', initScript } = {}) {
   const page = await context.newPage();
+  if (initScript) await page.addInitScript(initScript);
   page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
   page.on('console', (m) => {
     if (m.type() === 'error' || m.type() === 'warning') console.log(`[console ${m.type()}] ${m.text()}`);
@@ -207,10 +208,11 @@ export async function chooseFile(page, path) {
  * Clicks Encrypt/Decrypt and waits for the outcome: {download} on success
  * (saved to `saveTo`), or {error: code, text} when the page shows an error.
  */
-export async function runJob(page, saveTo, { timeout = 600_000 } = {}) {
+export async function runJob(page, saveTo, { timeout = 600_000, during } = {}) {
   const download = page.waitForEvent('download', { timeout }).catch((e) => ({ failed: e }));
   const errorShown = page.locator('#error:not([hidden])').waitFor({ timeout }).then(() => 'error', () => null);
   await page.click('#start');
+  if (during) await during();
   const first = await Promise.race([download.then(() => 'download'), errorShown]);
   if (first === 'error') {
     return { error: await page.getAttribute('#error', 'data-code'), text: await page.textContent('#error') };
@@ -221,5 +223,5 @@ export async function runJob(page, saveTo, { timeout = 600_000 } = {}) {
   const failure = await d.failure();
   if (failure) return { downloadFailure: failure, suggested: d.suggestedFilename() };
   await page.locator('#result:not([hidden])').waitFor({ timeout });
-  return { suggested: d.suggestedFilename() };
+  return { suggested: d.suggestedFilename(), sink: await page.getAttribute('#result', 'data-sink') };
 }

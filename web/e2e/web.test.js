@@ -201,3 +201,123 @@ test('a revoked key is reported as revoked', async () => {
   await screenshot(page, '10-key-revoked');
   await page.close();
 });
+
+/** Hides the File System Access API, so large results stream through sw.js. */
+const noFileSystemAccess = () => {
+  Object.defineProperty(window, 'showSaveFilePicker', { value: undefined, configurable: true });
+};
+
+test(`a ${LARGE / MiB} MiB file streams through the page (service-worker download), heap bounded`, { timeout: 1_200_000 }, async () => {
+  const big = path('big.bin');
+  const bigSha = makeFile(big, LARGE, marker);
+  const page = await openSignedIn(browser.context, TOKENS().alice, { initScript: noFileSystemAccess });
+  await page.waitForFunction(() => navigator.serviceWorker.controller !== null || document.querySelector('#save-mode').textContent.includes('service worker'));
+  const rec = recordRequests(browser.context, needles);
+  const heap = await heapMonitor(page);
+
+  await chooseFile(page, big);
+  const enc = await runJob(page, path('big.bin.pqf'), {
+    during: async () => {
+      await page.waitForFunction(() => Number(document.querySelector('#progress').value) >= 20);
+      await screenshot(page, '11-progress-encrypting');
+    },
+  });
+  assert.equal(enc.error, undefined, enc.text);
+  assert.equal(enc.sink, 'service-worker');
+  const ctSize = statSync(path('big.bin.pqf')).size;
+  const expected = 24 + 1144 + 32 + 56 + LARGE + (Math.floor(LARGE / 16384) + 1) * 16;
+  assert.equal(ctSize, expected, 'ciphertext size');
+  const encMs = await page.evaluate(() => performance.getEntriesByName('pqfile:job')[0].duration);
+  await screenshot(page, '12-large-encrypted');
+
+  await chooseFile(page, path('big.bin.pqf'));
+  const dec = await runJob(page, path('big.bin.out'));
+  assert.equal(dec.error, undefined, dec.text);
+  assert.equal(dec.sink, 'service-worker');
+  const decMs = await page.evaluate(() => performance.getEntriesByName('pqfile:job')[0].duration);
+  const { peak, samples } = await heap.stop();
+  rec.stop();
+
+  assert.equal(await sha256File(path('big.bin.out')), bigSha, 'the decrypted 256 MiB file differs');
+  const total = assertNoPlaintext(rec.log.filter((r) => r.method !== 'GET'), 8192, `${LARGE / MiB} MiB file`);
+  assert.ok(total < 64 * 1024, `request bodies total ${total} bytes for a ${LARGE} byte file`);
+  console.log(`${LARGE / MiB} MiB: encrypt ${(LARGE / MiB / (encMs / 1000)).toFixed(0)} MiB/s (${encMs.toFixed(0)} ms), decrypt ${(LARGE / MiB / (decMs / 1000)).toFixed(0)} MiB/s (${decMs.toFixed(0)} ms)`);
+  console.log(`peak JS heap during the ${LARGE / MiB} MiB round trip: ${(peak / MiB).toFixed(1)} MiB (${samples} samples, bound ${HEAP_BOUND / MiB} MiB)`);
+  assert.ok(samples > 10, 'too few heap samples');
+  assert.ok(peak < HEAP_BOUND, `peak JS heap ${(peak / MiB).toFixed(1)} MiB`);
+  for (const f of ['big.bin.out']) rmSync(path(f), { force: true });
+  await page.close();
+});
+
+test('cancel stops a running encryption', { timeout: 300_000 }, async () => {
+  const page = await openSignedIn(browser.context, TOKENS().alice, { initScript: noFileSystemAccess });
+  await chooseFile(page, path('big.bin'));
+  await page.click('#start');
+  await page.waitForFunction(() => Number(document.querySelector('#progress').value) >= 5);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'cancel', 'focus is not on Cancel');
+  await page.keyboard.press('Enter');
+  await page.locator('#error[data-code="cancelled"]').waitFor();
+  assert.match(await page.textContent('#error'), /Cancelled/);
+  assert.equal(await page.isVisible('#progress-box'), false);
+  await screenshot(page, '13-cancelled');
+  // The page is usable again.
+  assert.equal(await page.isEnabled('#start'), true);
+  await page.close();
+});
+
+test('large results go straight to disk with the File System Access API (drop a file)', { timeout: 300_000 }, async () => {
+  // showSaveFilePicker's dialog cannot be driven headless: answer it with a
+  // file in the origin-private file system, a real FileSystemFileHandle.
+  const opfsPicker = () => {
+    window.showSaveFilePicker = async ({ suggestedName }) => {
+      const root = await navigator.storage.getDirectory();
+      return root.getFileHandle(suggestedName, { create: true });
+    };
+  };
+  const mid = path('mid.bin');
+  const midSha = makeFile(mid, 40 * MiB + 123, marker);
+  const page = await openSignedIn(browser.context, TOKENS().alice, { initScript: opfsPicker });
+  await chooseFile(page, mid);
+  await page.click('#start');
+  await page.locator('#result[data-sink="file-system"]').waitFor({ timeout: 120_000 });
+
+  // Drop the encrypted file from the OPFS onto the page to decrypt it.
+  await page.evaluate(async () => {
+    const root = await navigator.storage.getDirectory();
+    const file = await (await root.getFileHandle('mid.bin.pqf')).getFile();
+    const dt = new DataTransfer();
+    dt.items.add(file);
+    document.querySelector('#dropzone').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  });
+  await page.locator('#start:has-text("Decrypt")').waitFor();
+  await page.click('#start');
+  await page.locator('#result[data-sink="file-system"]').waitFor({ timeout: 120_000 });
+  const got = await page.evaluate(async () => {
+    const root = await navigator.storage.getDirectory();
+    const enc = await (await root.getFileHandle('mid.bin.pqf')).getFile();
+    const dec = await (await root.getFileHandle('mid.bin')).getFile();
+    const magic = new Uint8Array(await enc.slice(0, 4).arrayBuffer());
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', await dec.arrayBuffer()));
+    return { magic: Array.from(magic), sha: Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join(''), size: dec.size };
+  });
+  assert.deepEqual(got.magic, [0x50, 0x51, 0x46, 0]);
+  assert.equal(got.size, 40 * MiB + 123);
+  assert.equal(got.sha, midSha);
+  await screenshot(page, '14-file-system-access');
+  await page.close();
+});
+
+test('an unreachable key server is reported as such', async () => {
+  const page = await openSignedIn(browser.context, TOKENS().alice);
+  await server.stop();
+  try {
+    await chooseFile(page, small.path);
+    const r = await runJob(page, path('x'));
+    assert.equal(r.error, 'server_unreachable', r.text);
+    assert.match(r.text, /cannot be reached/);
+    await screenshot(page, '15-server-unreachable');
+  } finally {
+    await server.start();
+  }
+  await page.close();
+});
