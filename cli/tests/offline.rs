@@ -1,6 +1,8 @@
 //! CLI behaviour that needs no key server: inspection, and every error path
 //! that must be caught before a request is made.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
 use assert_cmd::Command;
 use predicates::prelude::*;
 use std::path::PathBuf;

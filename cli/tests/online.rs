@@ -1,6 +1,8 @@
 //! End-to-end CLI tests against a real key server (with real PostgreSQL and
 //! KMS behind it). Compiled only with `--features online-tests`;
 //! scripts/test.d/50-cli.sh starts the server and sets the variables.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
 #![cfg(feature = "online-tests")]
 
 use assert_cmd::Command;

@@ -3,6 +3,8 @@
 //! `cargo run -p pqfile-core --example gen-vectors` rewrites them;
 //! `-- --check` fails if the committed files differ from what this produces.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
 use std::path::{Path, PathBuf};
 
 use pqfile_core::{

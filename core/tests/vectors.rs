@@ -1,5 +1,7 @@
 //! Runs every shared vector in testdata/ (the JS tests run the same ones).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
 use std::path::PathBuf;
 
 use pqfile_core::{
