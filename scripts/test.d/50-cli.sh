@@ -35,3 +35,18 @@ done
 curl -fsS "http://127.0.0.1:$HTTP_PORT/readyz" >/dev/null || { cat "$WORK/server.log"; exit 1; }
 export PQFILE_TEST_SERVER=http://127.0.0.1:$HTTP_PORT
 cargo test -p pqfile-cli --features online-tests --test online || { tail -50 "$WORK/server.log"; exit 1; }
+
+# The CLI and the npm package (Node) read each other's files.
+if [ ! -f wasm/js/dist/node/pqfile_wasm.js ]; then
+  (cd wasm/js && npm ci --no-audit --no-fund && bash scripts/build.sh)
+fi
+CLI=${CARGO_TARGET_DIR:-$ROOT/target}/debug/pqfile
+head -c 3000000 /dev/urandom > "$WORK/plain.bin"
+node cli/tests/compat/npm-client.mjs encrypt "$WORK/plain.bin" "$WORK/by-npm.pqf"
+PQFILE_SERVER=$PQFILE_TEST_SERVER PQFILE_TOKEN=$PQFILE_TEST_TOKEN "$CLI" decrypt -q "$WORK/by-npm.pqf" -o "$WORK/npm-to-cli.bin"
+cmp "$WORK/plain.bin" "$WORK/npm-to-cli.bin"
+echo "npm package -> CLI: OK"
+PQFILE_SERVER=$PQFILE_TEST_SERVER PQFILE_TOKEN=$PQFILE_TEST_TOKEN "$CLI" encrypt -q "$WORK/plain.bin" -o "$WORK/by-cli.pqf"
+node cli/tests/compat/npm-client.mjs decrypt "$WORK/by-cli.pqf" "$WORK/cli-to-npm.bin"
+cmp "$WORK/plain.bin" "$WORK/cli-to-npm.bin"
+echo "CLI -> npm package: OK"
