@@ -70,27 +70,84 @@ impl Client {
         Ok(Self { base: args.server.trim_end_matches('/').to_string(), token, agent })
     }
 
-    fn post(&self, path: &str, body: serde_json::Value) -> Result<serde_json::Value, CliError> {
-        let url = format!("{}{}", self.base, path);
-        let resp = self
-            .agent
-            .post(&url)
-            .header("Authorization", &format!("Bearer {}", self.token.as_str()))
-            .send_json(&body)
-            .map_err(|e| CliError::Unreachable { url: self.base.clone(), detail: e.to_string() })?;
+    fn auth(&self) -> String {
+        format!("Bearer {}", self.token.as_str())
+    }
+
+    fn unreachable(&self, e: ureq::Error) -> CliError {
+        CliError::Unreachable { url: self.base.clone(), detail: e.to_string() }
+    }
+
+    fn check(resp: ureq::http::Response<ureq::Body>) -> Result<ureq::http::Response<ureq::Body>, CliError> {
         let status = resp.status().as_u16();
-        let text = resp
+        if (200..300).contains(&status) {
+            return Ok(resp);
+        }
+        let text = resp.into_body().read_to_string().unwrap_or_default();
+        let (code, message) = match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(b) => (b.error.code, b.error.message),
+            Err(_) => ("http_error".into(), format!("HTTP {status}")),
+        };
+        Err(CliError::Api(ApiError { status, code, message }))
+    }
+
+    fn json(resp: ureq::http::Response<ureq::Body>) -> Result<serde_json::Value, CliError> {
+        let text = Self::check(resp)?
             .into_body()
             .read_to_string()
             .map_err(|e| CliError::BadResponse(e.to_string()))?;
-        if !(200..300).contains(&status) {
-            let (code, message) = match serde_json::from_str::<ErrorBody>(&text) {
-                Ok(b) => (b.error.code, b.error.message),
-                Err(_) => ("http_error".into(), format!("HTTP {status}")),
-            };
-            return Err(CliError::Api(ApiError { status, code, message }));
+        if text.trim().is_empty() {
+            return Ok(serde_json::Value::Null);
         }
         serde_json::from_str(&text).map_err(|e| CliError::BadResponse(e.to_string()))
+    }
+
+    pub fn post(&self, path: &str, body: serde_json::Value) -> Result<serde_json::Value, CliError> {
+        let url = format!("{}{}", self.base, path);
+        let resp = self.agent.post(&url).header("Authorization", &self.auth()).send_json(&body).map_err(|e| self.unreachable(e))?;
+        Self::json(resp)
+    }
+
+    pub fn get(&self, path: &str) -> Result<serde_json::Value, CliError> {
+        let url = format!("{}{}", self.base, path);
+        let resp = self.agent.get(&url).header("Authorization", &self.auth()).call().map_err(|e| self.unreachable(e))?;
+        Self::json(resp)
+    }
+
+    pub fn delete(&self, path: &str) -> Result<serde_json::Value, CliError> {
+        let url = format!("{}{}", self.base, path);
+        let resp = self.agent.delete(&url).header("Authorization", &self.auth()).call().map_err(|e| self.unreachable(e))?;
+        Self::json(resp)
+    }
+
+    /// Streams `body` (of `len` bytes) with PUT.
+    pub fn put_stream(&self, path: &str, body: impl std::io::Read, len: u64) -> Result<serde_json::Value, CliError> {
+        let url = format!("{}{}", self.base, path);
+        let resp = self
+            .agent
+            .put(&url)
+            .header("Authorization", &self.auth())
+            .header("Content-Type", "application/octet-stream")
+            .header("Content-Length", &len.to_string())
+            .send(ureq::SendBody::from_reader(&mut std::io::BufReader::new(body)))
+            .map_err(|e| self.unreachable(e))?;
+        Self::json(resp)
+    }
+
+    /// GETs a binary body as a reader.
+    pub fn get_stream(&self, path: &str) -> Result<(Option<u64>, Box<dyn std::io::Read>), CliError> {
+        let url = format!("{}{}", self.base, path);
+        let resp = self.agent.get(&url).header("Authorization", &self.auth()).call().map_err(|e| self.unreachable(e))?;
+        let resp = Self::check(resp)?;
+        let len = resp.body().content_length();
+        Ok((len, Box::new(resp.into_body().into_reader())))
+    }
+
+    /// Rewraps a document's header to a current key; returns the new header.
+    pub fn rewrap(&self, document_id: &str, header: &[u8]) -> Result<Vec<u8>, CliError> {
+        let v = self.post(&format!("/v1/documents/{document_id}/rewrap"), serde_json::json!({ "header": B64.encode(header) }))?;
+        let h = v["header"].as_str().ok_or_else(|| CliError::BadResponse("missing header".into()))?;
+        decode_b64(h)
     }
 
     pub fn create_document(&self) -> Result<NewDocument, CliError> {

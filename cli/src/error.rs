@@ -60,6 +60,10 @@ impl CliError {
             Self::NoToken => "set PQFILE_TOKEN or pass --token-file (scripts/run.sh prints a token on first start)",
             Self::Unreachable { .. } => "is the key server running? start it with scripts/run.sh or set PQFILE_SERVER",
             Self::Api(e) if e.status == 401 => "your token is missing, unknown or revoked: check PQFILE_TOKEN",
+            Self::Api(e) if e.code == "key_revoked" => {
+                "the key protecting this file was revoked; an admin can rescue it with `pqfile admin rewrap FILE`"
+            }
+            Self::Api(e) if e.code == "admin_only" => "this needs an admin token",
             Self::Api(e) if e.status == 403 => "you are not allowed to decrypt this document: ask its owner to share it",
             Self::Api(e) if e.status == 503 => "the key server's KMS is unavailable: try again later",
             Self::Parse(ParseError::BadMagic) => "this is not a .pqf file",
