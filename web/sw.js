@@ -69,8 +69,8 @@ function streamResponse({ port, name }) {
         port.close();
       },
     },
-    // Up to 4 MiB queued between the page and the download.
-    new ByteLengthQueuingStrategy({ highWaterMark: 4 * 1024 * 1024 }),
+    // Up to 16 MiB queued between the page and the download.
+    new ByteLengthQueuingStrategy({ highWaterMark: 16 * 1024 * 1024 }),
   );
   const ascii = name.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '_');
   return new Response(stream, {

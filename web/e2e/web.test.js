@@ -253,7 +253,12 @@ test('cancel stops a running encryption', { timeout: 300_000 }, async () => {
   const page = await openSignedIn(browser.context, TOKENS().alice, { initScript: noFileSystemAccess });
   await chooseFile(page, path('big.bin'));
   await page.click('#start');
-  await page.waitForFunction(() => Number(document.querySelector('#progress').value) >= 5);
+  try {
+    await page.waitForFunction(() => Number(document.querySelector('#progress').value) >= 5);
+  } catch (e) {
+    await screenshot(page, 'cancel-failure');
+    throw new Error(`no progress: ${await page.textContent('#progress-box')} ${await page.textContent('#error')}`, { cause: e });
+  }
   assert.equal(await page.evaluate(() => document.activeElement.id), 'cancel', 'focus is not on Cancel');
   await page.keyboard.press('Enter');
   await page.locator('#error[data-code="cancelled"]').waitFor();

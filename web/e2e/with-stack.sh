@@ -27,9 +27,9 @@ export PQFILE_WEB_DIR=$ROOT/web
 export WEB_E2E_PORT=$(scripts/pg.sh free-port)
 export PQFILE_BIND=127.0.0.1:$WEB_E2E_PORT
 export PQFILE_KEYSERVER_BIN=$KS WEB_E2E_WORK=$WORK WEB_E2E_PSQL_URL=$PQFILE_DATABASE_URL
-"$KS" migrate >/dev/null
-"$KS" user add alice >/dev/null
-"$KS" user add mallory >/dev/null
-export WEB_E2E_TOKEN_ALICE=$("$KS" token create alice | tail -1)
-export WEB_E2E_TOKEN_MALLORY=$("$KS" token create mallory | tail -1)
+"$KS" migrate >/dev/null 2>&1
+"$KS" user add alice >/dev/null 2>&1
+"$KS" user add mallory >/dev/null 2>&1
+export WEB_E2E_TOKEN_ALICE=$("$KS" token create alice 2>/dev/null | tail -1)
+export WEB_E2E_TOKEN_MALLORY=$("$KS" token create mallory 2>/dev/null | tail -1)
 "$@"

@@ -12,7 +12,7 @@
 
 /** Results up to this size are always saved through a Blob: no picker, no worker. */
 export const SMALL_FILE = 16 * 1024 * 1024;
-const BATCH = 1024 * 1024;
+const BATCH = 4 * 1024 * 1024;
 const SW_START_TIMEOUT_MS = 10_000;
 
 let worker = null; // Promise<ServiceWorkerRegistration | null>
