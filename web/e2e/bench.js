@@ -50,6 +50,32 @@ async function rawWebCrypto(page, total) {
   }, total);
 }
 
+/** The same file through File.stream() alone, and through the package's encrypt/decrypt streams into nothing: where the page's time goes. */
+async function pipelineOnly(page, input, pqf) {
+  await page.evaluate(() => {
+    if (document.querySelector('#bench-files')) return;
+    const el = Object.assign(document.createElement('input'), { id: 'bench-files', type: 'file', multiple: true, hidden: true });
+    document.body.append(el);
+  });
+  await page.setInputFiles('#bench-files', [input, pqf]);
+  return page.evaluate(async (token) => {
+    const { Encrypter, Decrypter, KeyServerClient } = await import('./vendor/pqfile/src/browser.js');
+    const [file, enc] = document.querySelector('#bench-files').files;
+    const client = new KeyServerClient(location.origin, token);
+    const drain = async (stream) => {
+      const t = performance.now();
+      const r = stream.getReader();
+      while (!(await r.read()).done);
+      return performance.now() - t;
+    };
+    return {
+      read: await drain(file.stream()),
+      encrypt: await drain(file.stream().pipeThrough(new Encrypter().useKeyServer(client).encryptStream())),
+      decrypt: await drain(enc.stream().pipeThrough(new Decrypter().useKeyServer(client).decryptStream())),
+    };
+  }, TOKENS().alice);
+}
+
 const noFileSystemAccess = () => {
   Object.defineProperty(window, 'showSaveFilePicker', { value: undefined, configurable: true });
 };
@@ -109,7 +135,7 @@ async function main() {
     await sw.waitForFunction(() => document.querySelector('#save-mode').textContent.includes('service worker'));
     const fsa = await openSignedIn(browser.context, TOKENS().alice, { initScript: opfsPicker });
 
-    const rows = { raw: [], swEnc: [], swDec: [], fsaEnc: [], fsaDec: [] };
+    const rows = { raw: [], swEnc: [], swDec: [], fsaEnc: [], fsaDec: [], read: [], nullEnc: [], nullDec: [] };
     for (let i = 0; i < ROUNDS; i++) {
       rows.raw.push(mibs(SIZE, await rawWebCrypto(sw, SIZE)));
       const a = await pageRound(sw, input, work, 'service-worker');
@@ -119,6 +145,10 @@ async function main() {
       const b = await pageRound(fsa, input, work, 'file-system');
       rows.fsaEnc.push(mibs(SIZE, b.enc));
       rows.fsaDec.push(mibs(SIZE, b.dec));
+      const p = await pipelineOnly(sw, input, join(work, 'bench.pqf'));
+      rows.read.push(mibs(SIZE, p.read));
+      rows.nullEnc.push(mibs(SIZE, p.encrypt));
+      rows.nullDec.push(mibs(SIZE, p.decrypt));
       console.log(`round ${i + 1}: raw ${rows.raw.slice(-2).map((x) => x.toFixed(0)).join('/')} MiB/s; ` +
         `sw enc ${rows.swEnc.at(-1).toFixed(0)} dec ${rows.swDec.at(-1).toFixed(0)}; fsa enc ${rows.fsaEnc.at(-1).toFixed(0)} dec ${rows.fsaDec.at(-1).toFixed(0)} MiB/s`);
     }
@@ -126,6 +156,9 @@ async function main() {
     const line = (label, xs) => `${label}: ${median(xs).toFixed(0)} MiB/s, ratio ${(median(xs) / raw).toFixed(2)}× raw`;
     console.log(`\n== ${SIZE / MiB} MiB, ${ROUNDS} alternating rounds, medians`);
     console.log(`raw WebCrypto AES-256-GCM (16 KiB chunks, 64 in flight, in memory): ${raw.toFixed(0)} MiB/s`);
+    console.log(line('File.stream() read alone (no crypto)', rows.read));
+    console.log(line('package encrypt stream, File -> nothing (no save)', rows.nullEnc));
+    console.log(line('package decrypt stream, File -> nothing (no save)', rows.nullDec));
     console.log(line('page encrypt, streaming download (service worker)', rows.swEnc));
     console.log(line('page decrypt, streaming download (service worker)', rows.swDec));
     console.log(line('page encrypt, File System Access (OPFS file)', rows.fsaEnc));

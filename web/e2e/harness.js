@@ -34,6 +34,9 @@ export class KeyServer {
     await new Promise((r) => out.on('open', r));
     this.proc = spawn(env('PQFILE_KEYSERVER_BIN'), ['serve'], { stdio: ['ignore', out, out] });
     this.exited = new Promise((r) => this.proc.once('exit', r));
+    // Never outlive the test process, even when it crashes.
+    const proc = this.proc;
+    process.once('exit', () => proc.kill('SIGKILL'));
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
       try {

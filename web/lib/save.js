@@ -78,11 +78,35 @@ export async function openSink(mode, name, { handle, signal }) {
 
 async function fileSystemSink(handle) {
   const writable = await handle.createWritable();
+  // Each write() is a round trip to the browser process: write 4 MiB at a
+  // time, not 16 KiB chunks (13 MiB/s -> disk speed).
+  let batch = [];
+  let batchBytes = 0;
+  const flush = async () => {
+    if (batchBytes === 0) return;
+    const buf = new Uint8Array(batchBytes);
+    let off = 0;
+    for (const c of batch) {
+      buf.set(c, off);
+      off += c.byteLength;
+    }
+    batch = [];
+    batchBytes = 0;
+    await writable.write(buf);
+  };
   return {
     mode: 'file-system',
-    write: (chunk) => writable.write(chunk),
-    close: () => writable.close(),
+    async write(chunk) {
+      batch.push(chunk);
+      batchBytes += chunk.byteLength;
+      if (batchBytes >= BATCH) await flush();
+    },
+    async close() {
+      await flush();
+      await writable.close();
+    },
     async abort(reason) {
+      batch = [];
       await writable.abort(reason).catch(() => {});
       // showSaveFilePicker created the (empty) file; do not leave it behind.
       await handle.remove?.().catch(() => {});
