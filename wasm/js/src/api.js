@@ -97,7 +97,7 @@ function progress(engine, onProgress) {
  */
 export class Encrypter {
   /**
-   * @param {{ webCrypto?: boolean | 'auto', onProgress?: (plaintextBytes: number) => void }} [options]
+   * @param {{ webCrypto?: boolean | 'auto', concurrency?: number, onProgress?: (plaintextBytes: number) => void }} [options]
    */
   constructor(options = {}) {
     this.options = options;
@@ -170,7 +170,7 @@ export class Encrypter {
       emit(encryptor.payloadPrefix);
       const key = await importChunkKey(call(() => encryptor.chunkKey()));
       encryptor.free();
-      engine = new WebCryptoSealer(key, emit);
+      engine = new WebCryptoSealer(key, emit, this.options.concurrency);
     } else {
       engine = new WasmSealer(encryptor, emit);
     }
@@ -184,7 +184,7 @@ export class Encrypter {
  */
 export class Decrypter {
   /**
-   * @param {{ webCrypto?: boolean | 'auto', onProgress?: (ciphertextBytes: number) => void }} [options]
+   * @param {{ webCrypto?: boolean | 'auto', concurrency?: number, onProgress?: (ciphertextBytes: number) => void }} [options]
    */
   constructor(options = {}) {
     this.options = options;
@@ -331,7 +331,7 @@ class HeaderReader {
       if (useWebCrypto(this.decrypter.options.webCrypto)) {
         const prefix = rest.subarray(0, PAYLOAD_PREFIX_LEN);
         const key = await importChunkKey(call(() => wasm.ChunkKey.forPayload(this.header, this.fileKey, prefix)));
-        this.engine = new WebCryptoOpener(key, this.emit);
+        this.engine = new WebCryptoOpener(key, this.emit, this.decrypter.options.concurrency);
         await this.engine.push(rest.subarray(PAYLOAD_PREFIX_LEN));
       } else {
         this.engine = new WasmOpener(call(() => new wasm.Decryptor(this.header, this.fileKey)), this.emit);

@@ -11,9 +11,9 @@ export const TAG_LEN = 16;
 export const CHUNK_CT_SIZE = CHUNK_SIZE + TAG_LEN;
 export const PAYLOAD_PREFIX_LEN = 56;
 const MAX_CHUNKS = 2 ** 38; // C4
-// Chunks sealed or opened concurrently: enough to keep WebCrypto's thread
-// pool busy, small enough to bound memory (64 × 16 KiB in, 64 × 16 KiB out).
-const IN_FLIGHT = 64;
+// Default number of chunks sealed or opened concurrently by WebCrypto: enough
+// to overlap the calls, small enough to bound memory (64 × 16 KiB in and out).
+export const DEFAULT_CONCURRENCY = 64;
 
 /** Whether WebCrypto AES-GCM can be used here (secure context, subtle present). */
 export function hasWebCrypto() {
@@ -50,30 +50,13 @@ function failed(cause) {
   return new PqfileError(ErrorCode.DecryptionFailed, 'decryption failed', cause ? { cause } : undefined);
 }
 
-/** Outputs of concurrent AES-GCM calls, released in order, at most IN_FLIGHT pending. */
-class Ordered {
-  constructor(emit) {
-    this.emit = emit;
-    this.queue = [];
-  }
-
-  async add(promise) {
-    promise.catch(() => {}); // awaited below, in order
-    this.queue.push(promise);
-    while (this.queue.length > IN_FLIGHT) this.emit(new Uint8Array(await this.queue.shift()));
-  }
-
-  async drain() {
-    while (this.queue.length) this.emit(new Uint8Array(await this.queue.shift()));
-  }
-}
-
 /** Seals chunks with WebCrypto. `emit` receives output in file order. */
 export class WebCryptoSealer {
-  constructor({ key, baseNonce }, emit) {
+  constructor({ key, baseNonce }, emit, concurrency = DEFAULT_CONCURRENCY) {
     this.key = key;
     this.baseNonce = baseNonce;
-    this.out = new Ordered(emit);
+    this.emit = emit;
+    this.window = Math.max(1, concurrency);
     this.buf = new Uint8Array(CHUNK_SIZE);
     this.bufLen = 0;
     this.counter = 0;
@@ -83,10 +66,20 @@ export class WebCryptoSealer {
     if (this.counter >= MAX_CHUNKS) throw new PqfileError(ErrorCode.MessageTooLong, 'the plaintext exceeds the 4 PiB limit of the format');
     const iv = chunkNonce(this.baseNonce, this.counter++);
     // subtle.encrypt copies its input before returning, so buffers can be reused.
-    return this.out.add(crypto.subtle.encrypt({ name: 'AES-GCM', iv }, this.key, plaintext));
+    return crypto.subtle.encrypt({ name: 'AES-GCM', iv }, this.key, plaintext);
+  }
+
+  // Seals `chunks` (views) in windows of concurrent calls. Each sealed chunk
+  // is emitted as is: joining them would copy every byte once more.
+  async #sealAll(chunks) {
+    for (let i = 0; i < chunks.length; i += this.window) {
+      const results = await Promise.all(chunks.slice(i, i + this.window).map((c) => this.seal(c)));
+      for (const r of results) this.emit(new Uint8Array(r));
+    }
   }
 
   async push(data) {
+    const chunks = [];
     let off = 0;
     if (this.bufLen > 0) {
       const take = Math.min(CHUNK_SIZE - this.bufLen, data.length);
@@ -95,44 +88,55 @@ export class WebCryptoSealer {
       off = take;
       if (this.bufLen < CHUNK_SIZE) return;
       // A full chunk is never the last one (C1): seal it now.
-      await this.seal(this.buf);
+      chunks.push(this.buf.slice());
       this.bufLen = 0;
     }
     while (data.length - off >= CHUNK_SIZE) {
-      await this.seal(data.subarray(off, off + CHUNK_SIZE));
+      chunks.push(data.subarray(off, off + CHUNK_SIZE));
       off += CHUNK_SIZE;
     }
     this.buf.set(data.subarray(off), 0);
     this.bufLen = data.length - off;
+    await this.#sealAll(chunks);
   }
 
   async finish() {
-    await this.seal(this.buf.subarray(0, this.bufLen));
-    await this.out.drain();
+    await this.#sealAll([this.buf.subarray(0, this.bufLen)]);
   }
 }
 
 /** Opens chunks with WebCrypto; only authenticated plaintext is emitted (C6). */
 export class WebCryptoOpener {
-  constructor({ key, baseNonce }, emit) {
+  constructor({ key, baseNonce }, emit, concurrency = DEFAULT_CONCURRENCY) {
     this.key = key;
     this.baseNonce = baseNonce;
-    this.out = new Ordered(emit);
+    this.emit = emit;
+    this.window = Math.max(1, concurrency);
     this.buf = new Uint8Array(CHUNK_CT_SIZE);
     this.bufLen = 0;
     this.counter = 0;
   }
 
   open(ciphertext) {
-    if (this.counter >= MAX_CHUNKS) throw failed();
+    if (this.counter >= MAX_CHUNKS) return Promise.reject(failed());
     const iv = chunkNonce(this.baseNonce, this.counter++);
-    const p = crypto.subtle.decrypt({ name: 'AES-GCM', iv }, this.key, ciphertext).catch((e) => {
+    return crypto.subtle.decrypt({ name: 'AES-GCM', iv }, this.key, ciphertext).catch((e) => {
       throw failed(e);
     });
-    return this.out.add(p);
+  }
+
+  // Opens `chunks` in windows of concurrent calls; a window is released only
+  // when all its chunks authenticate, and in order.
+  async #openAll(chunks) {
+    for (let i = 0; i < chunks.length; i += this.window) {
+      const pending = chunks.slice(i, i + this.window).map((c) => this.open(c));
+      for (const p of pending) p.catch(() => {}); // all awaited just below
+      for (const p of pending) this.emit(new Uint8Array(await p));
+    }
   }
 
   async push(data) {
+    const chunks = [];
     let off = 0;
     if (this.bufLen > 0) {
       const take = Math.min(CHUNK_CT_SIZE - this.bufLen, data.length);
@@ -141,25 +145,22 @@ export class WebCryptoOpener {
       off = take;
       if (this.bufLen < CHUNK_CT_SIZE) return;
       // A full-length chunk is never final (C1): open it as soon as it is complete.
-      await this.open(this.buf);
+      chunks.push(this.buf.slice());
       this.bufLen = 0;
     }
     while (data.length - off >= CHUNK_CT_SIZE) {
-      await this.open(data.subarray(off, off + CHUNK_CT_SIZE));
+      chunks.push(data.subarray(off, off + CHUNK_CT_SIZE));
       off += CHUNK_CT_SIZE;
     }
     this.buf.set(data.subarray(off), 0);
     this.bufLen = data.length - off;
+    await this.#openAll(chunks);
   }
 
   async finish() {
     // The final chunk is the short remainder: at least a tag (C3).
-    if (this.bufLen < TAG_LEN) {
-      await this.out.drain();
-      throw failed();
-    }
-    await this.open(this.buf.subarray(0, this.bufLen));
-    await this.out.drain();
+    if (this.bufLen < TAG_LEN) throw failed();
+    await this.#openAll([this.buf.subarray(0, this.bufLen)]);
   }
 }
 

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The npm package `pqfile` (wasm/js): installs its dev dependencies from the
+# committed lock, builds the wasm (three wasm-bindgen targets + npm binaryen's
+# wasm-opt), then runs the JS tests: every testdata/ vector, WebCrypto-vs-wasm
+# equivalence, the key-server client (in-process stub), the same in headless
+# Chromium, import tests from a packed tarball (Node, Vite 7, plain page) and
+# the 1 GiB bounded-memory test.
+set -euo pipefail
+cd "$(dirname "$0")/../../wasm/js"
+export PATH="$HOME/.cargo/bin:$PATH"
+export CARGO_TERM_COLOR=never
+npm ci --no-audit --no-fund --loglevel=error
+bash scripts/build.sh
+node --test --test-concurrency=1 --test-reporter=spec \
+  test/vectors.test.js test/api.test.js test/equivalence.test.js test/keyserver.test.js \
+  test/browser.test.js test/import.test.js test/memory.test.js
