@@ -81,6 +81,9 @@ impl Application {
             Ok(n) => metrics.keys_generated.inc_by(u64::from(n)),
             Err(e) => tracing::error!(error = %e, "could not fill the key pool at start-up"),
         }
+        if let Ok(n) = pool::active_keys(&db).await {
+            metrics.pool_active_keys.set(n);
+        }
         let listener = TcpListener::bind(&settings.bind).map_err(|e| StartupError::Bind(settings.bind.clone(), e))?;
         let port = listener.local_addr().map_err(|e| StartupError::Bind(settings.bind.clone(), e))?.port();
         let state = web::Data::new(AppState {
