@@ -194,7 +194,8 @@ export async function openSignedIn(context, token, { pathHash = '', initScript }
   if (initScript) await page.addInitScript(initScript);
   page.on('pageerror', (e) => console.log(`[page error] ${e.message}`));
   page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') console.log(`[console ${m.type()}] ${m.text()}`);
+    // 404s are the listing endpoints this key server may not have yet (the page handles them).
+    if ((m.type() === 'error' || m.type() === 'warning') && !m.text().includes('status of 404')) console.log(`[console ${m.type()}] ${m.text()}`);
   });
   await page.goto(`${BASE_URL()}/${pathHash}#token=${encodeURIComponent(token)}`);
   await page.locator('#tool').waitFor({ state: 'visible' });
