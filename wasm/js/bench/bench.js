@@ -10,7 +10,7 @@ const params = new URLSearchParams(location.search);
 const MIB = 2 ** 20;
 const TOTAL = Number(params.get('mib') ?? 256) * MIB;
 const NOBLE_TOTAL = Number(params.get('noble_mib') ?? 32) * MIB;
-const KEM_SECONDS = Number(params.get('kem_seconds') ?? 2);
+const KEM_SECONDS = Number(params.get('kem_seconds') ?? 1);
 const ROUNDS = Number(params.get('rounds') ?? 3);
 const BLOCK = MIB;
 const CHUNK = 16384;
@@ -164,16 +164,21 @@ async function main() {
     ratioPackageToRaw: +(best.pkg / Math.max(best.raw, best.rawSequential)).toFixed(3),
   };
 
-  // ML-KEM-768 encapsulation.
+  // ML-KEM-768 encapsulation: alternating rounds, best of each.
   const pk = pqfile.MlKem768PublicKey.fromBytes(publicKey);
-  const ours = opsPerSecond(() => pk.encapsulate().free());
-  const oursFromBytes = opsPerSecond(() => {
-    const k = pqfile.MlKem768PublicKey.fromBytes(publicKey);
-    k.encapsulate().free();
-    k.free();
-  });
   const noblePk = ml_kem768.keygen().publicKey;
-  const theirs = opsPerSecond(() => ml_kem768.encapsulate(noblePk));
+  let ours = 0;
+  let oursFromBytes = 0;
+  let theirs = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    ours = Math.max(ours, opsPerSecond(() => pk.encapsulate().free()));
+    theirs = Math.max(theirs, opsPerSecond(() => ml_kem768.encapsulate(noblePk)));
+    oursFromBytes = Math.max(oursFromBytes, opsPerSecond(() => {
+      const k = pqfile.MlKem768PublicKey.fromBytes(publicKey);
+      k.encapsulate().free();
+      k.free();
+    }));
+  }
   pk.free();
   r.kem = {
     packageEncapsOps: Math.round(ours),

@@ -350,6 +350,7 @@ class HeaderReader {
     }
     if (!this.engine) {
       this.fileKey?.free();
+      this.header.free();
       // A header with no (or a partial) payload prefix: truncated (FORMAT.md §9).
       throw new PqfileError(ErrorCode.DecryptionFailed, 'decryption failed');
     }

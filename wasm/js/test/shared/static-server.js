@@ -35,5 +35,12 @@ export async function serve(root) {
     }
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((r) => server.close(r)) };
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    // Chromium keeps connections alive: drop them instead of waiting.
+    close: () => new Promise((r) => {
+      server.close(r);
+      server.closeAllConnections();
+    }),
+  };
 }
