@@ -9,60 +9,60 @@ pub use code::ErrorCode;
 // wasm-bindgen's expansion of a string enum adds an undocumented variant.
 #[allow(missing_docs)]
 mod code {
-use wasm_bindgen::prelude::*;
+    use wasm_bindgen::prelude::*;
 
-/// The stable `code` of every error this package throws.
-#[wasm_bindgen]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorCode {
-    /// The header ends early; `needed` says how many more bytes (FORMAT.md §9).
-    TruncatedHeader = "truncated_header",
-    /// Not a PQF file (P1).
-    BadMagic = "bad_magic",
-    /// A format version this build does not read (P2).
-    UnsupportedVersion = "unsupported_version",
-    /// Reserved flags set (P3).
-    ReservedFlags = "reserved_flags",
-    /// Stanza count outside 1..=16 (P4).
-    BadStanzaCount = "bad_stanza_count",
-    /// All-zero or malformed document id (P5).
-    BadDocumentId = "bad_document_id",
-    /// Stanza body of the wrong length for its KEM (S3).
-    BadStanzaBody = "bad_stanza_body",
-    /// Stanza body over 8192 bytes (S4).
-    StanzaTooLarge = "stanza_too_large",
-    /// Key id 0 or above 2³¹−1 in a file header (S5), or a transport stanza whose key id is not 0.
-    BadKeyId = "bad_key_id",
-    /// Two stanzas for the same key (S6).
-    DuplicateStanza = "duplicate_stanza",
-    /// No stanza uses a KEM this build implements (S2).
-    UnsupportedKem = "unsupported_kem",
-    /// None of the given keys is a recipient of the file.
-    NoMatchingStanza = "no_matching_stanza",
-    /// Opaque: wrong key, tampered, truncated or extended file (W1, M1, C2, C3).
-    DecryptionFailed = "decryption_failed",
-    /// Encrypting to no recipient or more than 16.
-    BadRecipientCount = "bad_recipient_count",
-    /// The same recipient key twice.
-    DuplicateRecipient = "duplicate_recipient",
-    /// More plaintext than the format allows (C4).
-    MessageTooLong = "message_too_long",
-    /// An ML-KEM-768 public key of the wrong length or failing the FIPS 203 check.
-    InvalidPublicKey = "invalid_public_key",
-    /// An ML-KEM-768 secret key that is not a 64-byte seed.
-    InvalidSecretKey = "invalid_secret_key",
-    /// An ML-KEM-768 ciphertext that is not 1088 bytes.
-    InvalidCiphertext = "invalid_ciphertext",
-    /// An object used after `finish()` or `free()`, or a call out of order.
-    InvalidState = "invalid_state",
-}
-
-impl ErrorCode {
-    /// The variant whose code is `code`.
-    pub fn parse(code: &str) -> Option<ErrorCode> {
-        Self::from_str(code)
+    /// The stable `code` of every error this package throws.
+    #[wasm_bindgen]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum ErrorCode {
+        /// The header ends early; `needed` says how many more bytes (FORMAT.md §9).
+        TruncatedHeader = "truncated_header",
+        /// Not a PQF file (P1).
+        BadMagic = "bad_magic",
+        /// A format version this build does not read (P2).
+        UnsupportedVersion = "unsupported_version",
+        /// Reserved flags set (P3).
+        ReservedFlags = "reserved_flags",
+        /// Stanza count outside 1..=16 (P4).
+        BadStanzaCount = "bad_stanza_count",
+        /// All-zero or malformed document id (P5).
+        BadDocumentId = "bad_document_id",
+        /// Stanza body of the wrong length for its KEM (S3).
+        BadStanzaBody = "bad_stanza_body",
+        /// Stanza body over 8192 bytes (S4).
+        StanzaTooLarge = "stanza_too_large",
+        /// Key id 0 or above 2³¹−1 in a file header (S5), or a transport stanza whose key id is not 0.
+        BadKeyId = "bad_key_id",
+        /// Two stanzas for the same key (S6).
+        DuplicateStanza = "duplicate_stanza",
+        /// No stanza uses a KEM this build implements (S2).
+        UnsupportedKem = "unsupported_kem",
+        /// None of the given keys is a recipient of the file.
+        NoMatchingStanza = "no_matching_stanza",
+        /// Opaque: wrong key, tampered, truncated or extended file (W1, M1, C2, C3).
+        DecryptionFailed = "decryption_failed",
+        /// Encrypting to no recipient or more than 16.
+        BadRecipientCount = "bad_recipient_count",
+        /// The same recipient key twice.
+        DuplicateRecipient = "duplicate_recipient",
+        /// More plaintext than the format allows (C4).
+        MessageTooLong = "message_too_long",
+        /// An ML-KEM-768 public key of the wrong length or failing the FIPS 203 check.
+        InvalidPublicKey = "invalid_public_key",
+        /// An ML-KEM-768 secret key that is not a 64-byte seed.
+        InvalidSecretKey = "invalid_secret_key",
+        /// An ML-KEM-768 ciphertext that is not 1088 bytes.
+        InvalidCiphertext = "invalid_ciphertext",
+        /// An object used after `finish()` or `free()`, or a call out of order.
+        InvalidState = "invalid_state",
     }
-}
+
+    impl ErrorCode {
+        /// The variant whose code is `code`.
+        pub fn parse(code: &str) -> Option<ErrorCode> {
+            Self::from_str(code)
+        }
+    }
 }
 
 /// An error on its way to JavaScript.
@@ -76,7 +76,11 @@ pub struct Error {
 impl Error {
     /// An error with a code and a one-sentence message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), needed: None }
+        Self {
+            code,
+            message: message.into(),
+            needed: None,
+        }
     }
 
     /// The error's code.

@@ -39,7 +39,11 @@ impl Header {
     /// The recipient stanzas, in file order.
     #[wasm_bindgen(getter)]
     pub fn stanzas(&self) -> Vec<StanzaInfo> {
-        self.inner.stanzas.iter().map(|s| StanzaInfo(s.clone())).collect()
+        self.inner
+            .stanzas
+            .iter()
+            .map(|s| StanzaInfo(s.clone()))
+            .collect()
     }
 
     /// The encoded header, MAC included.
@@ -54,8 +58,14 @@ impl Header {
     /// KEM, `decryption_failed` for a wrong key or a tampered header.
     #[wasm_bindgen(js_name = unwrapFileKey)]
     pub fn unwrap_file_key(&self, key_id: u32, secret_key: &SecretKey) -> Result<FileKey> {
-        let identity = Local { key_id, secret_key: &secret_key.0 };
-        Ok(FileKey(pqfile_core::unwrap_file_key(&self.inner, &[&identity])?))
+        let identity = Local {
+            key_id,
+            secret_key: &secret_key.0,
+        };
+        Ok(FileKey(pqfile_core::unwrap_file_key(
+            &self.inner,
+            &[&identity],
+        )?))
     }
 
     /// Whether the header MAC verifies under `fileKey` (constant time, M1).
@@ -80,7 +90,11 @@ impl Identity for Local<'_> {
         if stanza.kem != KemId::ML_KEM_768 || stanza.key_id != self.key_id {
             return None;
         }
-        Some(pqfile_core::stanza::unwrap(stanza, document_id, self.secret_key))
+        Some(pqfile_core::stanza::unwrap(
+            stanza,
+            document_id,
+            self.secret_key,
+        ))
     }
 }
 
@@ -117,7 +131,9 @@ impl StanzaInfo {
     /// The KEM ciphertext (ML-KEM-768 stanzas only, else `undefined`).
     #[wasm_bindgen(getter, js_name = kemCiphertext)]
     pub fn kem_ciphertext(&self) -> Option<Vec<u8>> {
-        pqfile_core::stanza::kem_ciphertext(&self.0).ok().map(<[u8]>::to_vec)
+        pqfile_core::stanza::kem_ciphertext(&self.0)
+            .ok()
+            .map(<[u8]>::to_vec)
     }
 
     /// The stanza's encoding (what the key server's unwrap call takes).

@@ -57,7 +57,10 @@ impl PublicKey {
     /// The secret stays inside the returned object.
     pub fn encapsulate(&self) -> Encapsulation {
         let (ciphertext, shared_secret) = self.0.encapsulate(&mut rng());
-        Encapsulation { ciphertext, _shared_secret: shared_secret }
+        Encapsulation {
+            ciphertext,
+            _shared_secret: shared_secret,
+        }
     }
 }
 
@@ -97,7 +100,12 @@ pub(crate) fn document_id(hex: &str) -> Result<DocumentId> {
 /// Wraps `fileKey` to an ML-KEM-768 recipient for document `documentId`
 /// (32 hex digits) and returns the stanza's encoding (FORMAT.md §3, §4).
 #[wasm_bindgen(js_name = wrapFileKey)]
-pub fn wrap_file_key(file_key: &FileKey, document_id: &str, key_id: u32, public_key: &PublicKey) -> Result<Vec<u8>> {
+pub fn wrap_file_key(
+    file_key: &FileKey,
+    document_id: &str,
+    key_id: u32,
+    public_key: &PublicKey,
+) -> Result<Vec<u8>> {
     let doc = self::document_id(document_id)?;
     Ok(stanza::wrap(&file_key.0, &doc, key_id, &public_key.0, &mut rng()).to_bytes())
 }
@@ -117,11 +125,18 @@ pub fn unwrap_stanza(stanza: &[u8], document_id: &str, secret_key: &SecretKey) -
 /// with the unwrap request. The caller must then verify the header MAC with
 /// the returned key (`new Decryptor(header, fileKey)` does).
 #[wasm_bindgen(js_name = openTransportStanza)]
-pub fn open_transport_stanza(transport: &[u8], document_id: &str, ephemeral: &SecretKey) -> Result<FileKey> {
+pub fn open_transport_stanza(
+    transport: &[u8],
+    document_id: &str,
+    ephemeral: &SecretKey,
+) -> Result<FileKey> {
     let doc = self::document_id(document_id)?;
     let s = Stanza::parse_exact(transport)?;
     if s.key_id != stanza::TRANSPORT_KEY_ID {
-        return Err(Error::new(ErrorCode::BadKeyId, "a transport stanza must have key id 0"));
+        return Err(Error::new(
+            ErrorCode::BadKeyId,
+            "a transport stanza must have key id 0",
+        ));
     }
     Ok(FileKey(stanza::unwrap(&s, &doc, &ephemeral.0)?))
 }

@@ -29,7 +29,10 @@ impl Recipients {
 
     /// Adds the key `keyId` (1 ..= 2³¹−1) with its public key.
     pub fn add(&mut self, key_id: u32, public_key: &PublicKey) {
-        self.0.push(Recipient { key_id, public_key: public_key.0.clone() });
+        self.0.push(Recipient {
+            key_id,
+            public_key: public_key.0.clone(),
+        });
     }
 
     /// How many recipients were added.
@@ -105,7 +108,11 @@ impl Encryptor {
         payload_prefix[..SALT_LEN].copy_from_slice(&salt);
         payload_prefix[SALT_LEN..].copy_from_slice(payload_key.commitment());
         Ok(Self {
-            inner: Some(pqfile_core::Encryptor::with_header(header.inner.clone(), &file_key.0, salt)),
+            inner: Some(pqfile_core::Encryptor::with_header(
+                header.inner.clone(),
+                &file_key.0,
+                salt,
+            )),
             document_id: header.inner.document_id,
             header: header.inner.to_bytes(),
             payload_prefix,
@@ -158,7 +165,10 @@ impl Encryptor {
     #[wasm_bindgen(js_name = chunkKey)]
     pub fn chunk_key(&mut self) -> Result<ChunkKey> {
         if self.started {
-            return Err(Error::new(ErrorCode::InvalidState, "chunkKey() must be called before push()"));
+            return Err(Error::new(
+                ErrorCode::InvalidState,
+                "chunkKey() must be called before push()",
+            ));
         }
         let pk = self.payload_key.take().ok_or_else(Error::finished)?;
         self.inner = None;
@@ -177,7 +187,10 @@ pub struct ChunkKey {
 
 impl From<&PayloadKey> for ChunkKey {
     fn from(pk: &PayloadKey) -> Self {
-        Self { key: Zeroizing::new(*pk.key()), base_nonce: *pk.base_nonce() }
+        Self {
+            key: Zeroizing::new(*pk.key()),
+            base_nonce: *pk.base_nonce(),
+        }
     }
 }
 
@@ -187,9 +200,15 @@ impl ChunkKey {
     /// verifies the header MAC (M1) and the commitment in `payloadPrefix`
     /// (the 56 bytes after the header, C2). Throws `decryption_failed`.
     #[wasm_bindgen(js_name = forPayload)]
-    pub fn for_payload(header: &Header, file_key: &FileKey, payload_prefix: &[u8]) -> Result<ChunkKey> {
+    pub fn for_payload(
+        header: &Header,
+        file_key: &FileKey,
+        payload_prefix: &[u8],
+    ) -> Result<ChunkKey> {
         let failed = || Error::from(stream::DecryptionFailed);
-        if !pqfile_core::header::verify_mac(&header.inner, &file_key.0) || payload_prefix.len() != PAYLOAD_PREFIX_LEN {
+        if !pqfile_core::header::verify_mac(&header.inner, &file_key.0)
+            || payload_prefix.len() != PAYLOAD_PREFIX_LEN
+        {
             return Err(failed());
         }
         let mut salt = [0u8; SALT_LEN];
@@ -227,7 +246,9 @@ impl Decryptor {
     /// Throws `decryption_failed`.
     #[wasm_bindgen(constructor)]
     pub fn new(header: &Header, file_key: &FileKey) -> Result<Decryptor> {
-        Ok(Self { inner: Some(pqfile_core::Decryptor::new(&header.inner, &file_key.0)?) })
+        Ok(Self {
+            inner: Some(pqfile_core::Decryptor::new(&header.inner, &file_key.0)?),
+        })
     }
 
     /// Decrypts payload bytes; returns the plaintext authenticated so far.

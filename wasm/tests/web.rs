@@ -2,10 +2,11 @@
 //! wasm32-unknown-unknown`) and in headless Chromium
 //! (`WASM_BINDGEN_USE_BROWSER=1`), see scripts/test.d/20-wasm.sh.
 #![cfg(target_arch = "wasm32")]
-#![allow(missing_docs, clippy::unwrap_used)]
+#![allow(missing_docs, clippy::unwrap_used, clippy::panic)]
 
 use pqfile_wasm::{
-    ChunkKey, Decryptor, Encryptor, ErrorCode, FileKey, Header, PublicKey, Recipients, SecretKey, error,
+    ChunkKey, Decryptor, Encryptor, ErrorCode, FileKey, Header, PublicKey, Recipients, SecretKey,
+    error,
     kem::{open_transport_stanza, unwrap_stanza, wrap_file_key},
 };
 use wasm_bindgen::{JsCast, JsValue};
@@ -59,8 +60,15 @@ fn round_trip_at_chunk_boundaries_and_piece_sizes() {
             let mut e = Encryptor::new(&recipients(&[(5, &sk)]), None).unwrap();
             let data = plaintext(len);
             let file = encrypt(&mut e, &data, piece);
-            assert_eq!(file.len(), e.header().len() + 56 + len + 16 * (len / 16384 + 1));
-            assert_eq!(decrypt(&file, 5, &sk).unwrap(), data, "len {len} piece {piece}");
+            assert_eq!(
+                file.len(),
+                e.header().len() + 56 + len + 16 * (len / 16384 + 1)
+            );
+            assert_eq!(
+                decrypt(&file, 5, &sk).unwrap(),
+                data,
+                "len {len} piece {piece}"
+            );
         }
     }
 }
@@ -76,13 +84,19 @@ fn header_exposes_document_id_and_stanzas() {
     assert_eq!(h.length(), e.header().len());
     assert_eq!(h.to_bytes(), e.header());
     let stanzas = h.stanzas();
-    assert_eq!(stanzas.iter().map(|s| s.key_id()).collect::<Vec<_>>(), vec![3, 9]);
+    assert_eq!(
+        stanzas.iter().map(|s| s.key_id()).collect::<Vec<_>>(),
+        vec![3, 9]
+    );
     assert_eq!(stanzas[0].kem_name(), "ML-KEM-768");
     assert_eq!(stanzas[0].kem_ciphertext().unwrap().len(), 1088);
     // Either stanza, opened on its own, gives a key that verifies the MAC.
     let fk = unwrap_stanza(&stanzas[1].to_bytes(), DOC, &b).unwrap();
     assert!(h.verify_mac(&fk));
-    assert_eq!(code(unwrap_stanza(&stanzas[0].to_bytes(), DOC, &b)), ErrorCode::DecryptionFailed);
+    assert_eq!(
+        code(unwrap_stanza(&stanzas[0].to_bytes(), DOC, &b)),
+        ErrorCode::DecryptionFailed
+    );
     assert_eq!(code(h.unwrap_file_key(4, &a)), ErrorCode::NoMatchingStanza);
     assert_eq!(decrypt(&file, 9, &b).unwrap(), b"hi");
 }
@@ -95,10 +109,16 @@ fn truncated_header_reports_how_many_bytes_are_needed() {
     let err = Header::parse(&header[..100]).err().unwrap();
     assert_eq!(err.code(), ErrorCode::TruncatedHeader);
     let js: JsValue = err.into();
-    let needed = js_sys::Reflect::get(&js, &"needed".into()).unwrap().as_f64().unwrap() as usize;
+    let needed = js_sys::Reflect::get(&js, &"needed".into())
+        .unwrap()
+        .as_f64()
+        .unwrap() as usize;
     assert!(100 + needed <= header.len());
     assert_eq!(error::error_code_of(&js), Some(ErrorCode::TruncatedHeader));
-    assert_eq!(js_sys::Reflect::get(&js, &"name".into()).unwrap(), "PqfileError");
+    assert_eq!(
+        js_sys::Reflect::get(&js, &"name".into()).unwrap(),
+        "PqfileError"
+    );
     assert!(js.is_instance_of::<js_sys::Error>());
     assert_eq!(code(Header::parse(b"XQF\0")), ErrorCode::BadMagic);
 }
@@ -122,7 +142,10 @@ fn chunk_key_matches_the_wasm_payload_and_disables_push() {
     assert_eq!(again.base_nonce(), key.base_nonce());
     let mut bad = prefix.clone();
     bad[40] ^= 1;
-    assert_eq!(code(ChunkKey::for_payload(&header, &fk, &bad)), ErrorCode::DecryptionFailed);
+    assert_eq!(
+        code(ChunkKey::for_payload(&header, &fk, &bad)),
+        ErrorCode::DecryptionFailed
+    );
     // After a push the chunk key is no longer handed out.
     let mut e = Encryptor::new(&recipients(&[(1, &sk)]), None).unwrap();
     e.push(b"abc").unwrap();
@@ -139,9 +162,18 @@ fn transport_stanza_round_trip() {
     // Same key: a stanza wrapped with one opens to the other's MAC.
     let file_stanza = wrap_file_key(&opened, DOC, 3, &other.public_key()).unwrap();
     assert!(unwrap_stanza(&file_stanza, DOC, &other).is_ok());
-    assert_eq!(code(open_transport_stanza(&transport, DOC, &other)), ErrorCode::DecryptionFailed);
-    assert_eq!(code(open_transport_stanza(&file_stanza, DOC, &other)), ErrorCode::BadKeyId);
-    assert_eq!(code(open_transport_stanza(&transport, "beef", &eph)), ErrorCode::BadDocumentId);
+    assert_eq!(
+        code(open_transport_stanza(&transport, DOC, &other)),
+        ErrorCode::DecryptionFailed
+    );
+    assert_eq!(
+        code(open_transport_stanza(&file_stanza, DOC, &other)),
+        ErrorCode::BadKeyId
+    );
+    assert_eq!(
+        code(open_transport_stanza(&transport, "beef", &eph)),
+        ErrorCode::BadDocumentId
+    );
 }
 
 #[wasm_bindgen_test]
@@ -149,16 +181,46 @@ fn keys_and_recipient_errors() {
     let sk = SecretKey::from_seed(&[7; 64]).unwrap();
     let pk = sk.public_key().to_bytes();
     assert_eq!(pk.len(), 1184);
-    assert_eq!(SecretKey::from_seed(&[7; 64]).unwrap().public_key().to_bytes(), pk);
+    assert_eq!(
+        SecretKey::from_seed(&[7; 64])
+            .unwrap()
+            .public_key()
+            .to_bytes(),
+        pk
+    );
     assert!(PublicKey::from_bytes(&pk).is_ok());
-    assert_eq!(code(PublicKey::from_bytes(&pk[1..])), ErrorCode::InvalidPublicKey);
-    assert_eq!(code(PublicKey::from_bytes(&[0xff; 1184])), ErrorCode::InvalidPublicKey);
-    assert_eq!(code(SecretKey::from_seed(&[0; 63])), ErrorCode::InvalidSecretKey);
+    assert_eq!(
+        code(PublicKey::from_bytes(&pk[1..])),
+        ErrorCode::InvalidPublicKey
+    );
+    assert_eq!(
+        code(PublicKey::from_bytes(&[0xff; 1184])),
+        ErrorCode::InvalidPublicKey
+    );
+    assert_eq!(
+        code(SecretKey::from_seed(&[0; 63])),
+        ErrorCode::InvalidSecretKey
+    );
     assert_eq!(sk.public_key().encapsulate().ciphertext().len(), 1088);
-    assert_eq!(code(Encryptor::new(&Recipients::new(), None)), ErrorCode::BadRecipientCount);
-    assert_eq!(code(Encryptor::new(&recipients(&[(0, &sk)]), None)), ErrorCode::BadKeyId);
-    assert_eq!(code(Encryptor::new(&recipients(&[(1, &sk), (1, &sk)]), None)), ErrorCode::DuplicateRecipient);
-    assert_eq!(code(Encryptor::new(&recipients(&[(1, &sk)]), Some("00".repeat(16)))), ErrorCode::BadDocumentId);
+    assert_eq!(
+        code(Encryptor::new(&Recipients::new(), None)),
+        ErrorCode::BadRecipientCount
+    );
+    assert_eq!(
+        code(Encryptor::new(&recipients(&[(0, &sk)]), None)),
+        ErrorCode::BadKeyId
+    );
+    assert_eq!(
+        code(Encryptor::new(&recipients(&[(1, &sk), (1, &sk)]), None)),
+        ErrorCode::DuplicateRecipient
+    );
+    assert_eq!(
+        code(Encryptor::new(
+            &recipients(&[(1, &sk)]),
+            Some("00".repeat(16))
+        )),
+        ErrorCode::BadDocumentId
+    );
 }
 
 #[wasm_bindgen_test]
@@ -173,14 +235,20 @@ fn tampering_is_detected_and_stops_the_stream() {
     let mut d = Decryptor::new(&header, &fk).unwrap();
     // The first chunk authenticates and is released; the second is not.
     assert_eq!(d.push(&file[h..h + 56 + 16400]).unwrap(), plaintext(16384));
-    assert_eq!(code(d.push(&file[h + 56 + 16400..])), ErrorCode::DecryptionFailed);
+    assert_eq!(
+        code(d.push(&file[h + 56 + 16400..])),
+        ErrorCode::DecryptionFailed
+    );
     assert_eq!(code(d.finish()), ErrorCode::InvalidState);
     // A truncated stream fails at finish.
     let mut d = Decryptor::new(&header, &fk).unwrap();
     d.push(&file[h..h + 56 + 16400]).unwrap();
     assert_eq!(code(d.finish()), ErrorCode::DecryptionFailed);
     // A header MAC under another key fails before any payload.
-    assert_eq!(code(Decryptor::new(&header, &FileKey::generate())), ErrorCode::DecryptionFailed);
+    assert_eq!(
+        code(Decryptor::new(&header, &FileKey::generate())),
+        ErrorCode::DecryptionFailed
+    );
 }
 
 #[wasm_bindgen_test]
@@ -194,6 +262,9 @@ fn with_header_reproduces_a_file_byte_for_byte() {
     let salt = &file[header.length()..header.length() + 24];
     let mut again = Encryptor::with_header(&header, &fk, salt).unwrap();
     assert_eq!(encrypt(&mut again, &data, 16384), file);
-    assert_eq!(code(Encryptor::with_header(&header, &FileKey::generate(), salt)), ErrorCode::DecryptionFailed);
+    assert_eq!(
+        code(Encryptor::with_header(&header, &FileKey::generate(), salt)),
+        ErrorCode::DecryptionFailed
+    );
     assert!(pqfile_wasm::memory_bytes() > 0.0);
 }
