@@ -21,6 +21,13 @@ impl KeyId {
     }
 
     /// Parses the decimal form used in URLs.
+    ///
+    /// ```
+    /// use pqfile_keyserver::domain::KeyId;
+    /// assert_eq!(KeyId::parse("42").map(KeyId::get), Some(42));
+    /// assert!(KeyId::parse("0").is_none(), "key id 0 is the transport stanza's");
+    /// assert!(KeyId::parse("2147483648").is_none(), "beyond a PostgreSQL SERIAL");
+    /// ```
     pub fn parse(s: &str) -> Option<Self> {
         if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
             return None;
@@ -127,6 +134,15 @@ impl ApiToken {
     }
 
     /// What the database stores: hex SHA-256 of the token text.
+    ///
+    /// ```
+    /// use pqfile_keyserver::domain::{ApiToken, rng};
+    /// let token = ApiToken::generate(&mut rng());
+    /// assert!(token.expose().starts_with("pqf_"));
+    /// let presented = ApiToken::parse(token.expose()).unwrap();
+    /// assert_eq!(presented.hash(), token.hash());
+    /// assert_ne!(token.hash(), token.expose());
+    /// ```
     pub fn hash(&self) -> String {
         hex::encode(Sha256::digest(self.0.as_bytes()))
     }

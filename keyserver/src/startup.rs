@@ -145,6 +145,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>, settings: &Settings) -
     let mut server = HttpServer::new(move || {
         let json = web::JsonConfig::default()
             .limit(64 * 1024)
+            .content_type_required(false)
             .error_handler(|err, _req| RequestError::InvalidJson(err.to_string()).into());
         let mut app = App::new()
             .wrap(TracingLogger::default())
