@@ -3,7 +3,8 @@
 # committed lock, builds the wasm (three wasm-bindgen targets + npm binaryen's
 # wasm-opt), then runs the JS tests: every testdata/ vector, WebCrypto-vs-wasm
 # equivalence, the key-server client (in-process stub), the same in headless
-# Chromium, import tests from a packed tarball (Node, Vite 7, plain page) and
+# Chromium, the TypeScript types (tsc), import tests from a packed tarball
+# (Node, Vite 7, plain page) and
 # the 1 GiB bounded-memory test.
 set -euo pipefail
 cd "$(dirname "$0")/../../wasm/js"
@@ -13,4 +14,4 @@ npm ci --no-audit --no-fund --loglevel=error
 bash scripts/build.sh
 node --test --test-concurrency=1 --test-reporter=spec \
   test/vectors.test.js test/api.test.js test/equivalence.test.js test/keyserver.test.js \
-  test/browser.test.js test/import.test.js test/memory.test.js
+  test/types.test.js test/browser.test.js test/import.test.js test/memory.test.js

@@ -1,0 +1,42 @@
+// Compiled with `tsc --noEmit` by types.test.js: the published types must
+// describe the API as the README uses it.
+import {
+  Decrypter,
+  Encrypter,
+  ErrorCode,
+  Header,
+  KeyServerClient,
+  KeyServerError,
+  MlKem768SecretKey,
+  PqfileError,
+  errorCodeOf,
+  init,
+  type ErrorCodeValue,
+  type KeyService,
+} from 'pqfile';
+
+export async function roundTrip(file: Blob, token: string): Promise<Uint8Array> {
+  await init();
+  const keys: KeyService = new KeyServerClient('https://keys.example.com', token);
+  const enc = new Encrypter({ webCrypto: 'auto', concurrency: 8, onProgress: (n: number) => void n }).useKeyServer(keys);
+  const encrypted: ReadableStream<Uint8Array> = file.stream().pipeThrough(enc.encryptStream());
+  const id: string | undefined = enc.documentId;
+  void id;
+  const stream: ReadableStream<Uint8Array> = await new Decrypter().useKeyServer(keys).decrypt(encrypted);
+  void stream;
+  const sk = MlKem768SecretKey.generate();
+  const pk: Uint8Array = sk.publicKey().toBytes();
+  sk.free();
+  const bytes: Uint8Array = await new Encrypter().addRecipient(1, pk).setDocumentId('ab'.repeat(16)).encrypt(new Uint8Array(3));
+  const header = Header.parse(bytes);
+  const keyIds: number[] = header.stanzas.map((s) => s.keyId);
+  void keyIds;
+  try {
+    return await new Decrypter().addIdentity(1, new Uint8Array(64)).decrypt(bytes);
+  } catch (e) {
+    if (e instanceof PqfileError && e.code === ErrorCode.DecryptionFailed) throw e;
+    if (e instanceof KeyServerError && e.status === 401) throw e;
+    const code: ErrorCodeValue | undefined = errorCodeOf(e);
+    throw new Error(code);
+  }
+}
