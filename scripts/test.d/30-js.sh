@@ -4,8 +4,7 @@
 # wasm-opt), then runs the JS tests: every testdata/ vector, WebCrypto-vs-wasm
 # equivalence, the key-server client (in-process stub), the same in headless
 # Chromium, the TypeScript types (tsc), import tests from a packed tarball
-# (Node, Vite 7, plain page) and
-# the 1 GiB bounded-memory test.
+# (Node, Vite 7, plain page) and the 1 GiB bounded-memory tests (Node, Chromium).
 set -euo pipefail
 cd "$(dirname "$0")/../../wasm/js"
 export PATH="$HOME/.cargo/bin:$PATH"
