@@ -33,6 +33,9 @@ pub enum RequestError {
     /// The body is not the JSON the route expects.
     #[error("the request body is not valid JSON for this route: {0}")]
     InvalidJson(String),
+    /// The query string does not parse.
+    #[error("the query string is invalid: {0}")]
+    InvalidQuery(String),
     /// No such route.
     #[error("no such API route")]
     NotFound,
@@ -41,7 +44,7 @@ pub enum RequestError {
 impl ResponseError for RequestError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::InvalidJson(_) => StatusCode::BAD_REQUEST,
+            Self::InvalidJson(_) | Self::InvalidQuery(_) => StatusCode::BAD_REQUEST,
             Self::NotFound => StatusCode::NOT_FOUND,
         }
     }
@@ -49,6 +52,7 @@ impl ResponseError for RequestError {
     fn error_response(&self) -> HttpResponse {
         let code = match self {
             Self::InvalidJson(_) => "invalid_json",
+            Self::InvalidQuery(_) => "invalid_query",
             Self::NotFound => "not_found",
         };
         json_error(self.status_code(), code, self.to_string())

@@ -151,10 +151,15 @@ fn run(listener: TcpListener, state: web::Data<AppState>, settings: &Settings) -
             .wrap(TracingLogger::default())
             .app_data(state.clone())
             .app_data(json)
+            .app_data(
+                web::QueryConfig::default().error_handler(|err, _req| RequestError::InvalidQuery(err.to_string()).into()),
+            )
             .service(
                 web::scope("/v1")
                     .wrap(from_fn(require_token))
                     .service(documents::create_document)
+                    .service(documents::list_documents)
+                    .service(documents::access_history)
                     .service(documents::unwrap_document)
                     .service(keys::get_key)
                     .default_service(web::to(|| async { Err::<HttpResponse, _>(RequestError::NotFound) })),

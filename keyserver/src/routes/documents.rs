@@ -2,7 +2,7 @@
 //! sealed to the caller's ephemeral key (FORMAT.md §7).
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, ResponseError, post, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use pqfile_core::format::{KemId, Stanza};
@@ -372,3 +372,197 @@ async fn unwrap_inner(
     Ok(HttpResponse::Ok().json(UnwrapResponse { transport_stanza: STANDARD.encode(transport.to_bytes()) }))
 }
 
+
+/// One of the caller's documents.
+#[derive(Serialize, ToSchema)]
+pub struct DocumentSummary {
+    /// 32 lowercase hex digits.
+    pub document_id: String,
+    /// The key the document was registered with.
+    pub key_id: i32,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    /// The owner's user name.
+    pub owner: String,
+}
+
+/// Answer to `GET /v1/documents`.
+#[derive(Serialize, ToSchema)]
+pub struct DocumentList {
+    /// Newest first, at most `limit`.
+    pub documents: Vec<DocumentSummary>,
+}
+
+/// Paging for the listings.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct ListQuery {
+    /// Most entries to return (1 to 500, default 100).
+    pub limit: Option<i64>,
+}
+
+/// Why a listing failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    /// Bad path parameter.
+    #[error("the document id must be 32 hexadecimal digits and not all zeros")]
+    InvalidDocumentId,
+    /// No such document.
+    #[error("no document has this id")]
+    DocumentNotFound,
+    /// Not the owner (nor an admin).
+    #[error("you are not allowed to see this document's history")]
+    Forbidden,
+    /// Database trouble.
+    #[error("internal error")]
+    Db(#[from] DbError),
+}
+
+impl ResponseError for ListError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::InvalidDocumentId => StatusCode::BAD_REQUEST,
+            Self::DocumentNotFound => StatusCode::NOT_FOUND,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Db(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let code = match self {
+            Self::InvalidDocumentId => "invalid_document_id",
+            Self::DocumentNotFound => "document_not_found",
+            Self::Forbidden => "forbidden",
+            Self::Db(e) => return crate::error::internal("listing failed", e),
+        };
+        json_error(self.status_code(), code, self.to_string())
+    }
+}
+
+impl From<tokio_postgres::Error> for ListError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Self::Db(e.into())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for ListError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        Self::Db(e.into())
+    }
+}
+
+fn rfc3339(t: chrono::NaiveDateTime) -> String {
+    t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn limit(q: &ListQuery) -> i64 {
+    q.limit.unwrap_or(100).clamp(1, 500)
+}
+
+/// The caller's documents, newest first (an admin sees every document).
+#[utoipa::path(
+    get, path = "/v1/documents", tag = "documents", params(ListQuery),
+    responses(
+        (status = 200, description = "Documents", body = DocumentList),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/documents")]
+pub async fn list_documents(
+    state: web::Data<AppState>,
+    user: web::ReqData<AuthenticatedUser>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ListError> {
+    let client = state.db.get().await?;
+    let admin = user.role == crate::domain::Role::Admin;
+    let rows = client
+        .query(
+            "SELECT d.id, d.key_id, d.created_at, u.name FROM documents d JOIN users u ON u.id = d.owner_id
+             WHERE d.owner_id = $1 OR $2 ORDER BY d.created_at DESC, d.id LIMIT $3",
+            &[&user.id, &admin, &limit(&query)],
+        )
+        .await?;
+    let documents = rows
+        .iter()
+        .map(|r| DocumentSummary { document_id: r.get(0), key_id: r.get(1), created_at: rfc3339(r.get(2)), owner: r.get(3) })
+        .collect();
+    Ok(HttpResponse::Ok().json(DocumentList { documents }))
+}
+
+/// One audit-log entry of a document.
+#[derive(Serialize, ToSchema)]
+pub struct AccessEntry {
+    /// `encrypt` or `decrypt`.
+    pub access_type: Option<String>,
+    /// RFC 3339, UTC.
+    pub timestamp: Option<String>,
+    /// The user's name (or id, if the user no longer exists).
+    pub user: Option<String>,
+    /// Client IP address.
+    pub ip_address: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+    /// `allowed` or `refused`.
+    pub outcome: String,
+    /// The refusal's error code.
+    pub reason: Option<String>,
+}
+
+/// Answer to `GET /v1/documents/{id}/access`.
+#[derive(Serialize, ToSchema)]
+pub struct AccessHistory {
+    /// Newest first, at most `limit`.
+    pub entries: Vec<AccessEntry>,
+}
+
+/// The access history of a document the caller owns (admins: any document).
+#[utoipa::path(
+    get, path = "/v1/documents/{document_id}/access", tag = "documents",
+    params(("document_id" = String, Path, description = "32 hex digits"), ListQuery),
+    responses(
+        (status = 200, description = "Audit entries", body = AccessHistory),
+        (status = 400, description = "Malformed document id", body = ErrorBody),
+        (status = 403, description = "Not the owner", body = ErrorBody),
+        (status = 404, description = "Unknown document", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/documents/{document_id}/access")]
+pub async fn access_history(
+    state: web::Data<AppState>,
+    user: web::ReqData<AuthenticatedUser>,
+    path: web::Path<String>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ListError> {
+    let id = DocumentId::parse(&path).map_err(|_| ListError::InvalidDocumentId)?.to_string();
+    let client = state.db.get().await?;
+    let owner: i32 = client
+        .query_opt("SELECT owner_id FROM documents WHERE id = $1", &[&id])
+        .await?
+        .ok_or(ListError::DocumentNotFound)?
+        .get(0);
+    if !user.may_unwrap(owner) {
+        return Err(ListError::Forbidden);
+    }
+    let rows = client
+        .query(
+            "SELECT a.access_type, a.timestamp, COALESCE(u.name, a.user_id), host(a.ip_address), a.user_agent, a.outcome, a.reason
+             FROM access_logs a LEFT JOIN users u ON u.id::text = a.user_id
+             WHERE a.document_id = $1 ORDER BY a.timestamp DESC, a.id DESC LIMIT $2",
+            &[&id, &limit(&query)],
+        )
+        .await?;
+    let entries = rows
+        .iter()
+        .map(|r| AccessEntry {
+            access_type: r.get(0),
+            timestamp: r.get::<_, Option<chrono::NaiveDateTime>>(1).map(rfc3339),
+            user: r.get(2),
+            ip_address: r.get(3),
+            user_agent: r.get(4),
+            outcome: r.get(5),
+            reason: r.get(6),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(AccessHistory { entries }))
+}

@@ -21,11 +21,13 @@ impl Modify for BearerAuth {
 #[openapi(
     info(title = "pqfile key server", description = "Pooled ML-KEM-768 keys, KMS-wrapped private keys, authorized unwrap (FORMAT.md §7)."),
     paths(
-        documents::create_document, documents::unwrap_document, keys::get_key,
+        documents::create_document, documents::unwrap_document, documents::list_documents,
+        documents::access_history, keys::get_key,
         health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(
         documents::CreatedDocument, documents::KeyRef, documents::UnwrapRequest, documents::UnwrapResponse,
+        documents::DocumentList, documents::DocumentSummary, documents::AccessHistory, documents::AccessEntry,
         keys::KeyInfo, ErrorBody, ErrorDetail,
     )),
     modifiers(&BearerAuth)

@@ -72,3 +72,60 @@ async fn no_audit_row_no_file_key() {
     let (resp, _) = app.unwrap(&app.alice, &file.document_id, file.stanza()).await;
     assert_eq!(resp.status(), 200);
 }
+
+#[tokio::test]
+async fn owners_list_their_documents_and_read_their_history() {
+    let app = spawn_app().await;
+    let mine = app.encrypt(&app.alice, b"mine").await;
+    let theirs = app.encrypt(&app.bob, b"theirs").await;
+    let (resp, _) = app.unwrap(&app.alice, &mine.document_id, mine.stanza()).await;
+    assert_eq!(resp.status(), 200);
+    let (resp, _) = app.unwrap(&app.bob, &mine.document_id, mine.stanza()).await;
+    assert_eq!(resp.status(), 403);
+
+    let list: serde_json::Value =
+        app.http.get(app.url("/v1/documents")).bearer_auth(&app.alice).send().await.unwrap().json().await.unwrap();
+    let docs = list["documents"].as_array().unwrap();
+    assert_eq!(docs.len(), 1, "{list}");
+    assert_eq!(docs[0]["document_id"], mine.document_id.to_string());
+    assert_eq!(docs[0]["key_id"], mine.key_id);
+    assert_eq!(docs[0]["owner"], "alice");
+    let all: serde_json::Value =
+        app.http.get(app.url("/v1/documents")).bearer_auth(&app.admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(all["documents"].as_array().unwrap().len(), 2);
+
+    let path = format!("/v1/documents/{}/access", mine.document_id);
+    let history: serde_json::Value =
+        app.http.get(app.url(&path)).bearer_auth(&app.alice).send().await.unwrap().json().await.unwrap();
+    let entries = history["entries"].as_array().unwrap();
+    let summary: Vec<(String, String, String)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["access_type"].as_str().unwrap().to_owned(),
+                e["user"].as_str().unwrap().to_owned(),
+                e["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("decrypt".into(), "bob".into(), "refused".into()),
+            ("decrypt".into(), "alice".into(), "allowed".into()),
+            ("encrypt".into(), "alice".into(), "allowed".into()),
+        ]
+    );
+    assert_eq!(entries[0]["reason"], "forbidden");
+    assert_eq!(entries[0]["ip_address"], "127.0.0.1");
+    let resp = app.http.get(app.url(&path)).bearer_auth(&app.bob).send().await.unwrap();
+    assert_error(resp, 403, "forbidden").await;
+    let resp = app.http.get(app.url(&format!("/v1/documents/{}/access", theirs.document_id))).bearer_auth(&app.admin).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = app.http.get(app.url("/v1/documents?limit=lots")).bearer_auth(&app.alice).send().await.unwrap();
+    assert_error(resp, 400, "invalid_query").await;
+    let resp = app.http.get(app.url("/v1/documents/nothex/access")).bearer_auth(&app.alice).send().await.unwrap();
+    assert_error(resp, 400, "invalid_document_id").await;
+    let resp = app.http.get(app.url("/v1/documents/0123456789abcdef0123456789abcdef/access")).bearer_auth(&app.alice).send().await.unwrap();
+    assert_error(resp, 404, "document_not_found").await;
+}
