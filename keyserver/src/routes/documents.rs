@@ -398,6 +398,9 @@ pub struct DocumentList {
 pub struct ListQuery {
     /// Most entries to return (1 to 500, default 100).
     pub limit: Option<i64>,
+    /// Admins only: every user's documents, not just their own.
+    #[serde(default)]
+    pub all: bool,
 }
 
 /// Why a listing failed.
@@ -458,7 +461,7 @@ fn limit(q: &ListQuery) -> i64 {
     q.limit.unwrap_or(100).clamp(1, 500)
 }
 
-/// The caller's documents, newest first (an admin sees every document).
+/// The caller's documents, newest first (`?all=true`: an admin sees every document).
 #[utoipa::path(
     get, path = "/v1/documents", tag = "documents", params(ListQuery),
     responses(
@@ -474,7 +477,7 @@ pub async fn list_documents(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ListError> {
     let client = state.db.get().await?;
-    let admin = user.role == crate::domain::Role::Admin;
+    let admin = query.all && user.role == crate::domain::Role::Admin;
     let rows = client
         .query(
             "SELECT d.id, d.key_id, d.created_at, u.name FROM documents d JOIN users u ON u.id = d.owner_id

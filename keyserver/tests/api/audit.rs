@@ -91,8 +91,15 @@ async fn owners_list_their_documents_and_read_their_history() {
     assert_eq!(docs[0]["key_id"], mine.key_id);
     assert_eq!(docs[0]["owner"], "alice");
     let all: serde_json::Value =
-        app.http.get(app.url("/v1/documents")).bearer_auth(&app.admin).send().await.unwrap().json().await.unwrap();
+        app.http.get(app.url("/v1/documents?all=true")).bearer_auth(&app.admin).send().await.unwrap().json().await.unwrap();
     assert_eq!(all["documents"].as_array().unwrap().len(), 2);
+    let own: serde_json::Value =
+        app.http.get(app.url("/v1/documents")).bearer_auth(&app.admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(own["documents"].as_array().unwrap().len(), 0);
+    // `all` means nothing for a plain user.
+    let still_mine: serde_json::Value =
+        app.http.get(app.url("/v1/documents?all=true")).bearer_auth(&app.alice).send().await.unwrap().json().await.unwrap();
+    assert_eq!(still_mine["documents"].as_array().unwrap().len(), 1);
 
     let path = format!("/v1/documents/{}/access", mine.document_id);
     let history: serde_json::Value =
