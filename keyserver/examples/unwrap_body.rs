@@ -20,12 +20,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: unwrap_body URL TOKEN OUT.json".into());
     };
     let http = reqwest::Client::new();
-    let created: Value =
-        http.post(format!("{url}/v1/documents")).bearer_auth(token).send().await?.error_for_status()?.json().await?;
+    let created: Value = http
+        .post(format!("{url}/v1/documents"))
+        .bearer_auth(token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
     let document_id = DocumentId::parse(created["document_id"].as_str().ok_or("document_id")?)?;
     let key_id = u32::try_from(created["key"]["key_id"].as_i64().ok_or("key_id")?)?;
-    let public_key = PublicKey::from_bytes(&STANDARD.decode(created["key"]["public_key"].as_str().ok_or("public_key")?)?)?;
-    let mut enc = Encryptor::with_document_id(document_id, &[Recipient { key_id, public_key }], &mut rng())?;
+    let public_key = PublicKey::from_bytes(
+        &STANDARD.decode(created["key"]["public_key"].as_str().ok_or("public_key")?)?,
+    )?;
+    let mut enc =
+        Encryptor::with_document_id(document_id, &[Recipient { key_id, public_key }], &mut rng())?;
     let mut file = Vec::new();
     enc.push(b"benchmark payload", &mut file)?;
     enc.finish(&mut file)?;
@@ -44,7 +53,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .error_for_status()?
         .json()
         .await?;
-    let transport = Stanza::parse_exact(&STANDARD.decode(resp["transport_stanza"].as_str().ok_or("transport")?)?)?;
+    let transport = Stanza::parse_exact(
+        &STANDARD.decode(resp["transport_stanza"].as_str().ok_or("transport")?)?,
+    )?;
     let fk = pqfile_core::stanza::unwrap(&transport, &document_id, &eph)?;
     let plain = pqfile_core::decrypt_with_key(&header, &file[len..], &fk)?;
     if plain != b"benchmark payload" {

@@ -33,18 +33,28 @@ impl From<deadpool_postgres::PoolError> for AdminError {
 
 /// Creates a user and returns its id.
 pub async fn add_user(db: &Pool, name: &str, role: Role) -> Result<i32, AdminError> {
-    if name.is_empty() || name.chars().count() > 64 || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if name.is_empty()
+        || name.chars().count() > 64
+        || name.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
         return Err(AdminError::BadName);
     }
     let client = db.get().await?;
     let row = client
-        .query_one("INSERT INTO users (name, role) VALUES ($1, $2) RETURNING id", &[&name, &role.as_str()])
+        .query_one(
+            "INSERT INTO users (name, role) VALUES ($1, $2) RETURNING id",
+            &[&name, &role.as_str()],
+        )
         .await?;
     Ok(row.get(0))
 }
 
 /// Creates a token for user `name`. The token is returned once; only its hash is stored.
-pub async fn create_token(db: &Pool, name: &str, label: Option<&str>) -> Result<ApiToken, AdminError> {
+pub async fn create_token(
+    db: &Pool,
+    name: &str,
+    label: Option<&str>,
+) -> Result<ApiToken, AdminError> {
     let client = db.get().await?;
     let user: i32 = client
         .query_opt("SELECT id FROM users WHERE name = $1", &[&name])
@@ -64,5 +74,8 @@ pub async fn create_token(db: &Pool, name: &str, label: Option<&str>) -> Result<
 /// Whether a user exists.
 pub async fn user_exists(db: &Pool, name: &str) -> Result<bool, AdminError> {
     let client = db.get().await?;
-    Ok(client.query_opt("SELECT 1 FROM users WHERE name = $1", &[&name]).await?.is_some())
+    Ok(client
+        .query_opt("SELECT 1 FROM users WHERE name = $1", &[&name])
+        .await?
+        .is_some())
 }

@@ -26,7 +26,10 @@ impl ClientInfo {
             .get(USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(512).collect());
-        Self { ip: req.peer_addr().map(|a| a.ip()), user_agent }
+        Self {
+            ip: req.peer_addr().map(|a| a.ip()),
+            user_agent,
+        }
     }
 }
 
@@ -75,7 +78,11 @@ pub async fn record(db: &Pool, e: &Entry<'_>) -> Result<(), DbError> {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .await?;
-    let outcome = if e.refusal.is_some() { "refused" } else { "allowed" };
+    let outcome = if e.refusal.is_some() {
+        "refused"
+    } else {
+        "allowed"
+    };
     client
         .execute(
             &stmt,

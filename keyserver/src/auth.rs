@@ -47,7 +47,8 @@ impl ResponseError for AuthError {
         };
         let mut resp = json_error(self.status_code(), code, self.to_string());
         if self.status_code() == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            resp.headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         resp
     }
@@ -58,18 +59,28 @@ pub const TOKEN_SQL: &str = "SELECT u.id, u.name, u.role FROM api_tokens t JOIN 
      WHERE t.token_hash = $1 AND t.revoked_at IS NULL";
 
 /// Looks up the user a token belongs to.
-pub async fn authenticate(db: &Pool, token: &ApiToken) -> Result<Option<AuthenticatedUser>, DbError> {
+pub async fn authenticate(
+    db: &Pool,
+    token: &ApiToken,
+) -> Result<Option<AuthenticatedUser>, DbError> {
     let client = db.get().await?;
     let stmt = client.prepare_cached(TOKEN_SQL).await?;
     let row = client.query_opt(&stmt, &[&token.hash()]).await?;
     Ok(row.and_then(|r| {
         let role: String = r.get(2);
-        Some(AuthenticatedUser { id: r.get(0), name: r.get(1), role: Role::parse(&role)? })
+        Some(AuthenticatedUser {
+            id: r.get(0),
+            name: r.get(1),
+            role: Role::parse(&role)?,
+        })
     }))
 }
 
 fn bearer(req: &ServiceRequest) -> Result<ApiToken, AuthError> {
-    let value = req.headers().get(AUTHORIZATION).ok_or(AuthError::MissingToken)?;
+    let value = req
+        .headers()
+        .get(AUTHORIZATION)
+        .ok_or(AuthError::MissingToken)?;
     let value = value.to_str().map_err(|_| AuthError::InvalidToken)?;
     let (scheme, token) = value.split_once(' ').ok_or(AuthError::InvalidToken)?;
     if !scheme.eq_ignore_ascii_case("bearer") {

@@ -61,7 +61,10 @@ impl Settings {
         let env_file = std::env::var_os("PQFILE_CONFIG").map(PathBuf::from);
         let file = file.map(Path::to_path_buf).or(env_file);
         let mut b = config::Config::builder()
-            .set_default("database_url", "postgres://postgres@127.0.0.1:5432/pqfile_db")?
+            .set_default(
+                "database_url",
+                "postgres://postgres@127.0.0.1:5432/pqfile_db",
+            )?
             .set_default("db_pool_max", 32)?
             .set_default("bind", "127.0.0.1:8080")?
             .set_default("web_dir", "web")?
@@ -75,7 +78,11 @@ impl Settings {
             .set_default("workers", 0)?
             .set_default("log_format", "pretty")?;
         if let Some(f) = file {
-            b = b.add_source(config::File::from(f).format(config::FileFormat::Toml).required(true));
+            b = b.add_source(
+                config::File::from(f)
+                    .format(config::FileFormat::Toml)
+                    .required(true),
+            );
         }
         b = b.add_source(config::Environment::with_prefix("PQFILE").try_parsing(true));
         Ok(b.build()?.try_deserialize()?)

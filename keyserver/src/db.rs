@@ -45,7 +45,13 @@ pub fn pg_config(url: &str) -> Result<tokio_postgres::Config, DbError> {
 
 /// A connection pool of at most `max_size` connections.
 pub fn connect(url: &str, max_size: usize) -> Result<Pool, DbError> {
-    let mgr = Manager::from_config(pg_config(url)?, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    let mgr = Manager::from_config(
+        pg_config(url)?,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
     Ok(Pool::builder(mgr)
         .max_size(max_size.max(1))
         .runtime(Runtime::Tokio1)
@@ -58,9 +64,15 @@ pub fn connect(url: &str, max_size: usize) -> Result<Pool, DbError> {
 /// session advisory lock makes them take turns.
 pub async fn migrate(pool: &Pool) -> Result<(), DbError> {
     let mut client = pool.get().await?;
-    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK]).await?;
-    let result = embedded::migrations::runner().run_async(&mut **client).await;
-    client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]).await?;
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    let result = embedded::migrations::runner()
+        .run_async(&mut **client)
+        .await;
+    client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await?;
     let report = result?;
     for m in report.applied_migrations() {
         tracing::info!(migration = %m, "applied migration");

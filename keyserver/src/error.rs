@@ -23,8 +23,17 @@ pub struct ErrorDetail {
 }
 
 /// Builds the JSON error response.
-pub fn json_error(status: StatusCode, code: &'static str, message: impl Into<String>) -> HttpResponse {
-    HttpResponse::build(status).json(ErrorBody { error: ErrorDetail { code, message: message.into() } })
+pub fn json_error(
+    status: StatusCode,
+    code: &'static str,
+    message: impl Into<String>,
+) -> HttpResponse {
+    HttpResponse::build(status).json(ErrorBody {
+        error: ErrorDetail {
+            code,
+            message: message.into(),
+        },
+    })
 }
 
 /// Errors of the plumbing shared by all routes (bad JSON, unknown route).
@@ -62,5 +71,9 @@ impl ResponseError for RequestError {
 /// The 5xx every unexpected failure becomes: logs the cause, shows nothing of it.
 pub fn internal(context: &str, err: &dyn std::error::Error) -> HttpResponse {
     tracing::error!(error = %err, "{context}");
-    json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "the key server hit an internal error")
+    json_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "the key server hit an internal error",
+    )
 }

@@ -22,12 +22,18 @@ pub struct KeyCache {
 impl KeyCache {
     /// A cache of at most `capacity` keys, each kept at most `ttl`.
     pub fn new(capacity: usize, ttl: Duration) -> Self {
-        Self { entries: Mutex::new(HashMap::new()), capacity, ttl }
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            capacity,
+            ttl,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<KeyId, (Arc<SecretKey>, Instant)>> {
         // A panic while holding the lock leaves only whole entries behind.
-        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The cached key, unless absent or older than the TTL.

@@ -68,9 +68,14 @@ enum TokenCommand {
 }
 
 fn init_tracing(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_server=warn,aws_config=warn,tokio_postgres=warn,refinery_core=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(
+            "info,actix_server=warn,aws_config=warn,tokio_postgres=warn,refinery_core=warn",
+        )
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();
     } else {
@@ -94,9 +99,19 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let db = prepare_database(&settings).await?;
             let kms = build_kms(&settings).await?;
             let n = pool::fill(&db, kms.as_ref(), settings.pool_size, true).await?;
-            println!("generated {n} keys; {} active", pool::active_keys(&db).await?);
+            println!(
+                "generated {n} keys; {} active",
+                pool::active_keys(&db).await?
+            );
         }
-        Command::User { command: UserCommand::Add { name, role, if_missing } } => {
+        Command::User {
+            command:
+                UserCommand::Add {
+                    name,
+                    role,
+                    if_missing,
+                },
+        } => {
             let db = prepare_database(&settings).await?;
             if if_missing && admin::user_exists(&db, &name).await? {
                 println!("user {name} already exists");
@@ -105,7 +120,9 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 println!("created user {name} (id {id}, role {})", role.as_str());
             }
         }
-        Command::Token { command: TokenCommand::Create { name, label } } => {
+        Command::Token {
+            command: TokenCommand::Create { name, label },
+        } => {
             let db = prepare_database(&settings).await?;
             let token = admin::create_token(&db, &name, label.as_deref()).await?;
             // The only time the token is ever shown.

@@ -84,20 +84,31 @@ pub async fn active_keys(db: &Pool) -> Result<i64, DbError> {
 /// Generates keys until `target` are active. With `wait`, waits for another
 /// process's refill to finish first (start-up); without, skips when one is
 /// running (background). Returns how many keys this call generated.
-pub async fn fill(db: &Pool, kms: &dyn KeyWrapper, target: u32, wait: bool) -> Result<u32, FillError> {
+pub async fn fill(
+    db: &Pool,
+    kms: &dyn KeyWrapper,
+    target: u32,
+    wait: bool,
+) -> Result<u32, FillError> {
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
     if wait {
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&REFILL_LOCK]).await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&REFILL_LOCK])
+            .await?;
     } else {
-        let got: bool = tx.query_one("SELECT pg_try_advisory_xact_lock($1)", &[&REFILL_LOCK]).await?.get(0);
+        let got: bool = tx
+            .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&REFILL_LOCK])
+            .await?
+            .get(0);
         if !got {
             return Ok(0);
         }
     }
     let active: i64 = tx.query_one(ACTIVE_KEYS_SQL, &[]).await?.get(0);
     let missing = u32::try_from(i64::from(target).saturating_sub(active).max(0)).unwrap_or(0);
-    let next_id = tx.prepare("SELECT nextval(pg_get_serial_sequence('encryption_keys', 'id'))::int4").await?;
+    let next_id = tx
+        .prepare("SELECT nextval(pg_get_serial_sequence('encryption_keys', 'id'))::int4")
+        .await?;
     let insert = tx
         .prepare(
             "INSERT INTO encryption_keys (id, public_key, private_key, kms_key_id, kms_key_arn, algorithm, status, usage_count)
@@ -112,13 +123,24 @@ pub async fn fill(db: &Pool, kms: &dyn KeyWrapper, target: u32, wait: bool) -> R
         let public = STANDARD.encode(sk.public_key().to_bytes());
         tx.execute(
             &insert,
-            &[&id.get(), &public, &wrapped.ciphertext, &wrapped.kms_key_id, &wrapped.kms_key_arn],
+            &[
+                &id.get(),
+                &public,
+                &wrapped.ciphertext,
+                &wrapped.kms_key_id,
+                &wrapped.kms_key_arn,
+            ],
         )
         .await?;
     }
     tx.commit().await?;
     if missing > 0 {
-        tracing::info!(generated = missing, target, kms = kms.kind(), "refilled the key pool");
+        tracing::info!(
+            generated = missing,
+            target,
+            kms = kms.kind(),
+            "refilled the key pool"
+        );
     }
     Ok(missing)
 }
@@ -148,13 +170,18 @@ pub struct Registration<'a> {
 
 /// Registers a document on the least-used active key (see
 /// [`CREATE_DOCUMENT_SQL`]). `Ok(None)` when no key is active.
-pub async fn register_document(db: &Pool, r: &Registration<'_>) -> Result<Option<AcquiredKey>, DbError> {
+pub async fn register_document(
+    db: &Pool,
+    r: &Registration<'_>,
+) -> Result<Option<AcquiredKey>, DbError> {
     let client = db.get().await?;
     let doc = r.document_id.to_string();
     let user = r.owner_id.to_string();
     for sql in [CREATE_DOCUMENT_SQL, CREATE_DOCUMENT_WAIT_SQL] {
         let stmt = client.prepare_cached(sql).await?;
-        let rows = client.query(&stmt, &[&doc, &r.owner_id, &user, &r.ip, &r.user_agent]).await?;
+        let rows = client
+            .query(&stmt, &[&doc, &r.owner_id, &user, &r.ip, &r.user_agent])
+            .await?;
         if let Some(row) = rows.first() {
             return Ok(Some(AcquiredKey {
                 id: KeyId::from_db(row.get(0)),

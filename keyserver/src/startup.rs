@@ -46,11 +46,17 @@ pub async fn build_kms(settings: &Settings) -> Result<Arc<dyn KeyWrapper>, KmsEr
     Ok(match settings.kms {
         KmsKind::Local => Arc::new(LocalKms::open_or_create(&settings.data_dir)?),
         KmsKind::Aws => {
-            let key_id = settings
-                .kms_key_id
-                .clone()
-                .ok_or_else(|| KmsError::Config("kms = aws needs kms_key_id (PQFILE_KMS_KEY_ID)".into()))?;
-            Arc::new(AwsKms::connect(key_id, settings.kms_region.clone(), settings.kms_endpoint.clone()).await)
+            let key_id = settings.kms_key_id.clone().ok_or_else(|| {
+                KmsError::Config("kms = aws needs kms_key_id (PQFILE_KMS_KEY_ID)".into())
+            })?;
+            Arc::new(
+                AwsKms::connect(
+                    key_id,
+                    settings.kms_region.clone(),
+                    settings.kms_endpoint.clone(),
+                )
+                .await,
+            )
         }
     })
 }
@@ -84,19 +90,31 @@ impl Application {
         if let Ok(n) = pool::active_keys(&db).await {
             metrics.pool_active_keys.set(n);
         }
-        let listener = TcpListener::bind(&settings.bind).map_err(|e| StartupError::Bind(settings.bind.clone(), e))?;
-        let port = listener.local_addr().map_err(|e| StartupError::Bind(settings.bind.clone(), e))?.port();
+        let listener = TcpListener::bind(&settings.bind)
+            .map_err(|e| StartupError::Bind(settings.bind.clone(), e))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| StartupError::Bind(settings.bind.clone(), e))?
+            .port();
         let state = web::Data::new(AppState {
             db,
             kms,
-            cache: KeyCache::new(settings.key_cache_size, Duration::from_secs(settings.key_cache_ttl_secs)),
+            cache: KeyCache::new(
+                settings.key_cache_size,
+                Duration::from_secs(settings.key_cache_ttl_secs),
+            ),
             metrics,
             refill: Arc::new(Notify::new()),
             settings: settings.clone(),
         });
         spawn_refill(state.clone());
-        let server = run(listener, state.clone(), &settings).map_err(|e| StartupError::Bind(settings.bind.clone(), e))?;
-        Ok(Self { port, server, state })
+        let server = run(listener, state.clone(), &settings)
+            .map_err(|e| StartupError::Bind(settings.bind.clone(), e))?;
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
     }
 
     /// The bound port.
@@ -125,7 +143,14 @@ fn spawn_refill(state: web::Data<AppState>) {
                 _ = tokio::time::sleep(every) => {}
                 _ = state.refill.notified() => {}
             }
-            match pool::fill(&state.db, state.kms.as_ref(), state.settings.pool_size, false).await {
+            match pool::fill(
+                &state.db,
+                state.kms.as_ref(),
+                state.settings.pool_size,
+                false,
+            )
+            .await
+            {
                 Ok(n) => state.metrics.keys_generated.inc_by(u64::from(n)),
                 Err(e) => tracing::warn!(error = %e, "background pool refill failed"),
             }
@@ -136,7 +161,11 @@ fn spawn_refill(state: web::Data<AppState>) {
     });
 }
 
-fn run(listener: TcpListener, state: web::Data<AppState>, settings: &Settings) -> std::io::Result<Server> {
+fn run(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    settings: &Settings,
+) -> std::io::Result<Server> {
     let web_dir = settings.web_dir.clone();
     let serve_web = web_dir.is_dir();
     if !serve_web {
@@ -152,7 +181,8 @@ fn run(listener: TcpListener, state: web::Data<AppState>, settings: &Settings) -
             .app_data(state.clone())
             .app_data(json)
             .app_data(
-                web::QueryConfig::default().error_handler(|err, _req| RequestError::InvalidQuery(err.to_string()).into()),
+                web::QueryConfig::default()
+                    .error_handler(|err, _req| RequestError::InvalidQuery(err.to_string()).into()),
             )
             .service(
                 web::scope("/v1")
@@ -162,7 +192,9 @@ fn run(listener: TcpListener, state: web::Data<AppState>, settings: &Settings) -
                     .service(documents::access_history)
                     .service(documents::unwrap_document)
                     .service(keys::get_key)
-                    .default_service(web::to(|| async { Err::<HttpResponse, _>(RequestError::NotFound) })),
+                    .default_service(web::to(|| async {
+                        Err::<HttpResponse, _>(RequestError::NotFound)
+                    })),
             )
             .service(health::healthz)
             .service(health::readyz)

@@ -31,7 +31,11 @@ pub struct AppState {
 
 impl AppState {
     /// The private key of `id`: from the cache, else unwrapped through the KMS.
-    pub async fn secret_key(&self, id: KeyId, wrapped: &WrappedKey) -> Result<Arc<SecretKey>, KmsError> {
+    pub async fn secret_key(
+        &self,
+        id: KeyId,
+        wrapped: &WrappedKey,
+    ) -> Result<Arc<SecretKey>, KmsError> {
         if let Some(k) = self.cache.get(id) {
             self.metrics.key_cache_hits.inc();
             return Ok(k);
@@ -39,7 +43,9 @@ impl AppState {
         self.metrics.key_cache_misses.inc();
         let started = Instant::now();
         let result = self.kms.unwrap(id, wrapped).await;
-        self.metrics.kms_latency.observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .kms_latency
+            .observe(started.elapsed().as_secs_f64());
         let label = match &result {
             Ok(_) => "ok",
             Err(KmsError::Unavailable(_)) => "unavailable",
@@ -47,7 +53,9 @@ impl AppState {
         };
         self.metrics.kms_unwraps.with_label_values(&[label]).inc();
         let seed = result?;
-        let key = Arc::new(SecretKey::from_seed(seed.as_slice()).map_err(|e| KmsError::Rejected(e.to_string()))?);
+        let key = Arc::new(
+            SecretKey::from_seed(seed.as_slice()).map_err(|e| KmsError::Rejected(e.to_string()))?,
+        );
         self.cache.insert(id, Arc::clone(&key));
         Ok(key)
     }

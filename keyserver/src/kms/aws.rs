@@ -51,7 +51,10 @@ impl AwsKms {
             loader = loader.endpoint_url(url);
         }
         let config = loader.load().await;
-        Self { client: aws_sdk_kms::Client::new(&config), key_id }
+        Self {
+            client: aws_sdk_kms::Client::new(&config),
+            key_id,
+        }
     }
 
     /// The underlying client (tests and the `kms create-key` command use it).
@@ -69,7 +72,9 @@ impl AwsKms {
                     KmsError::Unavailable(code.to_owned())
                 }
             }
-            SdkError::DispatchFailure(_) => KmsError::Unavailable("dispatch failure (unreachable or no credentials)".into()),
+            SdkError::DispatchFailure(_) => {
+                KmsError::Unavailable("dispatch failure (unreachable or no credentials)".into())
+            }
             SdkError::TimeoutError(_) => KmsError::Unavailable("timeout".into()),
             _ => KmsError::Unavailable("unexpected response".into()),
         }
@@ -77,7 +82,11 @@ impl AwsKms {
 }
 
 impl KeyWrapper for AwsKms {
-    fn wrap<'a>(&'a self, key_id: KeyId, seed: &'a [u8; SEED_LEN]) -> BoxFuture<'a, Result<WrappedKey, KmsError>> {
+    fn wrap<'a>(
+        &'a self,
+        key_id: KeyId,
+        seed: &'a [u8; SEED_LEN],
+    ) -> BoxFuture<'a, Result<WrappedKey, KmsError>> {
         Box::pin(async move {
             let out = self
                 .client
@@ -89,7 +98,9 @@ impl KeyWrapper for AwsKms {
                 .send()
                 .await
                 .map_err(|e| Self::classify(&e))?;
-            let blob = out.ciphertext_blob().ok_or_else(|| KmsError::Unavailable("no ciphertext in response".into()))?;
+            let blob = out
+                .ciphertext_blob()
+                .ok_or_else(|| KmsError::Unavailable("no ciphertext in response".into()))?;
             Ok(WrappedKey {
                 ciphertext: STANDARD.encode(blob.as_ref()),
                 kms_key_id: self.key_id.clone(),
@@ -98,13 +109,20 @@ impl KeyWrapper for AwsKms {
         })
     }
 
-    fn unwrap<'a>(&'a self, key_id: KeyId, wrapped: &'a WrappedKey) -> BoxFuture<'a, Result<Seed, KmsError>> {
+    fn unwrap<'a>(
+        &'a self,
+        key_id: KeyId,
+        wrapped: &'a WrappedKey,
+    ) -> BoxFuture<'a, Result<Seed, KmsError>> {
         Box::pin(async move {
             let blob = STANDARD
                 .decode(&wrapped.ciphertext)
                 .map_err(|_| KmsError::Rejected("wrapped key is not base64".into()))?;
             // Name the key explicitly: KMS then refuses a ciphertext of any other key.
-            let kms_key = wrapped.kms_key_arn.as_deref().unwrap_or(&wrapped.kms_key_id);
+            let kms_key = wrapped
+                .kms_key_arn
+                .as_deref()
+                .unwrap_or(&wrapped.kms_key_id);
             let out = self
                 .client
                 .decrypt()
@@ -116,10 +134,14 @@ impl KeyWrapper for AwsKms {
                 .await
                 .map_err(|e| Self::classify(&e))?;
             // The SDK's response buffer is not zeroized; ours is.
-            let plain = out.plaintext().ok_or_else(|| KmsError::Unavailable("no plaintext in response".into()))?;
+            let plain = out
+                .plaintext()
+                .ok_or_else(|| KmsError::Unavailable("no plaintext in response".into()))?;
             let bytes: &[u8] = plain.as_ref();
             if bytes.len() != SEED_LEN {
-                return Err(KmsError::Rejected("unwrapped key has the wrong length".into()));
+                return Err(KmsError::Rejected(
+                    "unwrapped key has the wrong length".into(),
+                ));
             }
             let mut seed: Seed = Zeroizing::new([0u8; SEED_LEN]);
             seed.copy_from_slice(bytes);

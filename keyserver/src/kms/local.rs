@@ -44,18 +44,32 @@ impl LocalKms {
         let key = match std::fs::read(&path) {
             Ok(bytes) => Zeroizing::new(bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Self::create(&path)?,
-            Err(e) => return Err(KmsError::Config(format!("cannot read {}: {e}", path.display()))),
+            Err(e) => {
+                return Err(KmsError::Config(format!(
+                    "cannot read {}: {e}",
+                    path.display()
+                )));
+            }
         };
         if key.len() != 32 {
-            return Err(KmsError::Config(format!("{} must hold exactly 32 bytes", path.display())));
+            return Err(KmsError::Config(format!(
+                "{} must hold exactly 32 bytes",
+                path.display()
+            )));
         }
-        let mode = std::fs::metadata(&path).map(|m| m.permissions().mode() & 0o077).unwrap_or(0);
+        let mode = std::fs::metadata(&path)
+            .map(|m| m.permissions().mode() & 0o077)
+            .unwrap_or(0);
         if mode != 0 {
             tracing::warn!(path = %path.display(), "the local KMS master key is readable by group or others");
         }
-        let cipher = Aes256Gcm::new_from_slice(&key).map_err(|_| KmsError::Config("bad master key".into()))?;
+        let cipher = Aes256Gcm::new_from_slice(&key)
+            .map_err(|_| KmsError::Config("bad master key".into()))?;
         // A public name for the master key: lets an operator see which file wrapped which rows.
-        let id = format!("local:{}", &hex::encode(Sha256::digest(key.as_slice()))[..16]);
+        let id = format!(
+            "local:{}",
+            &hex::encode(Sha256::digest(key.as_slice()))[..16]
+        );
         Ok(Self { cipher, id, path })
     }
 
@@ -100,14 +114,22 @@ impl LocalKms {
         // AES-GCM fails only beyond 2^36 bytes; 64 cannot.
         let tag = self
             .cipher
-            .encrypt_inout_detached(&Nonce::<U12>::from(nonce), &Self::aad(key_id), buf.as_mut_slice().into())
+            .encrypt_inout_detached(
+                &Nonce::<U12>::from(nonce),
+                &Self::aad(key_id),
+                buf.as_mut_slice().into(),
+            )
             .unwrap_or_default();
         let mut out = Vec::with_capacity(WRAPPED_LEN);
         out.push(VERSION);
         out.extend_from_slice(&nonce);
         out.extend_from_slice(buf.as_slice());
         out.extend_from_slice(&tag);
-        WrappedKey { ciphertext: STANDARD.encode(out), kms_key_id: self.id.clone(), kms_key_arn: None }
+        WrappedKey {
+            ciphertext: STANDARD.encode(out),
+            kms_key_id: self.id.clone(),
+            kms_key_arn: None,
+        }
     }
 
     fn unwrap_now(&self, key_id: KeyId, wrapped: &WrappedKey) -> Result<Seed, KmsError> {
@@ -121,9 +143,12 @@ impl LocalKms {
             .decode(&wrapped.ciphertext)
             .map_err(|_| KmsError::Rejected("wrapped key is not base64".into()))?;
         if raw.len() != WRAPPED_LEN || raw[0] != VERSION {
-            return Err(KmsError::Rejected("wrapped key has the wrong length or version".into()));
+            return Err(KmsError::Rejected(
+                "wrapped key has the wrong length or version".into(),
+            ));
         }
-        let nonce = Nonce::<U12>::try_from(&raw[1..1 + NONCE_LEN]).map_err(|_| KmsError::Rejected("nonce".into()))?;
+        let nonce = Nonce::<U12>::try_from(&raw[1..1 + NONCE_LEN])
+            .map_err(|_| KmsError::Rejected("nonce".into()))?;
         let tag = Tag::<U16>::try_from(&raw[1 + NONCE_LEN + SEED_LEN..])
             .map_err(|_| KmsError::Rejected("tag".into()))?;
         let mut seed: Seed = Zeroizing::new([0u8; SEED_LEN]);
@@ -136,11 +161,19 @@ impl LocalKms {
 }
 
 impl KeyWrapper for LocalKms {
-    fn wrap<'a>(&'a self, key_id: KeyId, seed: &'a [u8; SEED_LEN]) -> BoxFuture<'a, Result<WrappedKey, KmsError>> {
+    fn wrap<'a>(
+        &'a self,
+        key_id: KeyId,
+        seed: &'a [u8; SEED_LEN],
+    ) -> BoxFuture<'a, Result<WrappedKey, KmsError>> {
         Box::pin(async move { Ok(self.wrap_now(key_id, seed)) })
     }
 
-    fn unwrap<'a>(&'a self, key_id: KeyId, wrapped: &'a WrappedKey) -> BoxFuture<'a, Result<Seed, KmsError>> {
+    fn unwrap<'a>(
+        &'a self,
+        key_id: KeyId,
+        wrapped: &'a WrappedKey,
+    ) -> BoxFuture<'a, Result<Seed, KmsError>> {
         Box::pin(async move { self.unwrap_now(key_id, wrapped) })
     }
 
@@ -157,13 +190,20 @@ mod tests {
     fn master_key_is_created_0600_and_reused() {
         let dir = tempfile::tempdir().expect("tempdir");
         let a = LocalKms::open_or_create(dir.path()).expect("create");
-        let mode = std::fs::metadata(a.path()).expect("stat").permissions().mode() & 0o777;
+        let mode = std::fs::metadata(a.path())
+            .expect("stat")
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600);
         let b = LocalKms::open_or_create(dir.path()).expect("reopen");
         assert_eq!(a.id(), b.id());
         let id = KeyId::new(5).expect("id");
         let w = a.wrap_now(id, &[7u8; SEED_LEN]);
-        assert_eq!(b.unwrap_now(id, &w).expect("unwrap").as_slice(), &[7u8; SEED_LEN]);
+        assert_eq!(
+            b.unwrap_now(id, &w).expect("unwrap").as_slice(),
+            &[7u8; SEED_LEN]
+        );
     }
 
     #[test]
@@ -171,10 +211,19 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let kms = LocalKms::open_or_create(dir.path()).expect("create");
         let w = kms.wrap_now(KeyId::new(5).expect("id"), &[7u8; SEED_LEN]);
-        assert!(matches!(kms.unwrap_now(KeyId::new(6).expect("id"), &w), Err(KmsError::Rejected(_))));
+        assert!(matches!(
+            kms.unwrap_now(KeyId::new(6).expect("id"), &w),
+            Err(KmsError::Rejected(_))
+        ));
         let other_dir = tempfile::tempdir().expect("tempdir");
         let other = LocalKms::open_or_create(other_dir.path()).expect("create");
-        let relabelled = WrappedKey { kms_key_id: other.id().to_owned(), ..w };
-        assert!(matches!(other.unwrap_now(KeyId::new(5).expect("id"), &relabelled), Err(KmsError::Rejected(_))));
+        let relabelled = WrappedKey {
+            kms_key_id: other.id().to_owned(),
+            ..w
+        };
+        assert!(matches!(
+            other.unwrap_now(KeyId::new(5).expect("id"), &relabelled),
+            Err(KmsError::Rejected(_))
+        ));
     }
 }

@@ -57,10 +57,18 @@ pub enum KmsError {
 /// ciphertext to `key_id` and [`PURPOSE`].
 pub trait KeyWrapper: Send + Sync {
     /// Wraps `seed` for key `key_id`.
-    fn wrap<'a>(&'a self, key_id: KeyId, seed: &'a [u8; SEED_LEN]) -> BoxFuture<'a, Result<WrappedKey, KmsError>>;
+    fn wrap<'a>(
+        &'a self,
+        key_id: KeyId,
+        seed: &'a [u8; SEED_LEN],
+    ) -> BoxFuture<'a, Result<WrappedKey, KmsError>>;
 
     /// Unwraps what [`KeyWrapper::wrap`] returned for `key_id`.
-    fn unwrap<'a>(&'a self, key_id: KeyId, wrapped: &'a WrappedKey) -> BoxFuture<'a, Result<Seed, KmsError>>;
+    fn unwrap<'a>(
+        &'a self,
+        key_id: KeyId,
+        wrapped: &'a WrappedKey,
+    ) -> BoxFuture<'a, Result<Seed, KmsError>>;
 
     /// A name for logs and metrics (`local`, `aws`).
     fn kind(&self) -> &'static str;

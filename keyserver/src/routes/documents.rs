@@ -60,7 +60,11 @@ impl ResponseError for CreateDocumentError {
             Self::NoActiveKey => json_error(self.status_code(), "no_active_key", self.to_string()),
             Self::Db(e) => {
                 tracing::error!(error = %e, "document registration failed");
-                json_error(self.status_code(), "database_unavailable", "the document could not be registered or audited")
+                json_error(
+                    self.status_code(),
+                    "database_unavailable",
+                    "the document could not be registered or audited",
+                )
             }
         }
     }
@@ -100,7 +104,11 @@ pub async fn create_document(
     tracing::info!(document_id = %document_id, key_id = %key.id, "document registered");
     Ok(HttpResponse::Created().json(CreatedDocument {
         document_id: document_id.to_string(),
-        key: KeyRef { key_id: key.id.get(), algorithm: key.algorithm, public_key: key.public_key },
+        key: KeyRef {
+            key_id: key.id.get(),
+            algorithm: key.algorithm,
+            public_key: key.public_key,
+        },
     }))
 }
 
@@ -239,18 +247,29 @@ async fn load_document(state: &AppState, id: &str) -> Result<Option<DocumentKey>
         owner_id: r.get(0),
         key_id: KeyId::from_db(r.get(1)),
         status: r.get::<_, Option<String>>(2).unwrap_or_default(),
-        wrapped: WrappedKey { ciphertext: r.get(3), kms_key_id: r.get::<_, Option<String>>(4).unwrap_or_default(), kms_key_arn: r.get(5) },
+        wrapped: WrappedKey {
+            ciphertext: r.get(3),
+            kms_key_id: r.get::<_, Option<String>>(4).unwrap_or_default(),
+            kms_key_arn: r.get(5),
+        },
     }))
 }
 
 async fn key_exists(state: &AppState, id: u32) -> Result<bool, DbError> {
-    let Ok(id) = i32::try_from(id) else { return Ok(false) };
+    let Ok(id) = i32::try_from(id) else {
+        return Ok(false);
+    };
     let client = state.db.get().await?;
-    Ok(client.query_opt("SELECT 1 FROM encryption_keys WHERE id = $1", &[&id]).await?.is_some())
+    Ok(client
+        .query_opt("SELECT 1 FROM encryption_keys WHERE id = $1", &[&id])
+        .await?
+        .is_some())
 }
 
 fn decode(field: &'static str, value: &str) -> Result<Vec<u8>, UnwrapError> {
-    STANDARD.decode(value.trim()).map_err(|_| UnwrapError::InvalidBase64(field))
+    STANDARD
+        .decode(value.trim())
+        .map_err(|_| UnwrapError::InvalidBase64(field))
 }
 
 /// Checks the caller may unwrap document `{document_id}`, opens the stanza
@@ -299,15 +318,19 @@ async fn unwrap_inner(
     let document_id = DocumentId::parse(path).map_err(|_| UnwrapError::InvalidDocumentId)?;
     let doc_hex = document_id.to_string();
     let stanza_bytes = decode("stanza", &body.stanza)?;
-    let stanza = Stanza::parse_exact(&stanza_bytes).map_err(|e| UnwrapError::InvalidStanza(e.to_string()))?;
+    let stanza = Stanza::parse_exact(&stanza_bytes)
+        .map_err(|e| UnwrapError::InvalidStanza(e.to_string()))?;
     if stanza.kem != KemId::ML_KEM_768 {
         return Err(UnwrapError::UnsupportedKem);
     }
     if stanza.key_id == TRANSPORT_KEY_ID {
-        return Err(UnwrapError::InvalidStanza("key id 0 is reserved for transport stanzas".into()));
+        return Err(UnwrapError::InvalidStanza(
+            "key id 0 is reserved for transport stanzas".into(),
+        ));
     }
-    let ephemeral = PublicKey::from_bytes(&decode("ephemeral_public_key", &body.ephemeral_public_key)?)
-        .map_err(|_| UnwrapError::InvalidPublicKey)?;
+    let ephemeral =
+        PublicKey::from_bytes(&decode("ephemeral_public_key", &body.ephemeral_public_key)?)
+            .map_err(|_| UnwrapError::InvalidPublicKey)?;
 
     // From here on every refusal is audited.
     let doc_ref: &str = &doc_hex;
@@ -334,7 +357,11 @@ async fn unwrap_inner(
         return refuse(Some(doc.key_id.get()), UnwrapError::Forbidden).await;
     }
     if stanza.key_id != doc.key_id.as_u32() {
-        let err = if key_exists(state, stanza.key_id).await? { UnwrapError::KeyMismatch } else { UnwrapError::KeyNotFound };
+        let err = if key_exists(state, stanza.key_id).await? {
+            UnwrapError::KeyMismatch
+        } else {
+            UnwrapError::KeyNotFound
+        };
         return refuse(Some(doc.key_id.get()), err).await;
     }
     if doc.status == "revoked" {
@@ -353,7 +380,14 @@ async fn unwrap_inner(
         Err(_) => return refuse(Some(doc.key_id.get()), UnwrapError::DecryptionFailed).await,
     };
     let (ct, ss) = ephemeral.encapsulate(&mut rng());
-    let transport = stanza::seal(&file_key, &document_id, KemId::ML_KEM_768, TRANSPORT_KEY_ID, &ct, &ss);
+    let transport = stanza::seal(
+        &file_key,
+        &document_id,
+        KemId::ML_KEM_768,
+        TRANSPORT_KEY_ID,
+        &ct,
+        &ss,
+    );
 
     // Fail closed: nothing is released unless the access is on record.
     let entry = Entry {
@@ -369,9 +403,10 @@ async fn unwrap_inner(
         return Err(UnwrapError::AuditUnavailable);
     }
     tracing::info!(key_id = %doc.key_id, "file key unwrapped");
-    Ok(HttpResponse::Ok().json(UnwrapResponse { transport_stanza: STANDARD.encode(transport.to_bytes()) }))
+    Ok(HttpResponse::Ok().json(UnwrapResponse {
+        transport_stanza: STANDARD.encode(transport.to_bytes()),
+    }))
 }
-
 
 /// One of the caller's documents.
 #[derive(Serialize, ToSchema)]
@@ -454,7 +489,8 @@ impl From<deadpool_postgres::PoolError> for ListError {
 }
 
 fn rfc3339(t: chrono::NaiveDateTime) -> String {
-    t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    t.and_utc()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 fn limit(q: &ListQuery) -> i64 {
@@ -487,7 +523,12 @@ pub async fn list_documents(
         .await?;
     let documents = rows
         .iter()
-        .map(|r| DocumentSummary { document_id: r.get(0), key_id: r.get(1), created_at: rfc3339(r.get(2)), owner: r.get(3) })
+        .map(|r| DocumentSummary {
+            document_id: r.get(0),
+            key_id: r.get(1),
+            created_at: rfc3339(r.get(2)),
+            owner: r.get(3),
+        })
         .collect();
     Ok(HttpResponse::Ok().json(DocumentList { documents }))
 }
@@ -537,7 +578,9 @@ pub async fn access_history(
     path: web::Path<String>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ListError> {
-    let id = DocumentId::parse(&path).map_err(|_| ListError::InvalidDocumentId)?.to_string();
+    let id = DocumentId::parse(&path)
+        .map_err(|_| ListError::InvalidDocumentId)?
+        .to_string();
     let client = state.db.get().await?;
     let owner: i32 = client
         .query_opt("SELECT owner_id FROM documents WHERE id = $1", &[&id])

@@ -23,7 +23,8 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             state.metrics.pool_active_keys.set(n);
             HttpResponse::Ok().json(json!({"status": "ready", "active_keys": n}))
         }
-        Ok(n) => HttpResponse::ServiceUnavailable().json(json!({"status": "no_active_key", "active_keys": n})),
+        Ok(n) => HttpResponse::ServiceUnavailable()
+            .json(json!({"status": "no_active_key", "active_keys": n})),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             HttpResponse::ServiceUnavailable().json(json!({"status": "database_unavailable"}))
@@ -35,5 +36,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text")))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render())
 }

@@ -52,7 +52,9 @@ impl ResponseError for GetKeyError {
 
     fn error_response(&self) -> HttpResponse {
         match self {
-            Self::InvalidKeyId => json_error(self.status_code(), "invalid_key_id", self.to_string()),
+            Self::InvalidKeyId => {
+                json_error(self.status_code(), "invalid_key_id", self.to_string())
+            }
             Self::NotFound => json_error(self.status_code(), "key_not_found", self.to_string()),
             Self::Db(e) => internal("key lookup failed", e),
         }
@@ -60,7 +62,10 @@ impl ResponseError for GetKeyError {
 }
 
 fn rfc3339(t: Option<chrono::NaiveDateTime>) -> Option<String> {
-    t.map(|t| t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    t.map(|t| {
+        t.and_utc()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    })
 }
 
 /// A key's public key and status.
@@ -76,7 +81,10 @@ fn rfc3339(t: Option<chrono::NaiveDateTime>) -> Option<String> {
     security(("bearer" = []))
 )]
 #[get("/keys/{key_id}")]
-pub async fn get_key(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, GetKeyError> {
+pub async fn get_key(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, GetKeyError> {
     let id = KeyId::parse(&path).ok_or(GetKeyError::InvalidKeyId)?;
     let client = state.db.get().await.map_err(DbError::from)?;
     let row = client

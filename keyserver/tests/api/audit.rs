@@ -17,7 +17,9 @@ async fn access_rows_carry_user_ip_and_user_agent() {
     let v: serde_json::Value = resp.json().await.unwrap();
     let doc = v["document_id"].as_str().unwrap().to_owned();
     let file = app.encrypt(&app.alice, b"audited").await;
-    let (resp, _) = app.unwrap(&app.alice, &file.document_id, file.stanza()).await;
+    let (resp, _) = app
+        .unwrap(&app.alice, &file.document_id, file.stanza())
+        .await;
     assert_eq!(resp.status(), 200);
     let rows = app
         .db
@@ -35,7 +37,10 @@ async fn access_rows_carry_user_ip_and_user_agent() {
     assert_eq!(rows[0].get::<_, String>(2), alice);
     assert_eq!(rows[0].get::<_, String>(3), "127.0.0.1");
     assert_eq!(rows[0].get::<_, String>(4), "pqfile-test/1.0 (encrypt)");
-    assert_eq!(rows[0].get::<_, i32>(5), v["key"]["key_id"].as_i64().unwrap() as i32);
+    assert_eq!(
+        rows[0].get::<_, i32>(5),
+        v["key"]["key_id"].as_i64().unwrap() as i32
+    );
     let last = &rows[2];
     assert_eq!(last.get::<_, String>(0), file.document_id.to_string());
     assert_eq!(last.get::<_, String>(1), "decrypt");
@@ -56,9 +61,16 @@ async fn no_audit_row_no_document() {
     app.db.batch_execute(BREAK_AUDIT).await.unwrap();
     let resp = app.create_document(&app.alice).await;
     let body = assert_error(resp, 503, "database_unavailable").await;
-    assert!(!body.to_string().contains("audit log is down"), "5xx bodies do not leak internals");
+    assert!(
+        !body.to_string().contains("audit log is down"),
+        "5xx bodies do not leak internals"
+    );
     assert_eq!(app.count("SELECT count(*) FROM documents").await, 0);
-    assert_eq!(app.total_usage().await, 0, "the key's usage count was rolled back too");
+    assert_eq!(
+        app.total_usage().await,
+        0,
+        "the key's usage count was rolled back too"
+    );
 }
 
 #[tokio::test]
@@ -66,10 +78,17 @@ async fn no_audit_row_no_file_key() {
     let app = spawn_app().await;
     let file = app.encrypt(&app.alice, b"x").await;
     app.db.batch_execute(BREAK_AUDIT).await.unwrap();
-    let (resp, _) = app.unwrap(&app.alice, &file.document_id, file.stanza()).await;
+    let (resp, _) = app
+        .unwrap(&app.alice, &file.document_id, file.stanza())
+        .await;
     assert_error(resp, 503, "audit_unavailable").await;
-    app.db.batch_execute("DROP TRIGGER refuse_audit ON access_logs").await.unwrap();
-    let (resp, _) = app.unwrap(&app.alice, &file.document_id, file.stanza()).await;
+    app.db
+        .batch_execute("DROP TRIGGER refuse_audit ON access_logs")
+        .await
+        .unwrap();
+    let (resp, _) = app
+        .unwrap(&app.alice, &file.document_id, file.stanza())
+        .await;
     assert_eq!(resp.status(), 200);
 }
 
@@ -78,32 +97,74 @@ async fn owners_list_their_documents_and_read_their_history() {
     let app = spawn_app().await;
     let mine = app.encrypt(&app.alice, b"mine").await;
     let theirs = app.encrypt(&app.bob, b"theirs").await;
-    let (resp, _) = app.unwrap(&app.alice, &mine.document_id, mine.stanza()).await;
+    let (resp, _) = app
+        .unwrap(&app.alice, &mine.document_id, mine.stanza())
+        .await;
     assert_eq!(resp.status(), 200);
     let (resp, _) = app.unwrap(&app.bob, &mine.document_id, mine.stanza()).await;
     assert_eq!(resp.status(), 403);
 
-    let list: serde_json::Value =
-        app.http.get(app.url("/v1/documents")).bearer_auth(&app.alice).send().await.unwrap().json().await.unwrap();
+    let list: serde_json::Value = app
+        .http
+        .get(app.url("/v1/documents"))
+        .bearer_auth(&app.alice)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let docs = list["documents"].as_array().unwrap();
     assert_eq!(docs.len(), 1, "{list}");
     assert_eq!(docs[0]["document_id"], mine.document_id.to_string());
     assert_eq!(docs[0]["key_id"], mine.key_id);
     assert_eq!(docs[0]["owner"], "alice");
-    let all: serde_json::Value =
-        app.http.get(app.url("/v1/documents?all=true")).bearer_auth(&app.admin).send().await.unwrap().json().await.unwrap();
+    let all: serde_json::Value = app
+        .http
+        .get(app.url("/v1/documents?all=true"))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(all["documents"].as_array().unwrap().len(), 2);
-    let own: serde_json::Value =
-        app.http.get(app.url("/v1/documents")).bearer_auth(&app.admin).send().await.unwrap().json().await.unwrap();
+    let own: serde_json::Value = app
+        .http
+        .get(app.url("/v1/documents"))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(own["documents"].as_array().unwrap().len(), 0);
     // `all` means nothing for a plain user.
-    let still_mine: serde_json::Value =
-        app.http.get(app.url("/v1/documents?all=true")).bearer_auth(&app.alice).send().await.unwrap().json().await.unwrap();
+    let still_mine: serde_json::Value = app
+        .http
+        .get(app.url("/v1/documents?all=true"))
+        .bearer_auth(&app.alice)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(still_mine["documents"].as_array().unwrap().len(), 1);
 
     let path = format!("/v1/documents/{}/access", mine.document_id);
-    let history: serde_json::Value =
-        app.http.get(app.url(&path)).bearer_auth(&app.alice).send().await.unwrap().json().await.unwrap();
+    let history: serde_json::Value = app
+        .http
+        .get(app.url(&path))
+        .bearer_auth(&app.alice)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let entries = history["entries"].as_array().unwrap();
     let summary: Vec<(String, String, String)> = entries
         .iter()
@@ -125,14 +186,44 @@ async fn owners_list_their_documents_and_read_their_history() {
     );
     assert_eq!(entries[0]["reason"], "forbidden");
     assert_eq!(entries[0]["ip_address"], "127.0.0.1");
-    let resp = app.http.get(app.url(&path)).bearer_auth(&app.bob).send().await.unwrap();
+    let resp = app
+        .http
+        .get(app.url(&path))
+        .bearer_auth(&app.bob)
+        .send()
+        .await
+        .unwrap();
     assert_error(resp, 403, "forbidden").await;
-    let resp = app.http.get(app.url(&format!("/v1/documents/{}/access", theirs.document_id))).bearer_auth(&app.admin).send().await.unwrap();
+    let resp = app
+        .http
+        .get(app.url(&format!("/v1/documents/{}/access", theirs.document_id)))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
-    let resp = app.http.get(app.url("/v1/documents?limit=lots")).bearer_auth(&app.alice).send().await.unwrap();
+    let resp = app
+        .http
+        .get(app.url("/v1/documents?limit=lots"))
+        .bearer_auth(&app.alice)
+        .send()
+        .await
+        .unwrap();
     assert_error(resp, 400, "invalid_query").await;
-    let resp = app.http.get(app.url("/v1/documents/nothex/access")).bearer_auth(&app.alice).send().await.unwrap();
+    let resp = app
+        .http
+        .get(app.url("/v1/documents/nothex/access"))
+        .bearer_auth(&app.alice)
+        .send()
+        .await
+        .unwrap();
     assert_error(resp, 400, "invalid_document_id").await;
-    let resp = app.http.get(app.url("/v1/documents/0123456789abcdef0123456789abcdef/access")).bearer_auth(&app.alice).send().await.unwrap();
+    let resp = app
+        .http
+        .get(app.url("/v1/documents/0123456789abcdef0123456789abcdef/access"))
+        .bearer_auth(&app.alice)
+        .send()
+        .await
+        .unwrap();
     assert_error(resp, 404, "document_not_found").await;
 }

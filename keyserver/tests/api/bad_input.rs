@@ -20,21 +20,54 @@ async fn malformed_unwrap_bodies_are_400_with_a_code() {
     let doc = file.document_id.to_string();
     let stanza = STANDARD.encode(file.stanza().to_bytes());
     let cases = [
-        (json!({"stanza": "%%%not base64", "ephemeral_public_key": eph_b64()}), "invalid_base64"),
-        (json!({"stanza": stanza, "ephemeral_public_key": "***"}), "invalid_base64"),
-        (json!({"stanza": STANDARD.encode([0u8, 1, 0]), "ephemeral_public_key": eph_b64()}), "invalid_stanza"),
-        (json!({"stanza": "", "ephemeral_public_key": eph_b64()}), "invalid_stanza"),
+        (
+            json!({"stanza": "%%%not base64", "ephemeral_public_key": eph_b64()}),
+            "invalid_base64",
+        ),
+        (
+            json!({"stanza": stanza, "ephemeral_public_key": "***"}),
+            "invalid_base64",
+        ),
+        (
+            json!({"stanza": STANDARD.encode([0u8, 1, 0]), "ephemeral_public_key": eph_b64()}),
+            "invalid_stanza",
+        ),
+        (
+            json!({"stanza": "", "ephemeral_public_key": eph_b64()}),
+            "invalid_stanza",
+        ),
         // A stanza with trailing bytes.
-        (json!({"stanza": STANDARD.encode([file.stanza().to_bytes(), vec![0]].concat()), "ephemeral_public_key": eph_b64()}), "invalid_stanza"),
+        (
+            json!({"stanza": STANDARD.encode([file.stanza().to_bytes(), vec![0]].concat()), "ephemeral_public_key": eph_b64()}),
+            "invalid_stanza",
+        ),
         // An ML-KEM stanza whose body is one byte short.
-        (json!({"stanza": STANDARD.encode(Stanza { body: file.stanza().body[1..].to_vec(), ..file.stanza().clone() }.to_bytes()), "ephemeral_public_key": eph_b64()}), "invalid_stanza"),
+        (
+            json!({"stanza": STANDARD.encode(Stanza { body: file.stanza().body[1..].to_vec(), ..file.stanza().clone() }.to_bytes()), "ephemeral_public_key": eph_b64()}),
+            "invalid_stanza",
+        ),
         // A transport stanza (key id 0) is never a file stanza.
-        (json!({"stanza": STANDARD.encode(Stanza { key_id: 0, ..file.stanza().clone() }.to_bytes()), "ephemeral_public_key": eph_b64()}), "invalid_stanza"),
-        (json!({"stanza": STANDARD.encode(Stanza { kem: pqfile_core::KemId::X_WING, ..file.stanza().clone() }.to_bytes()), "ephemeral_public_key": eph_b64()}), "unsupported_kem"),
-        (json!({"stanza": stanza, "ephemeral_public_key": STANDARD.encode([1u8; 1183])}), "invalid_public_key"),
-        (json!({"stanza": stanza, "ephemeral_public_key": STANDARD.encode([0xffu8; 1184])}), "invalid_public_key"),
+        (
+            json!({"stanza": STANDARD.encode(Stanza { key_id: 0, ..file.stanza().clone() }.to_bytes()), "ephemeral_public_key": eph_b64()}),
+            "invalid_stanza",
+        ),
+        (
+            json!({"stanza": STANDARD.encode(Stanza { kem: pqfile_core::KemId::X_WING, ..file.stanza().clone() }.to_bytes()), "ephemeral_public_key": eph_b64()}),
+            "unsupported_kem",
+        ),
+        (
+            json!({"stanza": stanza, "ephemeral_public_key": STANDARD.encode([1u8; 1183])}),
+            "invalid_public_key",
+        ),
+        (
+            json!({"stanza": stanza, "ephemeral_public_key": STANDARD.encode([0xffu8; 1184])}),
+            "invalid_public_key",
+        ),
         (json!({"stanza": stanza}), "invalid_json"),
-        (json!({"stanza": 5, "ephemeral_public_key": eph_b64()}), "invalid_json"),
+        (
+            json!({"stanza": 5, "ephemeral_public_key": eph_b64()}),
+            "invalid_json",
+        ),
         (json!([]), "invalid_json"),
     ];
     for (body, code) in cases {
@@ -68,7 +101,12 @@ async fn bad_and_unknown_document_ids() {
     let app = spawn_app().await;
     let file = app.encrypt(&app.alice, b"x").await;
     let body = json!({"stanza": STANDARD.encode(file.stanza().to_bytes()), "ephemeral_public_key": eph_b64()});
-    for bad in ["xyz", "00000000000000000000000000000000", "0123456789abcdef0123456789abcdeg", "0123456789abcdef0123456789abcdef00"] {
+    for bad in [
+        "xyz",
+        "00000000000000000000000000000000",
+        "0123456789abcdef0123456789abcdeg",
+        "0123456789abcdef0123456789abcdef00",
+    ] {
         let resp = app.unwrap_raw(&app.alice, bad, &body).await;
         assert_error(resp, 400, "invalid_document_id").await;
     }
@@ -77,15 +115,26 @@ async fn bad_and_unknown_document_ids() {
     assert_error(resp, 404, "document_not_found").await;
     let logged: i64 = app
         .db
-        .query_one("SELECT count(*) FROM access_logs WHERE document_id = $1 AND outcome = 'refused'", &[&unknown])
+        .query_one(
+            "SELECT count(*) FROM access_logs WHERE document_id = $1 AND outcome = 'refused'",
+            &[&unknown],
+        )
         .await
         .unwrap()
         .get(0);
     assert_eq!(logged, 1);
     // Upper-case hex names the same document.
-    let (resp, _) = app.unwrap(&app.alice, &file.document_id, file.stanza()).await;
+    let (resp, _) = app
+        .unwrap(&app.alice, &file.document_id, file.stanza())
+        .await;
     assert_eq!(resp.status(), 200);
-    let resp = app.unwrap_raw(&app.alice, &file.document_id.to_string().to_uppercase(), &body).await;
+    let resp = app
+        .unwrap_raw(
+            &app.alice,
+            &file.document_id.to_string().to_uppercase(),
+            &body,
+        )
+        .await;
     assert_eq!(resp.status(), 200);
 }
 
@@ -94,7 +143,13 @@ async fn keys_route_returns_the_key_and_rejects_bad_ids() {
     let app = spawn_app().await;
     let created: serde_json::Value = app.create_document(&app.alice).await.json().await.unwrap();
     let id = created["key"]["key_id"].as_i64().unwrap();
-    let resp = app.http.get(app.url(&format!("/v1/keys/{id}"))).bearer_auth(&app.bob).send().await.unwrap();
+    let resp = app
+        .http
+        .get(app.url(&format!("/v1/keys/{id}")))
+        .bearer_auth(&app.bob)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     let v: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(v["key_id"], id);
@@ -111,7 +166,13 @@ async fn keys_route_returns_the_key_and_rejects_bad_ids() {
         ("/v1/keys/424242", 404, "key_not_found"),
         ("/v1/nope", 404, "not_found"),
     ] {
-        let resp = app.http.get(app.url(path)).bearer_auth(&app.alice).send().await.unwrap();
+        let resp = app
+            .http
+            .get(app.url(path))
+            .bearer_auth(&app.alice)
+            .send()
+            .await
+            .unwrap();
         assert_error(resp, status, code).await;
     }
 }

@@ -31,7 +31,9 @@ pub fn moto_endpoint() -> String {
 
 /// A direct connection (the test's own view of the database).
 pub async fn connect(url: &str) -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(url, NoTls).await.expect("connect to the test cluster");
+    let (client, conn) = tokio_postgres::connect(url, NoTls)
+        .await
+        .expect("connect to the test cluster");
     tokio::spawn(conn);
     client
 }
@@ -40,14 +42,23 @@ pub async fn connect(url: &str) -> tokio_postgres::Client {
 pub async fn fresh_database() -> String {
     let name = format!("pqfile_test_{}", DocumentId::generate(&mut rng()));
     let admin = connect(&format!("{}/postgres", pg_base())).await;
-    admin.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create database");
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
     format!("{}/{name}", pg_base())
 }
 
 /// Creates a symmetric key in moto and returns its id.
 pub async fn moto_key() -> String {
     let kms = AwsKms::connect(String::new(), "us-east-1".into(), Some(moto_endpoint())).await;
-    let out = kms.client().create_key().description("pqfile test").send().await.expect("moto CreateKey");
+    let out = kms
+        .client()
+        .create_key()
+        .description("pqfile test")
+        .send()
+        .await
+        .expect("moto CreateKey");
     out.key_metadata().expect("metadata").key_id().to_owned()
 }
 
@@ -131,7 +142,10 @@ pub async fn spawn_app_with(o: Options) -> TestApp {
                 Some(k) => k,
                 None => moto_key().await,
             };
-            (Some(key), Some(o.kms_endpoint.unwrap_or_else(moto_endpoint)))
+            (
+                Some(key),
+                Some(o.kms_endpoint.unwrap_or_else(moto_endpoint)),
+            )
         }
     };
     let settings = Settings {
@@ -140,7 +154,11 @@ pub async fn spawn_app_with(o: Options) -> TestApp {
         bind: "127.0.0.1:0".into(),
         web_dir: o.web_dir.unwrap_or_else(|| PathBuf::from("/nonexistent")),
         data_dir,
-        kms: if o.kms == Kms::Local { KmsKind::Local } else { KmsKind::Aws },
+        kms: if o.kms == Kms::Local {
+            KmsKind::Local
+        } else {
+            KmsKind::Aws
+        },
         kms_key_id,
         kms_region: "us-east-1".into(),
         kms_endpoint,
@@ -151,19 +169,40 @@ pub async fn spawn_app_with(o: Options) -> TestApp {
         workers: 2,
         log_format: "pretty".into(),
     };
-    let app = Application::build(settings.clone()).await.expect("build the application");
+    let app = Application::build(settings.clone())
+        .await
+        .expect("build the application");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state();
     let pool = state.db.clone();
     tokio::spawn(app.run_until_stopped());
-    let (mut alice, mut bob, mut admin_token, mut alice_id) = (String::new(), String::new(), String::new(), 0);
+    let (mut alice, mut bob, mut admin_token, mut alice_id) =
+        (String::new(), String::new(), String::new(), 0);
     if o.bootstrap {
-        alice_id = admin::add_user(&pool, "alice", Role::User).await.expect("add alice");
-        admin::add_user(&pool, "bob", Role::User).await.expect("add bob");
-        admin::add_user(&pool, "root", Role::Admin).await.expect("add admin");
-        alice = admin::create_token(&pool, "alice", None).await.expect("token").expose().to_owned();
-        bob = admin::create_token(&pool, "bob", None).await.expect("token").expose().to_owned();
-        admin_token = admin::create_token(&pool, "root", Some("tests")).await.expect("token").expose().to_owned();
+        alice_id = admin::add_user(&pool, "alice", Role::User)
+            .await
+            .expect("add alice");
+        admin::add_user(&pool, "bob", Role::User)
+            .await
+            .expect("add bob");
+        admin::add_user(&pool, "root", Role::Admin)
+            .await
+            .expect("add admin");
+        alice = admin::create_token(&pool, "alice", None)
+            .await
+            .expect("token")
+            .expose()
+            .to_owned();
+        bob = admin::create_token(&pool, "bob", None)
+            .await
+            .expect("token")
+            .expose()
+            .to_owned();
+        admin_token = admin::create_token(&pool, "root", Some("tests"))
+            .await
+            .expect("token")
+            .expose()
+            .to_owned();
     }
     TestApp {
         address,
@@ -176,7 +215,10 @@ pub async fn spawn_app_with(o: Options) -> TestApp {
         alice_id,
         bob,
         admin: admin_token,
-        http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("http client"),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("http client"),
         _data_dir: keep,
     }
 }
@@ -203,7 +245,12 @@ impl TestApp {
     }
 
     pub async fn create_document(&self, token: &str) -> reqwest::Response {
-        self.http.post(self.url("/v1/documents")).bearer_auth(token).send().await.expect("request")
+        self.http
+            .post(self.url("/v1/documents"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
     }
 
     /// `POST /v1/documents` then encrypt `plaintext` to the returned key.
@@ -211,23 +258,41 @@ impl TestApp {
         let resp = self.create_document(token).await;
         assert_eq!(resp.status(), 201);
         let v: Value = resp.json().await.expect("json");
-        let document_id = DocumentId::parse(v["document_id"].as_str().expect("document_id")).expect("32 hex");
+        let document_id =
+            DocumentId::parse(v["document_id"].as_str().expect("document_id")).expect("32 hex");
         let key_id = u32::try_from(v["key"]["key_id"].as_i64().expect("key_id")).expect("u32");
         assert_eq!(v["key"]["algorithm"], "ML-KEM-768");
-        let pk = STANDARD.decode(v["key"]["public_key"].as_str().expect("public_key")).expect("base64");
+        let pk = STANDARD
+            .decode(v["key"]["public_key"].as_str().expect("public_key"))
+            .expect("base64");
         assert_eq!(pk.len(), 1184);
         let public_key = PublicKey::from_bytes(&pk).expect("valid key");
-        let mut enc = Encryptor::with_document_id(document_id, &[Recipient { key_id, public_key }], &mut rng())
-            .expect("encryptor");
+        let mut enc = Encryptor::with_document_id(
+            document_id,
+            &[Recipient { key_id, public_key }],
+            &mut rng(),
+        )
+        .expect("encryptor");
         let mut bytes = Vec::new();
         enc.push(plaintext, &mut bytes).expect("push");
         enc.finish(&mut bytes).expect("finish");
         let (header, header_len) = Header::parse(&bytes).expect("header");
-        EncryptedFile { document_id, key_id, bytes, header, header_len }
+        EncryptedFile {
+            document_id,
+            key_id,
+            bytes,
+            header,
+            header_len,
+        }
     }
 
     /// `POST /v1/documents/{doc}/unwrap` with raw JSON fields.
-    pub async fn unwrap_raw(&self, token: &str, document_id: &str, body: &Value) -> reqwest::Response {
+    pub async fn unwrap_raw(
+        &self,
+        token: &str,
+        document_id: &str,
+        body: &Value,
+    ) -> reqwest::Response {
         self.http
             .post(self.url(&format!("/v1/documents/{document_id}/unwrap")))
             .bearer_auth(token)
@@ -238,19 +303,31 @@ impl TestApp {
     }
 
     /// Unwraps `stanza` for `document_id` with a fresh ephemeral key.
-    pub async fn unwrap(&self, token: &str, document_id: &DocumentId, stanza: &Stanza) -> (reqwest::Response, SecretKey) {
+    pub async fn unwrap(
+        &self,
+        token: &str,
+        document_id: &DocumentId,
+        stanza: &Stanza,
+    ) -> (reqwest::Response, SecretKey) {
         let eph = SecretKey::generate(&mut rng());
         let body = json!({
             "stanza": STANDARD.encode(stanza.to_bytes()),
             "ephemeral_public_key": STANDARD.encode(eph.public_key().to_bytes()),
         });
-        (self.unwrap_raw(token, &document_id.to_string(), &body).await, eph)
+        (
+            self.unwrap_raw(token, &document_id.to_string(), &body)
+                .await,
+            eph,
+        )
     }
 
     /// Sum of all usage counts.
     pub async fn total_usage(&self) -> i64 {
         self.db
-            .query_one("SELECT COALESCE(sum(usage_count), 0)::int8 FROM encryption_keys", &[])
+            .query_one(
+                "SELECT COALESCE(sum(usage_count), 0)::int8 FROM encryption_keys",
+                &[],
+            )
             .await
             .expect("query")
             .get(0)
@@ -262,13 +339,22 @@ impl TestApp {
 }
 
 /// Decrypts a file with a transport stanza from the server, as a client would.
-pub fn decrypt_with_transport(file: &EncryptedFile, transport_b64: &str, eph: &SecretKey) -> Vec<u8> {
+pub fn decrypt_with_transport(
+    file: &EncryptedFile,
+    transport_b64: &str,
+    eph: &SecretKey,
+) -> Vec<u8> {
     let raw = STANDARD.decode(transport_b64).expect("base64");
     let transport = Stanza::parse_exact(&raw).expect("a stanza");
-    assert_eq!(transport.key_id, 0, "transport stanzas use key id 0 (FORMAT.md §7)");
+    assert_eq!(
+        transport.key_id, 0,
+        "transport stanzas use key id 0 (FORMAT.md §7)"
+    );
     assert_eq!(transport.kem, pqfile_core::KemId::ML_KEM_768);
-    let file_key = pqfile_core::stanza::unwrap(&transport, &file.document_id, eph).expect("open transport stanza");
-    pqfile_core::decrypt_with_key(&file.header, &file.bytes[file.header_len..], &file_key).expect("decrypt")
+    let file_key = pqfile_core::stanza::unwrap(&transport, &file.document_id, eph)
+        .expect("open transport stanza");
+    pqfile_core::decrypt_with_key(&file.header, &file.bytes[file.header_len..], &file_key)
+        .expect("decrypt")
 }
 
 /// Asserts a JSON error with `status` and `code`; returns the body.

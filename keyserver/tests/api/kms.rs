@@ -11,10 +11,19 @@ use crate::helpers::*;
 
 #[tokio::test]
 async fn kms_down_unwrap_is_503_while_document_creation_still_works() {
-    let up = spawn_app_with(Options { kms: Kms::Moto, pool_size: 3, ..Default::default() }).await;
+    let up = spawn_app_with(Options {
+        kms: Kms::Moto,
+        pool_size: 3,
+        ..Default::default()
+    })
+    .await;
     let file = up.encrypt(&up.alice, b"needs the KMS").await;
     // A second server on the same database whose KMS endpoint is dead (nothing listens there).
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let down = spawn_app_with(Options {
         kms: Kms::Moto,
         pool_size: 3,
@@ -27,9 +36,19 @@ async fn kms_down_unwrap_is_503_while_document_creation_still_works() {
     .await;
     let resp = down.create_document(&up.alice).await;
     assert_eq!(resp.status(), 201, "public keys are still handed out");
-    let (resp, _) = down.unwrap(&up.alice, &file.document_id, file.stanza()).await;
+    let (resp, _) = down
+        .unwrap(&up.alice, &file.document_id, file.stanza())
+        .await;
     assert_error(resp, 503, "kms_unavailable").await;
-    assert_eq!(down.http.get(down.url("/readyz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        down.http
+            .get(down.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     // The same request through the healthy server works: the outage was the only problem.
     let (resp, _) = up.unwrap(&up.alice, &file.document_id, file.stanza()).await;
     assert_eq!(resp.status(), 200);
@@ -41,7 +60,10 @@ async fn a_database_dump_alone_recovers_no_private_key() {
     let file = app.encrypt(&app.alice, b"dump me").await;
     let rows = app
         .db
-        .query("SELECT id, public_key, private_key, kms_key_id FROM encryption_keys ORDER BY id", &[])
+        .query(
+            "SELECT id, public_key, private_key, kms_key_id FROM encryption_keys ORDER BY id",
+            &[],
+        )
         .await
         .unwrap();
     // What a real dump contains.
@@ -65,9 +87,21 @@ async fn a_database_dump_alone_recovers_no_private_key() {
             assert_ne!(STANDARD.encode(sk.public_key().to_bytes()), public);
         }
         // With the KMS, the seed comes back — and it appears nowhere in the dump.
-        let wrapped = WrappedKey { ciphertext: private.clone(), kms_key_id: row.get(3), kms_key_arn: None };
+        let wrapped = WrappedKey {
+            ciphertext: private.clone(),
+            kms_key_id: row.get(3),
+            kms_key_arn: None,
+        };
         let seed = kms.unwrap(id, &wrapped).await.unwrap();
-        assert_eq!(STANDARD.encode(SecretKey::from_seed(seed.as_slice()).unwrap().public_key().to_bytes()), public);
+        assert_eq!(
+            STANDARD.encode(
+                SecretKey::from_seed(seed.as_slice())
+                    .unwrap()
+                    .public_key()
+                    .to_bytes()
+            ),
+            public
+        );
         assert!(!dump.contains(&STANDARD.encode(seed.as_slice())));
         assert!(!dump.contains(&hex::encode(seed.as_slice())));
     }
@@ -78,19 +112,51 @@ async fn a_database_dump_alone_recovers_no_private_key() {
         ..Default::default()
     })
     .await;
-    let (resp, _) = other.unwrap(&app.alice, &file.document_id, file.stanza()).await;
+    let (resp, _) = other
+        .unwrap(&app.alice, &file.document_id, file.stanza())
+        .await;
     assert_error(resp, 500, "internal_error").await;
     // While the server with the right master key can.
-    let (resp, _) = app.unwrap(&app.alice, &file.document_id, file.stanza()).await;
+    let (resp, _) = app
+        .unwrap(&app.alice, &file.document_id, file.stanza())
+        .await;
     assert_eq!(resp.status(), 200);
 }
 
 #[tokio::test]
 async fn moto_rows_are_bound_to_their_key_id_by_the_encryption_context() {
-    let app = spawn_app_with(Options { kms: Kms::Moto, pool_size: 2, ..Default::default() }).await;
-    let row = app.db.query_one("SELECT private_key, kms_key_id, kms_key_arn FROM encryption_keys WHERE id = 1", &[]).await.unwrap();
-    let wrapped = WrappedKey { ciphertext: row.get(0), kms_key_id: row.get(1), kms_key_arn: row.get(2) };
-    assert!(app.state.kms.unwrap(KeyId::new(1).unwrap(), &wrapped).await.is_ok());
+    let app = spawn_app_with(Options {
+        kms: Kms::Moto,
+        pool_size: 2,
+        ..Default::default()
+    })
+    .await;
+    let row = app
+        .db
+        .query_one(
+            "SELECT private_key, kms_key_id, kms_key_arn FROM encryption_keys WHERE id = 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let wrapped = WrappedKey {
+        ciphertext: row.get(0),
+        kms_key_id: row.get(1),
+        kms_key_arn: row.get(2),
+    };
+    assert!(
+        app.state
+            .kms
+            .unwrap(KeyId::new(1).unwrap(), &wrapped)
+            .await
+            .is_ok()
+    );
     // Key 1's wrapped seed presented as key 2's: KMS refuses (EncryptionContext mismatch).
-    assert!(app.state.kms.unwrap(KeyId::new(2).unwrap(), &wrapped).await.is_err());
+    assert!(
+        app.state
+            .kms
+            .unwrap(KeyId::new(2).unwrap(), &wrapped)
+            .await
+            .is_err()
+    );
 }

@@ -5,21 +5,71 @@ use crate::helpers::*;
 #[tokio::test]
 async fn health_readiness_metrics_and_openapi() {
     let app = spawn_app().await;
-    assert_eq!(app.http.get(app.url("/healthz")).send().await.unwrap().status(), 200);
-    let ready: serde_json::Value = app.http.get(app.url("/readyz")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        app.http
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let ready: serde_json::Value = app
+        .http
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(ready["active_keys"], 5);
     let file = app.encrypt(&app.alice, b"x").await;
-    let (resp, _) = app.unwrap(&app.alice, &file.document_id, file.stanza()).await;
+    let (resp, _) = app
+        .unwrap(&app.alice, &file.document_id, file.stanza())
+        .await;
     assert_eq!(resp.status(), 200);
     let (resp, _) = app.unwrap(&app.bob, &file.document_id, file.stanza()).await;
     assert_eq!(resp.status(), 403);
-    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("pqfile_documents_created_total 1"), "{metrics}");
-    assert!(metrics.contains("pqfile_unwraps_total{outcome=\"ok\"} 1"), "{metrics}");
-    assert!(metrics.contains("pqfile_unwraps_total{outcome=\"forbidden\"} 1"), "{metrics}");
-    let api: serde_json::Value = app.http.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
-    for path in ["/v1/documents", "/v1/documents/{document_id}/unwrap", "/v1/keys/{key_id}"] {
-        assert!(api["paths"].get(path).is_some(), "{path} missing from the OpenAPI document");
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("pqfile_documents_created_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("pqfile_unwraps_total{outcome=\"ok\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("pqfile_unwraps_total{outcome=\"forbidden\"} 1"),
+        "{metrics}"
+    );
+    let api: serde_json::Value = app
+        .http
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in [
+        "/v1/documents",
+        "/v1/documents/{document_id}/unwrap",
+        "/v1/keys/{key_id}",
+    ] {
+        assert!(
+            api["paths"].get(path).is_some(),
+            "{path} missing from the OpenAPI document"
+        );
     }
     assert!(api["components"]["securitySchemes"]["bearer"].is_object());
 }
@@ -27,21 +77,54 @@ async fn health_readiness_metrics_and_openapi() {
 #[tokio::test]
 async fn readiness_fails_without_active_keys() {
     let app = spawn_app().await;
-    app.db.execute("UPDATE encryption_keys SET status = 'revoked'", &[]).await.unwrap();
-    assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().status(), 503);
+    app.db
+        .execute("UPDATE encryption_keys SET status = 'revoked'", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        app.http
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        503
+    );
     assert_error(app.create_document(&app.alice).await, 503, "no_active_key").await;
 }
 
 #[tokio::test]
 async fn the_web_folder_is_served_at_the_root() {
     let web = tempfile::tempdir().unwrap();
-    std::fs::write(web.path().join("index.html"), "<!doctype html><title>pqfile</title>").unwrap();
+    std::fs::write(
+        web.path().join("index.html"),
+        "<!doctype html><title>pqfile</title>",
+    )
+    .unwrap();
     std::fs::write(web.path().join("app.js"), "console.log(1)").unwrap();
-    let app = spawn_app_with(Options { web_dir: Some(web.path().to_path_buf()), ..Default::default() }).await;
+    let app = spawn_app_with(Options {
+        web_dir: Some(web.path().to_path_buf()),
+        ..Default::default()
+    })
+    .await;
     let index = app.http.get(app.url("/")).send().await.unwrap();
     assert_eq!(index.status(), 200);
-    assert!(index.text().await.unwrap().contains("<title>pqfile</title>"));
+    assert!(
+        index
+            .text()
+            .await
+            .unwrap()
+            .contains("<title>pqfile</title>")
+    );
     let js = app.http.get(app.url("/app.js")).send().await.unwrap();
     assert_eq!(js.status(), 200);
-    assert_eq!(app.http.get(app.url("/missing.js")).send().await.unwrap().status(), 404);
+    assert_eq!(
+        app.http
+            .get(app.url("/missing.js"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
 }

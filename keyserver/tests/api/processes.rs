@@ -11,10 +11,19 @@ use tokio::process::{Child, Command};
 use crate::helpers::*;
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
-fn spawn_process(database_url: &str, data_dir: &std::path::Path, port: u16, pool_size: u32) -> Child {
+fn spawn_process(
+    database_url: &str,
+    data_dir: &std::path::Path,
+    port: u16,
+    pool_size: u32,
+) -> Child {
     Command::new(env!("CARGO_BIN_EXE_pqfile-keyserver"))
         .arg("serve")
         .env("PQFILE_DATABASE_URL", database_url)
@@ -34,7 +43,10 @@ fn spawn_process(database_url: &str, data_dir: &std::path::Path, port: u16, pool
 
 async fn wait_ready(http: &reqwest::Client, port: u16) {
     for _ in 0..200 {
-        if let Ok(r) = http.get(format!("http://127.0.0.1:{port}/readyz")).send().await
+        if let Ok(r) = http
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
             && r.status() == 200
         {
             return;
@@ -52,19 +64,33 @@ async fn three_processes_fill_once_and_count_every_acquisition_exactly_once() {
     let ports = [free_port(), free_port(), free_port()];
     // All three start at once on an empty database: migrations and the
     // first fill must not run twice.
-    let mut children: Vec<Child> =
-        ports.iter().map(|p| spawn_process(&database_url, data_dir.path(), *p, pool_size)).collect();
+    let mut children: Vec<Child> = ports
+        .iter()
+        .map(|p| spawn_process(&database_url, data_dir.path(), *p, pool_size))
+        .collect();
     let http = reqwest::Client::new();
     for p in ports {
         wait_ready(&http, p).await;
     }
     let db = connect(&database_url).await;
-    let keys: i64 = db.query_one("SELECT count(*) FROM encryption_keys", &[]).await.unwrap().get(0);
-    assert_eq!(keys, i64::from(pool_size), "the pool was filled exactly once");
+    let keys: i64 = db
+        .query_one("SELECT count(*) FROM encryption_keys", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        keys,
+        i64::from(pool_size),
+        "the pool was filled exactly once"
+    );
 
     let pool = pqfile_keyserver::db::connect(&database_url, 2).unwrap();
     admin::add_user(&pool, "alice", Role::User).await.unwrap();
-    let token = admin::create_token(&pool, "alice", None).await.unwrap().expose().to_owned();
+    let token = admin::create_token(&pool, "alice", None)
+        .await
+        .unwrap()
+        .expose()
+        .to_owned();
 
     let per_process = 80;
     let mut requests = Vec::new();
@@ -73,22 +99,41 @@ async fn three_processes_fill_once_and_count_every_acquisition_exactly_once() {
             let http = http.clone();
             let token = token.clone();
             requests.push(async move {
-                http.post(format!("http://127.0.0.1:{p}/v1/documents")).bearer_auth(token).send().await.unwrap().status()
+                http.post(format!("http://127.0.0.1:{p}/v1/documents"))
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
             });
         }
     }
     let statuses = futures_util::future::join_all(requests).await;
     assert!(statuses.iter().all(|s| s.as_u16() == 201), "{statuses:?}");
     let n = i64::from(per_process) * 3;
-    let total: i64 =
-        db.query_one("SELECT sum(usage_count)::int8 FROM encryption_keys", &[]).await.unwrap().get(0);
+    let total: i64 = db
+        .query_one("SELECT sum(usage_count)::int8 FROM encryption_keys", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(total, n, "N acquisitions across 3 processes add exactly N");
-    let docs: i64 = db.query_one("SELECT count(*) FROM documents", &[]).await.unwrap().get(0);
+    let docs: i64 = db
+        .query_one("SELECT count(*) FROM documents", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(docs, n);
     // Least-used selection spreads the load even under contention: every
     // key gets at least half its fair share.
-    let least: i32 = db.query_one("SELECT min(usage_count) FROM encryption_keys", &[]).await.unwrap().get(0);
-    assert!(i64::from(least) >= n / i64::from(pool_size) / 2, "least-used key has only {least} uses");
+    let least: i32 = db
+        .query_one("SELECT min(usage_count) FROM encryption_keys", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        i64::from(least) >= n / i64::from(pool_size) / 2,
+        "least-used key has only {least} uses"
+    );
     for c in &mut children {
         c.kill().await.unwrap();
     }

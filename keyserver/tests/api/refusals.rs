@@ -19,7 +19,12 @@ async fn refusals_logged(app: &TestApp, reason: &str) -> i64 {
 #[tokio::test]
 async fn no_token_is_401() {
     let app = spawn_app().await;
-    let resp = app.http.post(app.url("/v1/documents")).send().await.unwrap();
+    let resp = app
+        .http
+        .post(app.url("/v1/documents"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.headers().get("www-authenticate").unwrap(), "Bearer");
     assert_error(resp, 401, "missing_token").await;
     let resp = app.http.get(app.url("/v1/keys/1")).send().await.unwrap();
@@ -43,14 +48,28 @@ async fn no_token_is_401() {
 async fn bad_tokens_are_401() {
     let app = spawn_app().await;
     let unknown = format!("pqf_{}", "0".repeat(64));
-    for token in [unknown.as_str(), "garbage", "pqf_", &app.alice[..app.alice.len() - 1]] {
+    for token in [
+        unknown.as_str(),
+        "garbage",
+        "pqf_",
+        &app.alice[..app.alice.len() - 1],
+    ] {
         let resp = app.create_document(token).await;
         assert_error(resp, 401, "invalid_token").await;
     }
-    let resp = app.http.post(app.url("/v1/documents")).header("Authorization", format!("Basic {}", app.alice)).send().await.unwrap();
+    let resp = app
+        .http
+        .post(app.url("/v1/documents"))
+        .header("Authorization", format!("Basic {}", app.alice))
+        .send()
+        .await
+        .unwrap();
     assert_error(resp, 401, "missing_token").await;
     // A revoked token stops working.
-    app.db.execute("UPDATE api_tokens SET revoked_at = now()", &[]).await.unwrap();
+    app.db
+        .execute("UPDATE api_tokens SET revoked_at = now()", &[])
+        .await
+        .unwrap();
     assert_error(app.create_document(&app.alice).await, 401, "invalid_token").await;
     assert_eq!(app.count("SELECT count(*) FROM documents").await, 0);
 }
@@ -62,8 +81,20 @@ async fn another_users_document_is_403_and_audited() {
     let (resp, _) = app.unwrap(&app.bob, &file.document_id, file.stanza()).await;
     assert_error(resp, 403, "forbidden").await;
     assert_eq!(refusals_logged(&app, "forbidden").await, 1);
-    let bob_id: String = app.db.query_one("SELECT id::text FROM users WHERE name = 'bob'", &[]).await.unwrap().get(0);
-    let row = app.db.query_one("SELECT user_id, document_id FROM access_logs WHERE reason = 'forbidden'", &[]).await.unwrap();
+    let bob_id: String = app
+        .db
+        .query_one("SELECT id::text FROM users WHERE name = 'bob'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let row = app
+        .db
+        .query_one(
+            "SELECT user_id, document_id FROM access_logs WHERE reason = 'forbidden'",
+            &[],
+        )
+        .await
+        .unwrap();
     assert_eq!(row.get::<_, String>(0), bob_id);
     assert_eq!(row.get::<_, String>(1), file.document_id.to_string());
 }
@@ -72,7 +103,11 @@ async fn another_users_document_is_403_and_audited() {
 async fn a_stanza_of_another_document_does_not_unwrap() {
     // One key in the pool: both documents use it, so the key-id check passes
     // and only the document binding (FORMAT.md W2) stops the swap.
-    let app = spawn_app_with(Options { pool_size: 1, ..Default::default() }).await;
+    let app = spawn_app_with(Options {
+        pool_size: 1,
+        ..Default::default()
+    })
+    .await;
     let a = app.encrypt(&app.alice, b"document a").await;
     let b = app.encrypt(&app.alice, b"document b").await;
     assert_eq!(a.key_id, b.key_id);
@@ -83,7 +118,11 @@ async fn a_stanza_of_another_document_does_not_unwrap() {
 
 #[tokio::test]
 async fn a_stanza_of_another_document_on_another_key_is_a_key_mismatch() {
-    let app = spawn_app_with(Options { pool_size: 2, ..Default::default() }).await;
+    let app = spawn_app_with(Options {
+        pool_size: 2,
+        ..Default::default()
+    })
+    .await;
     let a = app.encrypt(&app.alice, b"document a").await;
     let b = app.encrypt(&app.alice, b"document b").await;
     assert_ne!(a.key_id, b.key_id);
@@ -104,19 +143,31 @@ async fn tampered_stanzas_fail_with_decryption_failed() {
     }
     assert_eq!(refusals_logged(&app, "decryption_failed").await, 3);
     // The genuine stanza still works afterwards.
-    let (resp, _) = app.unwrap(&app.alice, &file.document_id, file.stanza()).await;
+    let (resp, _) = app
+        .unwrap(&app.alice, &file.document_id, file.stanza())
+        .await;
     assert_eq!(resp.status(), 200);
 }
 
 #[tokio::test]
 async fn wrong_key_ids_are_refused() {
-    let app = spawn_app_with(Options { pool_size: 3, ..Default::default() }).await;
+    let app = spawn_app_with(Options {
+        pool_size: 3,
+        ..Default::default()
+    })
+    .await;
     let file = app.encrypt(&app.alice, b"secret").await;
     let other = if file.key_id == 1 { 2 } else { 1 };
-    let relabelled = Stanza { key_id: other, ..file.stanza().clone() };
+    let relabelled = Stanza {
+        key_id: other,
+        ..file.stanza().clone()
+    };
     let (resp, _) = app.unwrap(&app.alice, &file.document_id, &relabelled).await;
     assert_error(resp, 400, "key_mismatch").await;
-    let unknown = Stanza { key_id: 999_999, ..file.stanza().clone() };
+    let unknown = Stanza {
+        key_id: 999_999,
+        ..file.stanza().clone()
+    };
     let (resp, _) = app.unwrap(&app.alice, &file.document_id, &unknown).await;
     assert_error(resp, 404, "key_not_found").await;
     assert_eq!(refusals_logged(&app, "key_mismatch").await, 1);
@@ -128,21 +179,33 @@ async fn a_revoked_key_refuses_unwrap_for_everyone() {
     let app = spawn_app().await;
     let file = app.encrypt(&app.alice, b"secret").await;
     app.db
-        .execute("UPDATE encryption_keys SET status = 'revoked' WHERE id = $1", &[&(file.key_id as i32)])
+        .execute(
+            "UPDATE encryption_keys SET status = 'revoked' WHERE id = $1",
+            &[&(file.key_id as i32)],
+        )
         .await
         .unwrap();
-    let (resp, _) = app.unwrap(&app.alice, &file.document_id, file.stanza()).await;
+    let (resp, _) = app
+        .unwrap(&app.alice, &file.document_id, file.stanza())
+        .await;
     assert_error(resp, 403, "key_revoked").await;
-    let (resp, _) = app.unwrap(&app.admin, &file.document_id, file.stanza()).await;
+    let (resp, _) = app
+        .unwrap(&app.admin, &file.document_id, file.stanza())
+        .await;
     assert_error(resp, 403, "key_revoked").await;
     assert_eq!(refusals_logged(&app, "key_revoked").await, 2);
     // Keys queued for rotation or expired still unwrap existing documents.
     for status in ["rotation_queued", "expired"] {
         app.db
-            .execute("UPDATE encryption_keys SET status = $1 WHERE id = $2", &[&status, &(file.key_id as i32)])
+            .execute(
+                "UPDATE encryption_keys SET status = $1 WHERE id = $2",
+                &[&status, &(file.key_id as i32)],
+            )
             .await
             .unwrap();
-        let (resp, _) = app.unwrap(&app.alice, &file.document_id, file.stanza()).await;
+        let (resp, _) = app
+            .unwrap(&app.alice, &file.document_id, file.stanza())
+            .await;
         assert_eq!(resp.status(), 200, "{status}");
     }
 }
