@@ -91,6 +91,17 @@ for _ in $(seq 1 600); do
   sleep 0.1
 done
 
+# Tokens kept from an earlier run are useless if the database was reset: make new ones.
+for name in demo admin; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(cat "$STATE/$name.token")" \
+         "http://$HOSTPORT/v1/documents?limit=1")
+  if [ "$code" = 401 ]; then
+    log "the saved $name token is not known to this database; creating a new one"
+    rm -f "$STATE/$name.token"
+    if [ "$name" = admin ]; then bootstrap admin admin; else bootstrap demo user; fi
+  fi
+done
+
 cat >&2 <<MSG
 
   pqfile is running. Open:
