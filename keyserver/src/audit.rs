@@ -33,13 +33,24 @@ impl ClientInfo {
     }
 }
 
-/// An `access_type` value (issue 4: encrypt, decrypt, download, upload).
+/// An `access_type` value (issue 4: encrypt, decrypt, download, upload;
+/// issue 5 adds rewrap, share and admin).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AccessType {
     /// A document was registered and given a key.
     Encrypt,
     /// A document's file key was unwrapped.
     Decrypt,
+    /// A document's header was rewrapped to a current key.
+    Rewrap,
+    /// A document's ciphertext was stored.
+    Upload,
+    /// A document's stored ciphertext was read.
+    Download,
+    /// The owner granted or revoked another user's access.
+    Share,
+    /// An admin route (lifecycle, monitoring, retention).
+    Admin,
 }
 
 impl AccessType {
@@ -48,6 +59,11 @@ impl AccessType {
         match self {
             Self::Encrypt => "encrypt",
             Self::Decrypt => "decrypt",
+            Self::Rewrap => "rewrap",
+            Self::Upload => "upload",
+            Self::Download => "download",
+            Self::Share => "share",
+            Self::Admin => "admin",
         }
     }
 }
@@ -67,6 +83,11 @@ pub struct Entry<'a> {
     /// `None` when access was granted; the refusal's error code otherwise.
     pub refusal: Option<&'a str>,
 }
+
+/// The `access_type` values, for validating filters.
+pub const ACCESS_TYPES: [&str; 7] = [
+    "encrypt", "decrypt", "rewrap", "upload", "download", "share", "admin",
+];
 
 /// Inserts one row. The caller decides what a failure means; for granted
 /// access it must fail the request (fail closed).

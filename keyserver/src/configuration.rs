@@ -48,6 +48,17 @@ pub struct Settings {
     pub workers: usize,
     /// `pretty` or `json` logs.
     pub log_format: String,
+    /// Active keys older than this many days are queued for rotation.
+    pub rotation_age_days: u32,
+    /// Seconds between background maintenance runs (expiry, rotation,
+    /// rotation completion, pool refill, access-log retention).
+    pub maintenance_interval_secs: u64,
+    /// Access-log rows older than this many days are deleted by maintenance.
+    pub access_log_retention_days: u32,
+    /// Largest ciphertext `PUT /v1/documents/{id}/content` accepts, in bytes.
+    pub max_content_bytes: u64,
+    /// Folder for stored ciphertexts (default `DATA_DIR/content`).
+    pub content_dir: Option<PathBuf>,
 }
 
 /// Why the settings could not be read.
@@ -56,6 +67,13 @@ pub struct Settings {
 pub struct ConfigError(#[from] config::ConfigError);
 
 impl Settings {
+    /// Where stored ciphertexts live.
+    pub fn content_dir(&self) -> PathBuf {
+        self.content_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("content"))
+    }
+
     /// Reads defaults, then `file` (or `PQFILE_CONFIG`) if given, then the environment.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let env_file = std::env::var_os("PQFILE_CONFIG").map(PathBuf::from);
@@ -76,7 +94,11 @@ impl Settings {
             .set_default("key_cache_size", 1024)?
             .set_default("key_cache_ttl_secs", 300)?
             .set_default("workers", 0)?
-            .set_default("log_format", "pretty")?;
+            .set_default("log_format", "pretty")?
+            .set_default("rotation_age_days", 30)?
+            .set_default("maintenance_interval_secs", 3600)?
+            .set_default("access_log_retention_days", 365)?
+            .set_default("max_content_bytes", 4_u64 << 30)?;
         if let Some(f) = file {
             b = b.add_source(
                 config::File::from(f)
@@ -86,5 +108,39 @@ impl Settings {
         }
         b = b.add_source(config::Environment::with_prefix("PQFILE").try_parsing(true));
         Ok(b.build()?.try_deserialize()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_settings_file_overrides_the_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("keyserver.toml");
+        std::fs::write(
+            &path,
+            "pool_size = 7\nkms = \"aws\"\nkms_key_id = \"alias/pqfile\"\nkey_cache_size = 0\n",
+        )
+        .expect("write");
+        let s = Settings::load(Some(&path)).expect("load");
+        assert_eq!(s.pool_size, 7);
+        assert_eq!(s.kms, KmsKind::Aws);
+        assert_eq!(s.kms_key_id.as_deref(), Some("alias/pqfile"));
+        assert_eq!(s.key_cache_size, 0);
+        assert_eq!(
+            s.key_cache_ttl_secs, 300,
+            "untouched keys keep their defaults"
+        );
+    }
+
+    #[test]
+    fn a_bad_settings_file_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("keyserver.toml");
+        std::fs::write(&path, "pool_size = \"many\"\n").expect("write");
+        assert!(Settings::load(Some(&path)).is_err());
+        assert!(Settings::load(Some(&dir.path().join("missing.toml"))).is_err());
     }
 }

@@ -83,6 +83,8 @@ pub struct Options {
     pub web_dir: Option<PathBuf>,
     /// Create the users and tokens.
     pub bootstrap: bool,
+    /// `max_content_bytes`.
+    pub max_content_bytes: u64,
 }
 
 impl Default for Options {
@@ -97,6 +99,7 @@ impl Default for Options {
             key_cache_size: 16,
             web_dir: None,
             bootstrap: true,
+            max_content_bytes: 1 << 20,
         }
     }
 }
@@ -168,6 +171,11 @@ pub async fn spawn_app_with(o: Options) -> TestApp {
         key_cache_ttl_secs: 300,
         workers: 2,
         log_format: "pretty".into(),
+        rotation_age_days: 30,
+        maintenance_interval_secs: 3600,
+        access_log_retention_days: 365,
+        max_content_bytes: o.max_content_bytes,
+        content_dir: None,
     };
     let app = Application::build(settings.clone())
         .await

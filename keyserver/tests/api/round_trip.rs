@@ -91,3 +91,29 @@ async fn admin_may_unwrap_any_document() {
         b"for the admin too"
     );
 }
+
+#[tokio::test]
+async fn an_unwrap_body_without_a_content_type_is_accepted() {
+    let app = spawn_app().await;
+    let file = app.encrypt(&app.alice, b"plain fetch").await;
+    let eph = pqfile_core::mlkem768::SecretKey::generate(&mut pqfile_keyserver::domain::rng());
+    let b64 = |b: Vec<u8>| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b);
+    let body = serde_json::json!({
+        "stanza": b64(file.stanza().to_bytes()),
+        "ephemeral_public_key": b64(eph.public_key().to_bytes()),
+    });
+    let resp = app
+        .http
+        .post(app.url(&format!("/v1/documents/{}/unwrap", file.document_id)))
+        .bearer_auth(&app.alice)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let v: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(
+        decrypt_with_transport(&file, v["transport_stanza"].as_str().unwrap(), &eph),
+        b"plain fetch"
+    );
+}
