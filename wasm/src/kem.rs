@@ -21,10 +21,12 @@ impl SecretKey {
         Self(mlkem768::SecretKey::generate(&mut rng()))
     }
 
-    /// Rebuilds a key from its 64-byte seed `d || z` (FIPS 203 §7.1).
+    /// Rebuilds a key from its 64-byte seed `d || z` (FIPS 203 §7.1). The
+    /// copy of the seed passed into wasm memory is wiped after use.
     #[wasm_bindgen(js_name = fromSeed)]
-    pub fn from_seed(seed: &[u8]) -> Result<SecretKey> {
-        Ok(Self(mlkem768::SecretKey::from_seed(seed)?))
+    pub fn from_seed(seed: Vec<u8>) -> Result<SecretKey> {
+        let seed = zeroize::Zeroizing::new(seed);
+        Ok(Self(mlkem768::SecretKey::from_seed(&seed)?))
     }
 
     /// The matching public (encapsulation) key.

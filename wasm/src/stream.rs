@@ -220,9 +220,10 @@ impl ChunkKey {
         Ok(ChunkKey::from(&pk))
     }
 
-    /// The 32 raw key bytes. Secret: import them and drop the copy.
-    pub fn key(&self) -> Vec<u8> {
-        self.key.to_vec()
+    /// The 32 raw key bytes. Secret: import them and wipe the copy. (Copied
+    /// straight into a JS buffer, leaving no copy in freed wasm memory.)
+    pub fn key(&self) -> js_sys::Uint8Array {
+        js_sys::Uint8Array::from(&self.key[..])
     }
 
     /// The 12-byte base nonce.

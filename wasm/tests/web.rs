@@ -130,7 +130,7 @@ fn chunk_key_matches_the_wasm_payload_and_disables_push() {
     let prefix = e.payload_prefix();
     let header_bytes = e.header();
     let key = e.chunk_key().unwrap();
-    assert_eq!(key.key().len(), 32);
+    assert_eq!(key.key().length(), 32);
     assert_eq!(key.base_nonce().len(), 12);
     assert_eq!(code(e.push(b"x")), ErrorCode::InvalidState);
     assert_eq!(code(e.finish()), ErrorCode::InvalidState);
@@ -138,7 +138,7 @@ fn chunk_key_matches_the_wasm_payload_and_disables_push() {
     let header = Header::parse(&header_bytes).unwrap();
     let fk = header.unwrap_file_key(1, &sk).unwrap();
     let again = ChunkKey::for_payload(&header, &fk, &prefix).unwrap();
-    assert_eq!(again.key(), key.key());
+    assert_eq!(again.key().to_vec(), key.key().to_vec());
     assert_eq!(again.base_nonce(), key.base_nonce());
     let mut bad = prefix.clone();
     bad[40] ^= 1;
@@ -178,11 +178,11 @@ fn transport_stanza_round_trip() {
 
 #[wasm_bindgen_test]
 fn keys_and_recipient_errors() {
-    let sk = SecretKey::from_seed(&[7; 64]).unwrap();
+    let sk = SecretKey::from_seed(vec![7; 64]).unwrap();
     let pk = sk.public_key().to_bytes();
     assert_eq!(pk.len(), 1184);
     assert_eq!(
-        SecretKey::from_seed(&[7; 64])
+        SecretKey::from_seed(vec![7; 64])
             .unwrap()
             .public_key()
             .to_bytes(),
@@ -198,7 +198,7 @@ fn keys_and_recipient_errors() {
         ErrorCode::InvalidPublicKey
     );
     assert_eq!(
-        code(SecretKey::from_seed(&[0; 63])),
+        code(SecretKey::from_seed(vec![0; 63])),
         ErrorCode::InvalidSecretKey
     );
     assert_eq!(sk.public_key().encapsulate().ciphertext().len(), 1088);
