@@ -89,6 +89,15 @@ pub const ACCESS_TYPES: [&str; 7] = [
     "encrypt", "decrypt", "rewrap", "upload", "download", "share", "admin",
 ];
 
+/// Records a refusal. A failure to write it is logged: the request is
+/// refused either way.
+pub async fn record_refusal(db: &Pool, e: &Entry<'_>) {
+    if let Err(err) = record(db, e).await {
+        tracing::error!(error = %err, "could not audit a refusal");
+    }
+    tracing::warn!(code = e.refusal, access_type = e.access_type.as_str(), "request refused");
+}
+
 /// Inserts one row. The caller decides what a failure means; for granted
 /// access it must fail the request (fail closed).
 pub async fn record(db: &Pool, e: &Entry<'_>) -> Result<(), DbError> {

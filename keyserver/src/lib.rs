@@ -1,15 +1,18 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod configuration;
+pub mod content;
 pub mod db;
 pub mod domain;
 pub mod error;
 pub mod keycache;
 pub mod kms;
+pub mod lifecycle;
 pub mod metrics;
 pub mod pool;
 pub mod routes;

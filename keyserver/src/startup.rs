@@ -21,7 +21,7 @@ use crate::kms::local::LocalKms;
 use crate::kms::{KeyWrapper, KmsError};
 use crate::metrics::Metrics;
 use crate::pool;
-use crate::routes::{documents, health, keys, openapi};
+use crate::routes::{admin, content, documents, grants, health, keys, openapi, rewrap};
 use crate::state::AppState;
 
 /// Why the server could not start.
@@ -108,6 +108,7 @@ impl Application {
             settings: settings.clone(),
         });
         spawn_refill(state.clone());
+        spawn_maintenance(state.clone());
         let server = run(listener, state.clone(), &settings)
             .map_err(|e| StartupError::Bind(settings.bind.clone(), e))?;
         Ok(Self {
@@ -161,6 +162,29 @@ fn spawn_refill(state: web::Data<AppState>) {
     });
 }
 
+/// Runs maintenance (expiry, rotation, rotation progress, refill, access-log
+/// retention) every `maintenance_interval_secs`. Several processes may do
+/// this at once: each step is safe to run concurrently (see `lifecycle`).
+fn spawn_maintenance(state: web::Data<AppState>) {
+    tokio::spawn(async move {
+        let every = Duration::from_secs(state.settings.maintenance_interval_secs.max(1));
+        loop {
+            tokio::time::sleep(every).await;
+            match state.maintenance().await {
+                Ok(r) => tracing::info!(
+                    expired = r.expired.len(),
+                    queued = r.rotation.queued.len(),
+                    completed = r.rotations.completed.len(),
+                    generated = r.keys_generated,
+                    access_logs_deleted = r.access_logs_deleted,
+                    "maintenance"
+                ),
+                Err(e) => tracing::warn!(error = %e, "background maintenance failed"),
+            }
+        }
+    });
+}
+
 fn run(
     listener: TcpListener,
     state: web::Data<AppState>,
@@ -191,6 +215,20 @@ fn run(
                     .service(documents::list_documents)
                     .service(documents::access_history)
                     .service(documents::unwrap_document)
+                    .service(rewrap::rewrap_document)
+                    .service(grants::create_grant)
+                    .service(grants::delete_grant)
+                    .service(grants::list_grants)
+                    .service(content::put_content)
+                    .service(content::get_content)
+                    .service(admin::list_keys)
+                    .service(admin::revoke_key)
+                    .service(admin::run_rotation)
+                    .service(admin::list_rotations)
+                    .service(admin::run_maintenance)
+                    .service(admin::stats)
+                    .service(admin::retention)
+                    .service(admin::access_logs)
                     .service(keys::get_key)
                     .default_service(web::to(|| async {
                         Err::<HttpResponse, _>(RequestError::NotFound)

@@ -11,7 +11,9 @@ use crate::configuration::Settings;
 use crate::domain::KeyId;
 use crate::keycache::KeyCache;
 use crate::kms::{KeyWrapper, KmsError, WrappedKey};
+use crate::lifecycle::{self, KEY_STATUSES, MaintenancePolicy, MaintenanceReport};
 use crate::metrics::Metrics;
+use crate::pool::{self, FillError};
 
 /// Shared application state.
 pub struct AppState {
@@ -58,5 +60,49 @@ impl AppState {
         );
         self.cache.insert(id, Arc::clone(&key));
         Ok(key)
+    }
+}
+
+impl AppState {
+    /// Expiry, rotation check, rotation progress, pool refill and access-log
+    /// retention, once (the background task and `POST /v1/admin/maintenance`).
+    pub async fn maintenance(&self) -> Result<MaintenanceReport, FillError> {
+        let policy = MaintenancePolicy {
+            pool_size: self.settings.pool_size,
+            rotation_age_days: self.settings.rotation_age_days,
+            access_log_retention_days: self.settings.access_log_retention_days,
+        };
+        let result = lifecycle::run_maintenance(&self.db, self.kms.as_ref(), &policy).await;
+        let label = if result.is_ok() { "ok" } else { "error" };
+        self.metrics
+            .maintenance_runs
+            .with_label_values(&[label])
+            .inc();
+        if let Ok(r) = &result {
+            self.metrics
+                .rotations_started
+                .inc_by(r.rotation.queued.len() as u64);
+            self.metrics
+                .keys_generated
+                .inc_by(u64::from(r.keys_generated));
+        }
+        self.refresh_pool_gauges().await;
+        result
+    }
+
+    /// Sets the pool gauges (keys per status, active keys) from the database.
+    pub async fn refresh_pool_gauges(&self) {
+        if let Ok(counts) = lifecycle::keys_by_status(&self.db).await {
+            for status in KEY_STATUSES {
+                let n = counts
+                    .iter()
+                    .find(|(s, _)| s == status)
+                    .map_or(0, |(_, n)| *n);
+                self.metrics.pool_keys.with_label_values(&[status]).set(n);
+            }
+        }
+        if let Ok(n) = pool::active_keys(&self.db).await {
+            self.metrics.pool_active_keys.set(n);
+        }
     }
 }

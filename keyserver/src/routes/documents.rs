@@ -11,11 +11,12 @@ use pqfile_core::stanza::{self, TRANSPORT_KEY_ID};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::access::DocumentAccess;
 use crate::audit::{self, AccessType, ClientInfo, Entry};
 use crate::db::DbError;
-use crate::domain::{AuthenticatedUser, DocumentId, KeyId, rng};
+use crate::domain::{AuthenticatedUser, DocumentId, rng};
 use crate::error::{ErrorBody, json_error};
-use crate::kms::{KmsError, WrappedKey};
+use crate::kms::KmsError;
 use crate::pool::{self, Registration};
 use crate::state::AppState;
 
@@ -229,32 +230,6 @@ impl From<DbError> for UnwrapError {
     }
 }
 
-/// The document and its key, as the unwrap needs them.
-pub const DOCUMENT_KEY_SQL: &str = "SELECT d.owner_id, d.key_id, k.status, k.private_key, k.kms_key_id, k.kms_key_arn \
-     FROM documents d JOIN encryption_keys k ON k.id = d.key_id WHERE d.id = $1";
-
-struct DocumentKey {
-    owner_id: i32,
-    key_id: KeyId,
-    status: String,
-    wrapped: WrappedKey,
-}
-
-async fn load_document(state: &AppState, id: &str) -> Result<Option<DocumentKey>, DbError> {
-    let client = state.db.get().await?;
-    let stmt = client.prepare_cached(DOCUMENT_KEY_SQL).await?;
-    Ok(client.query_opt(&stmt, &[&id]).await?.map(|r| DocumentKey {
-        owner_id: r.get(0),
-        key_id: KeyId::from_db(r.get(1)),
-        status: r.get::<_, Option<String>>(2).unwrap_or_default(),
-        wrapped: WrappedKey {
-            ciphertext: r.get(3),
-            kms_key_id: r.get::<_, Option<String>>(4).unwrap_or_default(),
-            kms_key_arn: r.get(5),
-        },
-    }))
-}
-
 async fn key_exists(state: &AppState, id: u32) -> Result<bool, DbError> {
     let Ok(id) = i32::try_from(id) else {
         return Ok(false);
@@ -350,10 +325,11 @@ async fn unwrap_inner(
         Err(err)
     };
 
-    let Some(doc) = load_document(state, &doc_hex).await? else {
+    let Some(doc) = DocumentAccess::load(&state.db, &doc_hex, user.id).await? else {
         return refuse(None, UnwrapError::DocumentNotFound).await;
     };
-    if !user.may_unwrap(doc.owner_id) {
+    // Owner, grantee (issue 5) or admin.
+    if !doc.may_read(user) {
         return refuse(Some(doc.key_id.get()), UnwrapError::Forbidden).await;
     }
     if stanza.key_id != doc.key_id.as_u32() {
@@ -364,7 +340,7 @@ async fn unwrap_inner(
         };
         return refuse(Some(doc.key_id.get()), err).await;
     }
-    if doc.status == "revoked" {
+    if doc.revoked() {
         return refuse(Some(doc.key_id.get()), UnwrapError::KeyRevoked).await;
     }
     let secret = match state.secret_key(doc.key_id, &doc.wrapped).await {
@@ -419,6 +395,10 @@ pub struct DocumentSummary {
     pub created_at: String,
     /// The owner's user name.
     pub owner: String,
+    /// The owner granted the caller access (issue 5): the document is not the caller's own.
+    pub shared: bool,
+    /// A ciphertext is stored on the server (`GET /v1/documents/{id}/content`).
+    pub has_content: bool,
 }
 
 /// Answer to `GET /v1/documents`.
@@ -497,7 +477,8 @@ fn limit(q: &ListQuery) -> i64 {
     q.limit.unwrap_or(100).clamp(1, 500)
 }
 
-/// The caller's documents, newest first (`?all=true`: an admin sees every document).
+/// The caller's documents and those shared with them, newest first
+/// (`?all=true`: an admin sees every document).
 #[utoipa::path(
     get, path = "/v1/documents", tag = "documents", params(ListQuery),
     responses(
@@ -516,8 +497,13 @@ pub async fn list_documents(
     let admin = query.all && user.role == crate::domain::Role::Admin;
     let rows = client
         .query(
-            "SELECT d.id, d.key_id, d.created_at, u.name FROM documents d JOIN users u ON u.id = d.owner_id
-             WHERE d.owner_id = $1 OR $2 ORDER BY d.created_at DESC, d.id LIMIT $3",
+            "SELECT d.id, d.key_id, d.created_at, u.name,
+                    EXISTS (SELECT 1 FROM document_grants g WHERE g.document_id = d.id AND g.user_id = $1),
+                    d.content_size IS NOT NULL
+             FROM documents d JOIN users u ON u.id = d.owner_id
+             WHERE d.owner_id = $1 OR $2
+                OR EXISTS (SELECT 1 FROM document_grants g WHERE g.document_id = d.id AND g.user_id = $1)
+             ORDER BY d.created_at DESC, d.id LIMIT $3",
             &[&user.id, &admin, &limit(&query)],
         )
         .await?;
@@ -528,6 +514,8 @@ pub async fn list_documents(
             key_id: r.get(1),
             created_at: rfc3339(r.get(2)),
             owner: r.get(3),
+            shared: r.get(4),
+            has_content: r.get(5),
         })
         .collect();
     Ok(HttpResponse::Ok().json(DocumentList { documents }))

@@ -4,7 +4,8 @@ use actix_web::{HttpResponse, get};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{documents, health, keys};
+use super::{admin, content, documents, grants, health, keys, rewrap};
+use crate::lifecycle;
 use crate::error::{ErrorBody, ErrorDetail};
 
 struct BearerAuth;
@@ -26,12 +27,24 @@ impl Modify for BearerAuth {
     paths(
         documents::create_document, documents::unwrap_document, documents::list_documents,
         documents::access_history, keys::get_key,
+        rewrap::rewrap_document, grants::create_grant, grants::delete_grant, grants::list_grants,
+        content::put_content, content::get_content,
+        admin::list_keys, admin::revoke_key, admin::run_rotation, admin::list_rotations,
+        admin::run_maintenance, admin::stats, admin::retention, admin::access_logs,
         health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(
         documents::CreatedDocument, documents::KeyRef, documents::UnwrapRequest, documents::UnwrapResponse,
         documents::DocumentList, documents::DocumentSummary, documents::AccessHistory, documents::AccessEntry,
         keys::KeyInfo, ErrorBody, ErrorDetail,
+        rewrap::RewrapRequest, rewrap::RewrapResponse,
+        grants::GrantRequest, grants::GrantCreated, grants::Grant, grants::GrantList,
+        content::ContentStored,
+        admin::AdminKey, admin::AdminKeyList, admin::Revoked, admin::Rotation, admin::RotationList,
+        admin::UsageStats, admin::DailyAccess, admin::UnusedKey, admin::TableSize, admin::Stats,
+        admin::RetentionRequest, admin::RetentionResult, admin::LogEntry, admin::LogPage,
+        lifecycle::RotationCheck, lifecycle::RotationStarted, lifecycle::RotationProgress,
+        lifecycle::MaintenanceReport,
     )),
     modifiers(&BearerAuth)
 )]

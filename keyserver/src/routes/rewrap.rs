@@ -1,0 +1,398 @@
+//! `POST /v1/documents/{id}/rewrap`: re-seals a document's file key from the
+//! key it depends on to a current key and returns the new header
+//! (FORMAT.md §8). Only the header travels: rewrap is O(header), whatever
+//! the size of the file.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, post, web};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use pqfile_core::format::{Header, KemId, ParseError};
+use pqfile_core::mlkem768::PublicKey;
+use pqfile_core::stanza::{self, FileKey};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::access::DocumentAccess;
+use crate::audit::{self, AccessType, ClientInfo, Entry};
+use crate::content;
+use crate::db::DbError;
+use crate::domain::{AuthenticatedUser, DocumentId, KeyId, Role, rng};
+use crate::error::{ErrorBody, json_error};
+use crate::kms::KmsError;
+use crate::lifecycle::ADVANCE_ROTATIONS_SQL;
+use crate::state::AppState;
+
+/// Body of a rewrap.
+#[derive(Deserialize, ToSchema)]
+pub struct RewrapRequest {
+    /// Standard base64 of the file's whole header, MAC included (FORMAT.md §2–§5).
+    pub header: String,
+}
+
+/// Answer to a rewrap.
+#[derive(Serialize, ToSchema)]
+pub struct RewrapResponse {
+    /// Standard base64 of the new header: the stanza for the old key replaced
+    /// by one for `key_id`, MAC recomputed. Put it in place of the old header.
+    pub header: String,
+    /// The key the document now depends on.
+    pub key_id: i32,
+    /// The key it depended on before.
+    pub replaced_key_id: i32,
+}
+
+/// Why a rewrap was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RewrapError {
+    /// Bad path parameter.
+    #[error("the document id must be 32 hexadecimal digits and not all zeros")]
+    InvalidDocumentId,
+    /// `header` is not base64.
+    #[error("`header` is not valid standard base64")]
+    InvalidBase64,
+    /// `header` is not exactly one PQF header.
+    #[error("`header` is not exactly one valid pqfile header: {0}")]
+    InvalidHeader(String),
+    /// The header belongs to another document.
+    #[error("the header belongs to another document than the one in the URL")]
+    DocumentMismatch,
+    /// No such document.
+    #[error("no document has this id")]
+    DocumentNotFound,
+    /// Not owner, grantee or admin.
+    #[error("you are not allowed to rewrap this document")]
+    Forbidden,
+    /// The header has no stanza for the key the document depends on.
+    #[error("the header has no stanza for the key this document depends on")]
+    NoMatchingStanza,
+    /// The key is revoked and the caller is not an admin.
+    #[error("the document's key has been revoked; only an admin can rescue it")]
+    KeyRevoked,
+    /// The stanza does not open, or the header MAC does not verify.
+    #[error("the header could not be verified for this document")]
+    DecryptionFailed,
+    /// No active key to rewrap to.
+    #[error("no encryption key is available right now; try again shortly")]
+    NoActiveKey,
+    /// Another rewrap of the same document won.
+    #[error("the document was rewrapped concurrently; fetch its header again")]
+    Conflict,
+    /// The KMS could not be reached.
+    #[error("the key management service is unavailable; try again later")]
+    KmsUnavailable,
+    /// The audit row could not be written, so nothing changed.
+    #[error("the rewrap could not be audited, so it was refused; try again later")]
+    AuditUnavailable,
+    /// Anything else (logged, not shown).
+    #[error("the key server hit an internal error")]
+    Internal(String),
+}
+
+impl RewrapError {
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidDocumentId => "invalid_document_id",
+            Self::InvalidBase64 => "invalid_base64",
+            Self::InvalidHeader(_) => "invalid_header",
+            Self::DocumentMismatch => "document_mismatch",
+            Self::DocumentNotFound => "document_not_found",
+            Self::Forbidden => "forbidden",
+            Self::NoMatchingStanza => "no_matching_stanza",
+            Self::KeyRevoked => "key_revoked",
+            Self::DecryptionFailed => "decryption_failed",
+            Self::NoActiveKey => "no_active_key",
+            Self::Conflict => "rewrap_conflict",
+            Self::KmsUnavailable => "kms_unavailable",
+            Self::AuditUnavailable => "audit_unavailable",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+}
+
+impl ResponseError for RewrapError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::InvalidDocumentId
+            | Self::InvalidBase64
+            | Self::InvalidHeader(_)
+            | Self::DocumentMismatch
+            | Self::NoMatchingStanza
+            | Self::DecryptionFailed => StatusCode::BAD_REQUEST,
+            Self::DocumentNotFound => StatusCode::NOT_FOUND,
+            Self::Forbidden | Self::KeyRevoked => StatusCode::FORBIDDEN,
+            Self::Conflict => StatusCode::CONFLICT,
+            Self::NoActiveKey | Self::KmsUnavailable | Self::AuditUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Self::Internal(detail) = self {
+            tracing::error!(detail, "rewrap failed");
+        }
+        json_error(self.status_code(), self.code(), self.to_string())
+    }
+}
+
+impl From<DbError> for RewrapError {
+    fn from(e: DbError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<tokio_postgres::Error> for RewrapError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for RewrapError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+/// Takes the least-used active key other than `$1` (the one being left) and
+/// counts the use, as registering a document does.
+pub const REWRAP_KEY_SQL: &str = "UPDATE encryption_keys SET usage_count = COALESCE(usage_count, 0) + 1
+    WHERE id = (SELECT id FROM encryption_keys
+                WHERE status = 'active' AND (expires_at IS NULL OR expires_at > CURRENT_TIMESTAMP) AND id <> $1
+                ORDER BY usage_count, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+    RETURNING id, public_key";
+
+/// As [`REWRAP_KEY_SQL`] but waits when every candidate is locked.
+pub const REWRAP_KEY_WAIT_SQL: &str = "UPDATE encryption_keys SET usage_count = COALESCE(usage_count, 0) + 1
+    WHERE id = (SELECT id FROM encryption_keys
+                WHERE status = 'active' AND (expires_at IS NULL OR expires_at > CURRENT_TIMESTAMP) AND id <> $1
+                ORDER BY usage_count, id LIMIT 1 FOR UPDATE)
+    RETURNING id, public_key";
+
+/// Verifies the header with the document's current key and re-seals its file
+/// key to the least-used active key; records the move (the document's key,
+/// the rotation it may complete, the audit row) in one transaction.
+#[utoipa::path(
+    post, path = "/v1/documents/{document_id}/rewrap", tag = "lifecycle",
+    params(("document_id" = String, Path, description = "32 hex digits")),
+    request_body = RewrapRequest,
+    responses(
+        (status = 200, description = "The new header", body = RewrapResponse),
+        (status = 400, description = "Bad header, header of another document, no stanza for the document's key, tampered header", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Not owner/grantee/admin, or key revoked (admins may still rescue)", body = ErrorBody),
+        (status = 404, description = "Unknown document", body = ErrorBody),
+        (status = 409, description = "Concurrent rewrap", body = ErrorBody),
+        (status = 503, description = "KMS, audit log or key pool unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/documents/{document_id}/rewrap")]
+#[tracing::instrument(name = "rewrap", skip_all, fields(user_id = user.id, document_id = %path.as_str()))]
+pub async fn rewrap_document(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: web::ReqData<AuthenticatedUser>,
+    path: web::Path<String>,
+    body: web::Json<RewrapRequest>,
+) -> Result<HttpResponse, RewrapError> {
+    let client = ClientInfo::from_request(&req);
+    let result = rewrap_inner(&state, &user, &client, &path, &body).await;
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(e) => e.code(),
+    };
+    state.metrics.rewraps.with_label_values(&[outcome]).inc();
+    if let Err(e) = &result
+        && e.status_code().is_client_error()
+    {
+        state
+            .metrics
+            .refusals
+            .with_label_values(&["rewrap", e.code()])
+            .inc();
+    }
+    result
+}
+
+async fn rewrap_inner(
+    state: &AppState,
+    user: &AuthenticatedUser,
+    client: &ClientInfo,
+    path: &str,
+    body: &RewrapRequest,
+) -> Result<HttpResponse, RewrapError> {
+    let document_id = DocumentId::parse(path).map_err(|_| RewrapError::InvalidDocumentId)?;
+    let doc_hex = document_id.to_string();
+    let raw = STANDARD
+        .decode(body.header.trim())
+        .map_err(|_| RewrapError::InvalidBase64)?;
+    let header = parse_whole_header(&raw)?;
+
+    let doc_ref: &str = &doc_hex;
+    let refuse = |key_id: Option<i32>, err: RewrapError| async move {
+        let entry = Entry {
+            document_id: Some(doc_ref),
+            access_type: AccessType::Rewrap,
+            user_id: user.id,
+            client,
+            key_id,
+            refusal: Some(err.code()),
+        };
+        audit::record_refusal(&state.db, &entry).await;
+        Err(err)
+    };
+    if header.document_id != document_id {
+        return refuse(None, RewrapError::DocumentMismatch).await;
+    }
+    let Some(doc) = DocumentAccess::load(&state.db, &doc_hex, user.id).await? else {
+        return refuse(None, RewrapError::DocumentNotFound).await;
+    };
+    let old = doc.key_id;
+    if !doc.may_read(user) {
+        return refuse(Some(old.get()), RewrapError::Forbidden).await;
+    }
+    let Some(old_stanza) = header
+        .stanzas
+        .iter()
+        .find(|s| s.kem == KemId::ML_KEM_768 && s.key_id == old.as_u32())
+    else {
+        return refuse(Some(old.get()), RewrapError::NoMatchingStanza).await;
+    };
+    if doc.revoked() && user.role != Role::Admin {
+        return refuse(Some(old.get()), RewrapError::KeyRevoked).await;
+    }
+    let secret = match state.secret_key(old, &doc.wrapped).await {
+        Ok(k) => k,
+        Err(KmsError::Unavailable(why)) => {
+            tracing::warn!(why, "KMS unavailable");
+            return Err(RewrapError::KmsUnavailable);
+        }
+        Err(e) => return Err(RewrapError::Internal(e.to_string())),
+    };
+    let file_key = match stanza::unwrap(old_stanza, &document_id, &secret) {
+        Ok(k) => k,
+        Err(_) => return refuse(Some(old.get()), RewrapError::DecryptionFailed).await,
+    };
+    // The header MAC proves the header is the one sealed with this file key:
+    // a header with other stanzas added or changed is refused (FORMAT.md M1).
+    if !pqfile_core::header::verify_mac(&header, &file_key) {
+        return refuse(Some(old.get()), RewrapError::DecryptionFailed).await;
+    }
+
+    let mut db = state.db.get().await?;
+    let tx = db.transaction().await?;
+    let mut new_key = None;
+    for sql in [REWRAP_KEY_SQL, REWRAP_KEY_WAIT_SQL] {
+        if let Some(row) = tx.query_opt(sql, &[&old.get()]).await? {
+            new_key = Some((KeyId::from_db(row.get(0)), row.get::<_, String>(1)));
+            break;
+        }
+    }
+    let Some((new_id, public_b64)) = new_key else {
+        drop(tx);
+        state.refill.notify_one();
+        return Err(RewrapError::NoActiveKey);
+    };
+    let new_header = reseal(&header, &document_id, old, new_id, &public_b64, &file_key)?;
+    let moved = tx
+        .execute(
+            "UPDATE documents SET key_id = $1 WHERE id = $2 AND key_id = $3",
+            &[&new_id.get(), &doc_hex, &old.get()],
+        )
+        .await?;
+    if moved != 1 {
+        drop(tx);
+        return refuse(Some(old.get()), RewrapError::Conflict).await;
+    }
+    tx.execute(ADVANCE_ROTATIONS_SQL, &[&Some(old.get())])
+        .await?;
+    // Fail closed: the move is committed only together with its audit row.
+    let audited = tx
+        .execute(
+            "INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome, reason)
+             VALUES ($1, 'rewrap', $2, $3, $4, $5, 'allowed', $6)",
+            &[
+                &doc_hex,
+                &user.id.to_string(),
+                &client.ip,
+                &client.user_agent,
+                &new_id.get(),
+                &format!("from key {old}"),
+            ],
+        )
+        .await;
+    if let Err(e) = audited {
+        tracing::error!(error = %e, "audit row not written; refusing the rewrap");
+        return Err(RewrapError::AuditUnavailable);
+    }
+    let new_bytes = new_header.to_bytes();
+    // A stored ciphertext gets the new header in place (same length: one
+    // ML-KEM-768 stanza replaced by another), so it stays decryptable.
+    let stored = if doc.content_size.is_some() {
+        content::replace_header(&state.settings.content_dir(), &doc_hex, &raw, &new_bytes)
+            .await
+            .map_err(|e| RewrapError::Internal(format!("stored content header: {e}")))?
+    } else {
+        false
+    };
+    if let Err(e) = tx.commit().await {
+        if stored {
+            let _ =
+                content::replace_header(&state.settings.content_dir(), &doc_hex, &new_bytes, &raw)
+                    .await;
+        }
+        return Err(e.into());
+    }
+    tracing::info!(old_key_id = %old, new_key_id = %new_id, "document rewrapped");
+    Ok(HttpResponse::Ok().json(RewrapResponse {
+        header: STANDARD.encode(&new_bytes),
+        key_id: new_id.get(),
+        replaced_key_id: old.get(),
+    }))
+}
+
+/// Parses `raw` as exactly one header, nothing before or after it.
+pub fn parse_whole_header(raw: &[u8]) -> Result<Header, RewrapError> {
+    match Header::parse(raw) {
+        Ok((h, n)) if n == raw.len() => Ok(h),
+        Ok((_, n)) => Err(RewrapError::InvalidHeader(format!(
+            "{} bytes follow the header; send the header only",
+            raw.len() - n
+        ))),
+        Err(ParseError::Incomplete { .. }) => {
+            Err(RewrapError::InvalidHeader("the header is truncated".into()))
+        }
+        Err(e) => Err(RewrapError::InvalidHeader(e.to_string())),
+    }
+}
+
+fn reseal(
+    header: &Header,
+    document_id: &DocumentId,
+    old: KeyId,
+    new: KeyId,
+    public_b64: &str,
+    file_key: &FileKey,
+) -> Result<Header, RewrapError> {
+    let public = STANDARD
+        .decode(public_b64)
+        .ok()
+        .and_then(|b| PublicKey::from_bytes(&b).ok())
+        .ok_or_else(|| RewrapError::Internal(format!("stored public key {new} is invalid")))?;
+    let new_stanza = stanza::wrap(file_key, document_id, new.as_u32(), &public, &mut rng());
+    // When the header already holds a stanza for the new key (several
+    // recipients), that one is replaced too so S6 holds.
+    let mut base = header.clone();
+    base.stanzas
+        .retain(|s| !(s.kem == KemId::ML_KEM_768 && s.key_id == new.as_u32()));
+    pqfile_core::header::replace_stanza(
+        &base,
+        Some((KemId::ML_KEM_768, old.as_u32())),
+        new_stanza,
+        file_key,
+    )
+    .map_err(|e| RewrapError::Internal(e.to_string()))
+}
