@@ -132,11 +132,14 @@ pub async fn check_for_keys_to_rotate(
             "INSERT INTO key_rotations (old_key_id, new_key_id, status, reason) VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .await?;
+    // KMS calls first, row locks last: the keys being queued are locked only
+    // for the few statements at the end, so registrations barely wait.
+    let mut prepared = Vec::with_capacity(candidates.len());
     for old in candidates {
         let new_id = KeyId::from_db(tx.query_one(&next_id, &[]).await?.get(0));
         let sk = SecretKey::generate(&mut rng());
-        let wrapped = match kms.wrap(new_id, &sk.to_seed()).await {
-            Ok(w) => w,
+        match kms.wrap(new_id, &sk.to_seed()).await {
+            Ok(w) => prepared.push((old, new_id, STANDARD.encode(sk.public_key().to_bytes()), w)),
             Err(e) => {
                 let reason = format!("could not generate a replacement key: {e}");
                 tracing::warn!(old_key_id = old, %reason, "rotation failed to start");
@@ -151,14 +154,14 @@ pub async fn check_for_keys_to_rotate(
                     status: "failed".into(),
                     reason: Some(reason),
                 });
-                continue;
             }
-        };
+        }
+    }
+    for (old, new_id, public, wrapped) in prepared {
         // Re-checked under the row lock: a key revoked or expired meanwhile stays as it is.
         if tx.query_opt(&queue, &[&old]).await?.is_none() {
             continue;
         }
-        let public = STANDARD.encode(sk.public_key().to_bytes());
         tx.execute(
             &insert_key,
             &[

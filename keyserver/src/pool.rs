@@ -177,7 +177,15 @@ pub async fn register_document(
     let client = db.get().await?;
     let doc = r.document_id.to_string();
     let user = r.owner_id.to_string();
-    for sql in [CREATE_DOCUMENT_SQL, CREATE_DOCUMENT_WAIT_SQL] {
+    // Tried twice: a wait can end on a key that a rotation, expiry or
+    // revocation has just taken out of the pool (no row); by then its
+    // replacement is committed.
+    for sql in [
+        CREATE_DOCUMENT_SQL,
+        CREATE_DOCUMENT_WAIT_SQL,
+        CREATE_DOCUMENT_SQL,
+        CREATE_DOCUMENT_WAIT_SQL,
+    ] {
         let stmt = client.prepare_cached(sql).await?;
         let rows = client
             .query(&stmt, &[&doc, &r.owner_id, &user, &r.ip, &r.user_agent])

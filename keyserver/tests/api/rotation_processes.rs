@@ -1,0 +1,163 @@
+//! Three key-server processes on one database run rotation checks,
+//! maintenance and document registrations at once: every old key is rotated
+//! exactly once, exactly one replacement is generated for each, and no
+//! usage count is lost.
+
+use std::net::TcpListener;
+use std::process::Stdio;
+use std::time::Duration;
+
+use pqfile_keyserver::admin;
+use pqfile_keyserver::domain::Role;
+use serde_json::Value;
+use tokio::process::{Child, Command};
+
+use crate::helpers::*;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn spawn_process(database_url: &str, data_dir: &std::path::Path, port: u16, pool_size: u32) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_pqfile-keyserver"))
+        .arg("serve")
+        .env("PQFILE_DATABASE_URL", database_url)
+        .env("PQFILE_DATA_DIR", data_dir)
+        .env("PQFILE_BIND", format!("127.0.0.1:{port}"))
+        .env("PQFILE_POOL_SIZE", pool_size.to_string())
+        .env("PQFILE_KMS", "local")
+        .env("PQFILE_WEB_DIR", "/nonexistent")
+        .env("PQFILE_WORKERS", "2")
+        // The background maintenance also runs, every second, in every process.
+        .env("PQFILE_MAINTENANCE_INTERVAL_SECS", "1")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn pqfile-keyserver")
+}
+
+async fn wait_ready(http: &reqwest::Client, port: u16) {
+    for _ in 0..200 {
+        if let Ok(r) = http.get(format!("http://127.0.0.1:{port}/readyz")).send().await
+            && r.status() == 200
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("server on port {port} never became ready");
+}
+
+#[tokio::test]
+async fn three_processes_rotate_each_key_once_and_lose_no_count() {
+    let database_url = fresh_database().await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let pool_size = 6;
+    let ports = [free_port(), free_port(), free_port()];
+    let mut children: Vec<Child> = ports
+        .iter()
+        .map(|p| spawn_process(&database_url, data_dir.path(), *p, pool_size))
+        .collect();
+    let http = reqwest::Client::new();
+    for p in ports {
+        wait_ready(&http, p).await;
+    }
+    let db = connect(&database_url).await;
+    let pool = pqfile_keyserver::db::connect(&database_url, 2).unwrap();
+    admin::add_user(&pool, "alice", Role::User).await.unwrap();
+    admin::add_user(&pool, "root", Role::Admin).await.unwrap();
+    let alice = admin::create_token(&pool, "alice", None).await.unwrap().expose().to_owned();
+    let root = admin::create_token(&pool, "root", None).await.unwrap().expose().to_owned();
+    // Every key is old enough to rotate.
+    db.execute("UPDATE encryption_keys SET created_at = now() - interval '45 days'", &[])
+        .await
+        .unwrap();
+
+    // Each process gets 8 rotation checks, 4 maintenance runs and 30 new
+    // documents, all at once.
+    let mut rotations = Vec::new();
+    let mut creations = Vec::new();
+    for p in ports {
+        for i in 0..12 {
+            let http = http.clone();
+            let root = root.clone();
+            let path = if i % 3 == 0 { "maintenance" } else { "rotation" };
+            rotations.push(async move {
+                let r = http
+                    .post(format!("http://127.0.0.1:{p}/v1/admin/{path}"))
+                    .bearer_auth(root)
+                    .json(&serde_json::json!({}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                let v: Value = r.json().await.unwrap();
+                let queued = if path == "rotation" { &v["queued"] } else { &v["rotation"]["queued"] };
+                queued.as_array().unwrap().len()
+            });
+        }
+        for _ in 0..30 {
+            let http = http.clone();
+            let alice = alice.clone();
+            creations.push(async move {
+                http.post(format!("http://127.0.0.1:{p}/v1/documents"))
+                    .bearer_auth(alice)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            });
+        }
+    }
+    let (queued, statuses) = tokio::join!(
+        futures_util::future::join_all(rotations),
+        futures_util::future::join_all(creations)
+    );
+    let created = statuses.iter().filter(|s| **s == 201).count();
+    assert!(statuses.iter().all(|s| *s == 201), "registrations never fail during rotation: {statuses:?}");
+    // Let one more background round pass in every process.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let total_queued: usize = queued.iter().sum();
+    assert_eq!(total_queued, pool_size as usize, "each old key queued by exactly one call");
+    let one = |sql: &'static str| {
+        let db = &db;
+        async move { db.query_one(sql, &[]).await.unwrap().get::<_, i64>(0) }
+    };
+    assert_eq!(one("SELECT count(*) FROM key_rotations").await, i64::from(pool_size));
+    assert_eq!(
+        one("SELECT count(DISTINCT old_key_id) FROM key_rotations").await,
+        i64::from(pool_size),
+        "no key rotated twice"
+    );
+    assert_eq!(one("SELECT count(*) FROM key_rotations WHERE status = 'failed'").await, 0);
+    assert_eq!(
+        one("SELECT count(*) FROM encryption_keys WHERE status = 'rotation_queued'").await,
+        i64::from(pool_size)
+    );
+    assert_eq!(
+        one("SELECT count(*) FROM encryption_keys WHERE status = 'active'").await,
+        i64::from(pool_size),
+        "one replacement per key, no extra refill"
+    );
+    assert_eq!(one("SELECT count(*) FROM encryption_keys").await, 2 * i64::from(pool_size));
+    // Counts: every registration is counted exactly once.
+    assert_eq!(one("SELECT count(*) FROM documents").await, created as i64);
+    assert_eq!(
+        one("SELECT COALESCE(sum(usage_count), 0)::int8 FROM encryption_keys").await,
+        created as i64
+    );
+    // Documents registered before their key was queued keep the rotation open.
+    let open = one("SELECT count(*) FROM key_rotations WHERE status IN ('pending', 'in_progress')").await;
+    let with_docs = one(
+        "SELECT count(*) FROM key_rotations r WHERE EXISTS (SELECT 1 FROM documents d WHERE d.key_id = r.old_key_id)",
+    )
+    .await;
+    assert_eq!(open, with_docs, "rotations without documents completed, the rest are open");
+    for c in &mut children {
+        c.kill().await.unwrap();
+    }
+}
