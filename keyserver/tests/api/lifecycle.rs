@@ -296,3 +296,45 @@ fn hex_bytes(s: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
         .collect()
 }
+
+#[tokio::test]
+async fn kms_down_rotation_fails_with_a_reason_and_the_key_stays_active() {
+    let up = spawn_app_with(Options {
+        kms: Kms::Moto,
+        pool_size: 1,
+        ..Default::default()
+    })
+    .await;
+    let a = up.encrypt(&up.alice, b"x").await;
+    up.age_keys(31, "true").await;
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = spawn_app_with(Options {
+        kms: Kms::Moto,
+        pool_size: 1,
+        database_url: Some(up.database_url.clone()),
+        kms_key_id: up.settings.kms_key_id.clone(),
+        kms_endpoint: Some(format!("http://127.0.0.1:{dead}")),
+        bootstrap: false,
+        ..Default::default()
+    })
+    .await;
+    let check = down.post_as(&up.admin, "/v1/admin/rotation", &json!({})).await;
+    assert_eq!(check.status(), 200);
+    let check: Value = check.json().await.unwrap();
+    assert_eq!(check["queued"], json!([]));
+    assert_eq!(check["rotations"][0]["status"], "failed");
+    assert_eq!(check["rotations"][0]["old_key_id"], i64::from(a.key_id));
+    assert!(check["rotations"][0]["reason"].as_str().unwrap().starts_with("could not generate a replacement key"));
+    assert_eq!(up.key_status(a.key_id).await, "active", "retried next time");
+    // With the KMS back, the next check rotates it.
+    let check = up.admin_post("/v1/admin/rotation", &json!({})).await;
+    assert_eq!(ids(&check["queued"]), vec![i64::from(a.key_id)]);
+    let failed = up.admin_json("/v1/admin/rotations?status=failed").await;
+    assert_eq!(failed["rotations"].as_array().unwrap().len(), 1);
+    let pending = up.admin_json("/v1/admin/rotations?status=pending").await;
+    assert_eq!(pending["rotations"].as_array().unwrap().len(), 1);
+}
