@@ -61,21 +61,54 @@ impl PublicKey {
         let (ciphertext, shared_secret) = self.0.encapsulate(&mut rng());
         Encapsulation {
             ciphertext,
-            _shared_secret: shared_secret,
+            shared_secret,
         }
     }
 }
 
 /// The result of an encapsulation: a public ciphertext and an opaque shared
-/// secret, wiped by `free()`.
+/// secret, wiped by `free()`. Seals one file key at most
+/// (`Recipients.addEncapsulated`).
 #[wasm_bindgen]
 pub struct Encapsulation {
     ciphertext: Vec<u8>,
-    _shared_secret: pqfile_core::kem::SharedSecret,
+    shared_secret: pqfile_core::kem::SharedSecret,
+}
+
+impl Encapsulation {
+    pub(crate) fn into_parts(self) -> (Vec<u8>, pqfile_core::kem::SharedSecret) {
+        (self.ciphertext, self.shared_secret)
+    }
 }
 
 #[wasm_bindgen]
 impl Encapsulation {
+    /// Wraps an ML-KEM-768 encapsulation run elsewhere (e.g. WebCrypto's
+    /// `encapsulateBits`): the 1088-byte ciphertext and the 32-byte shared
+    /// secret. `sharedSecret` is copied into wasm memory and the caller's
+    /// array is overwritten with zeros. Throws `invalid_ciphertext`.
+    #[wasm_bindgen(js_name = fromParts)]
+    pub fn from_parts(ciphertext: &[u8], shared_secret: &mut [u8]) -> Result<Encapsulation> {
+        let ss: Option<[u8; 32]> = shared_secret.try_into().ok();
+        zeroize::Zeroize::zeroize(shared_secret);
+        let ss = zeroize::Zeroizing::new(ss.ok_or_else(|| {
+            Error::new(
+                ErrorCode::InvalidCiphertext,
+                "an ML-KEM-768 shared secret is 32 bytes",
+            )
+        })?);
+        if ciphertext.len() != mlkem768::CIPHERTEXT_LEN {
+            return Err(Error::new(
+                ErrorCode::InvalidCiphertext,
+                "an ML-KEM-768 ciphertext is 1088 bytes",
+            ));
+        }
+        Ok(Self {
+            ciphertext: ciphertext.to_vec(),
+            shared_secret: pqfile_core::kem::SharedSecret::from_bytes(*ss),
+        })
+    }
+
     /// The 1088-byte KEM ciphertext.
     #[wasm_bindgen(getter)]
     pub fn ciphertext(&self) -> Vec<u8> {

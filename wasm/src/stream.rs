@@ -2,8 +2,9 @@
 //! sealing or opening chunks outside wasm (WebCrypto) with byte-identical
 //! output.
 
+use pqfile_core::kem::SharedSecret;
 use pqfile_core::stream::{self, PAYLOAD_PREFIX_LEN, PayloadKey, SALT_LEN};
-use pqfile_core::{DocumentId, Recipient, header};
+use pqfile_core::{DocumentId, KemId, Recipient, Stanza, header, stanza};
 use rand_core::Rng;
 use subtle::ConstantTimeEq;
 use wasm_bindgen::prelude::*;
@@ -11,13 +12,28 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::header::Header;
-use crate::kem::{FileKey, PublicKey, document_id};
+use crate::kem::{Encapsulation, FileKey, PublicKey, document_id};
 use crate::rng;
 
-/// The recipients of a new file: key-server key ids and their public keys.
+/// One recipient of a new file.
+enum Entry {
+    /// Encapsulated to inside `new Encryptor` (wasm ML-KEM).
+    Key(Recipient),
+    /// Encapsulated beforehand (e.g. by WebCrypto). The shared secret seals
+    /// one file key only: the stanza's AES-GCM key is derived from it and
+    /// its nonce is fixed (FORMAT.md §4), so `new Encryptor` takes it.
+    Encapsulated {
+        key_id: u32,
+        ciphertext: Vec<u8>,
+        shared_secret: Option<SharedSecret>,
+    },
+}
+
+/// The recipients of a new file: key-server key ids and their public keys
+/// or ready encapsulations.
 #[wasm_bindgen]
 #[derive(Default)]
-pub struct Recipients(Vec<Recipient>);
+pub struct Recipients(Vec<Entry>);
 
 #[wasm_bindgen]
 impl Recipients {
@@ -29,9 +45,24 @@ impl Recipients {
 
     /// Adds the key `keyId` (1 ..= 2³¹−1) with its public key.
     pub fn add(&mut self, key_id: u32, public_key: &PublicKey) {
-        self.0.push(Recipient {
+        self.0.push(Entry::Key(Recipient {
             key_id,
             public_key: public_key.0.clone(),
+        }));
+    }
+
+    /// Adds the key `keyId` with an encapsulation already made to its
+    /// public key (`Encapsulation.fromParts` after WebCrypto's
+    /// `encapsulateBits`, or `MlKem768PublicKey.encapsulate`). Takes
+    /// ownership of `encapsulation`; the `Encryptor` built from this list
+    /// consumes its shared secret, so the list serves one file only.
+    #[wasm_bindgen(js_name = addEncapsulated)]
+    pub fn add_encapsulated(&mut self, key_id: u32, encapsulation: Encapsulation) {
+        let (ciphertext, shared_secret) = encapsulation.into_parts();
+        self.0.push(Entry::Encapsulated {
+            key_id,
+            ciphertext,
+            shared_secret: Some(shared_secret),
         });
     }
 
@@ -63,16 +94,36 @@ impl Encryptor {
     /// Starts a file for `recipients`, with the document id chosen by the
     /// key server (32 hex digits) or, when omitted, a random one. Throws
     /// `bad_recipient_count`, `bad_key_id`, `duplicate_recipient`,
-    /// `bad_document_id`.
+    /// `bad_document_id`. A list with encapsulations (`addEncapsulated`)
+    /// serves one file only (`invalid_state` the second time).
     #[wasm_bindgen(constructor)]
-    pub fn new(recipients: &Recipients, document_id: Option<String>) -> Result<Encryptor> {
+    pub fn new(recipients: &mut Recipients, document_id: Option<String>) -> Result<Encryptor> {
         let rng = &mut rng();
         let document_id = match document_id {
             Some(hex) => self::document_id(&hex)?,
             None => DocumentId::generate(rng),
         };
         let file_key = pqfile_core::FileKey::generate(rng);
-        let header = header::build(document_id, &recipients.0, &file_key, rng)?;
+        let mut stanzas: Vec<Stanza> = Vec::with_capacity(recipients.0.len());
+        for entry in &mut recipients.0 {
+            stanzas.push(match entry {
+                Entry::Key(r) => stanza::wrap(&file_key, &document_id, r.key_id, &r.public_key, rng),
+                Entry::Encapsulated {
+                    key_id,
+                    ciphertext,
+                    shared_secret,
+                } => {
+                    let ss = shared_secret.take().ok_or_else(|| {
+                        Error::new(
+                            ErrorCode::InvalidState,
+                            "an encapsulation seals one file only: encapsulate again for the next file",
+                        )
+                    })?;
+                    stanza::seal(&file_key, &document_id, KemId::ML_KEM_768, *key_id, ciphertext, &ss)
+                }
+            });
+        }
+        let header = header::from_stanzas(document_id, stanzas, &file_key)?;
         let mut salt = [0u8; SALT_LEN];
         rng.fill_bytes(&mut salt);
         let payload_key = PayloadKey::derive(&file_key, &salt, &header.prefix());

@@ -5,8 +5,8 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::panic)]
 
 use pqfile_wasm::{
-    ChunkKey, Decryptor, Encryptor, ErrorCode, FileKey, Header, PublicKey, Recipients, SecretKey,
-    error,
+    ChunkKey, Decryptor, Encapsulation, Encryptor, ErrorCode, FileKey, Header, PublicKey,
+    Recipients, SecretKey, error,
     kem::{open_transport_stanza, unwrap_stanza, wrap_file_key},
 };
 use wasm_bindgen::{JsCast, JsValue};
@@ -57,7 +57,7 @@ fn round_trip_at_chunk_boundaries_and_piece_sizes() {
     let sk = SecretKey::generate();
     for len in [0, 1, 16383, 16384, 16385, 3 * 16384 + 7] {
         for piece in [1000, 16384, 100_000] {
-            let mut e = Encryptor::new(&recipients(&[(5, &sk)]), None).unwrap();
+            let mut e = Encryptor::new(&mut recipients(&[(5, &sk)]), None).unwrap();
             let data = plaintext(len);
             let file = encrypt(&mut e, &data, piece);
             assert_eq!(
@@ -76,7 +76,7 @@ fn round_trip_at_chunk_boundaries_and_piece_sizes() {
 #[wasm_bindgen_test]
 fn header_exposes_document_id_and_stanzas() {
     let (a, b) = (SecretKey::generate(), SecretKey::generate());
-    let mut e = Encryptor::new(&recipients(&[(3, &a), (9, &b)]), Some(DOC.into())).unwrap();
+    let mut e = Encryptor::new(&mut recipients(&[(3, &a), (9, &b)]), Some(DOC.into())).unwrap();
     assert_eq!(e.document_id(), DOC);
     let file = encrypt(&mut e, b"hi", 10);
     let h = Header::parse(&file).unwrap();
@@ -104,7 +104,7 @@ fn header_exposes_document_id_and_stanzas() {
 #[wasm_bindgen_test]
 fn truncated_header_reports_how_many_bytes_are_needed() {
     let sk = SecretKey::generate();
-    let e = Encryptor::new(&recipients(&[(1, &sk)]), None).unwrap();
+    let e = Encryptor::new(&mut recipients(&[(1, &sk)]), None).unwrap();
     let header = e.header();
     let err = Header::parse(&header[..100]).err().unwrap();
     assert_eq!(err.code(), ErrorCode::TruncatedHeader);
@@ -126,7 +126,7 @@ fn truncated_header_reports_how_many_bytes_are_needed() {
 #[wasm_bindgen_test]
 fn chunk_key_matches_the_wasm_payload_and_disables_push() {
     let sk = SecretKey::generate();
-    let mut e = Encryptor::new(&recipients(&[(1, &sk)]), None).unwrap();
+    let mut e = Encryptor::new(&mut recipients(&[(1, &sk)]), None).unwrap();
     let prefix = e.payload_prefix();
     let header_bytes = e.header();
     let key = e.chunk_key().unwrap();
@@ -147,7 +147,7 @@ fn chunk_key_matches_the_wasm_payload_and_disables_push() {
         ErrorCode::DecryptionFailed
     );
     // After a push the chunk key is no longer handed out.
-    let mut e = Encryptor::new(&recipients(&[(1, &sk)]), None).unwrap();
+    let mut e = Encryptor::new(&mut recipients(&[(1, &sk)]), None).unwrap();
     e.push(b"abc").unwrap();
     assert_eq!(code(e.chunk_key()), ErrorCode::InvalidState);
 }
@@ -203,20 +203,20 @@ fn keys_and_recipient_errors() {
     );
     assert_eq!(sk.public_key().encapsulate().ciphertext().len(), 1088);
     assert_eq!(
-        code(Encryptor::new(&Recipients::new(), None)),
+        code(Encryptor::new(&mut Recipients::new(), None)),
         ErrorCode::BadRecipientCount
     );
     assert_eq!(
-        code(Encryptor::new(&recipients(&[(0, &sk)]), None)),
+        code(Encryptor::new(&mut recipients(&[(0, &sk)]), None)),
         ErrorCode::BadKeyId
     );
     assert_eq!(
-        code(Encryptor::new(&recipients(&[(1, &sk), (1, &sk)]), None)),
+        code(Encryptor::new(&mut recipients(&[(1, &sk), (1, &sk)]), None)),
         ErrorCode::DuplicateRecipient
     );
     assert_eq!(
         code(Encryptor::new(
-            &recipients(&[(1, &sk)]),
+            &mut recipients(&[(1, &sk)]),
             Some("00".repeat(16))
         )),
         ErrorCode::BadDocumentId
@@ -226,7 +226,7 @@ fn keys_and_recipient_errors() {
 #[wasm_bindgen_test]
 fn tampering_is_detected_and_stops_the_stream() {
     let sk = SecretKey::generate();
-    let mut e = Encryptor::new(&recipients(&[(1, &sk)]), None).unwrap();
+    let mut e = Encryptor::new(&mut recipients(&[(1, &sk)]), None).unwrap();
     let mut file = encrypt(&mut e, &plaintext(40000), 4096);
     let h = e.header().len();
     file[h + 56 + 16400 + 5] ^= 1; // second chunk
@@ -254,7 +254,7 @@ fn tampering_is_detected_and_stops_the_stream() {
 #[wasm_bindgen_test]
 fn with_header_reproduces_a_file_byte_for_byte() {
     let sk = SecretKey::generate();
-    let mut e = Encryptor::new(&recipients(&[(1, &sk)]), None).unwrap();
+    let mut e = Encryptor::new(&mut recipients(&[(1, &sk)]), None).unwrap();
     let data = plaintext(50000);
     let file = encrypt(&mut e, &data, 7000);
     let header = Header::parse(&file).unwrap();
@@ -267,4 +267,49 @@ fn with_header_reproduces_a_file_byte_for_byte() {
         ErrorCode::DecryptionFailed
     );
     assert!(pqfile_wasm::memory_bytes() > 0.0);
+}
+
+/// An ML-KEM-768 encapsulation run outside wasm (here: the core's
+/// encapsulation, standing in for WebCrypto's `encapsulateBits`; the JS
+/// tests do it with WebCrypto in Chromium) seals a stanza that the wasm
+/// decapsulation opens, and a file that decrypts.
+#[wasm_bindgen_test]
+fn external_encapsulation_seals_a_stanza_wasm_opens() {
+    let sk = SecretKey::generate();
+    let pk = pqfile_core::mlkem768::PublicKey::from_bytes(&sk.public_key().to_bytes()).unwrap();
+    let (ct, ss) = pk.encapsulate(&mut rand_core::UnwrapErr(getrandom::SysRng));
+    let mut ss_bytes = ss.expose().to_vec();
+    let enc = Encapsulation::from_parts(&ct, &mut ss_bytes).unwrap();
+    assert_eq!(
+        ss_bytes, [0u8; 32],
+        "the caller's copy of the secret is wiped"
+    );
+    let mut list = Recipients::new();
+    list.add_encapsulated(7, enc);
+    let mut e = Encryptor::new(&mut list, Some(DOC.into())).unwrap();
+    let data = plaintext(50_000);
+    let file = encrypt(&mut e, &data, 16384);
+    let header = Header::parse(&file).unwrap();
+    assert_eq!(header.stanzas()[0].kem_ciphertext().unwrap(), ct);
+    assert_eq!(decrypt(&file, 7, &sk).unwrap(), data);
+    // The shared secret sealed one file key; the list cannot make another file.
+    assert_eq!(
+        code(Encryptor::new(&mut list, Some(DOC.into()))),
+        ErrorCode::InvalidState
+    );
+    // A wrong shared secret seals a stanza nobody can open.
+    let mut wrong = vec![1u8; 32];
+    let mut list = Recipients::new();
+    list.add_encapsulated(7, Encapsulation::from_parts(&ct, &mut wrong).unwrap());
+    let mut e = Encryptor::new(&mut list, None).unwrap();
+    let file = encrypt(&mut e, &data, 16384);
+    assert_eq!(code(decrypt(&file, 7, &sk)), ErrorCode::DecryptionFailed);
+    assert_eq!(
+        code(Encapsulation::from_parts(&ct[1..], &mut [0u8; 32])),
+        ErrorCode::InvalidCiphertext
+    );
+    assert_eq!(
+        code(Encapsulation::from_parts(&ct, &mut [0u8; 31])),
+        ErrorCode::InvalidCiphertext
+    );
 }

@@ -5,6 +5,7 @@
 
 import { backend, init } from './backend.js';
 import { PqfileError, ErrorCode, fromWasm } from './errors.js';
+import { encapsulate } from './kem.js';
 import {
   PAYLOAD_PREFIX_LEN,
   WasmOpener,
@@ -17,6 +18,7 @@ import {
 } from './stream.js';
 
 export { init };
+export { encapsulate, hasWebCryptoKem } from './kem.js';
 export { hasWebCrypto, chunkNonce, CHUNK_SIZE, CHUNK_CT_SIZE } from './stream.js';
 
 function useWebCrypto(option) {
@@ -151,14 +153,13 @@ export class Encrypter {
       documentId = doc.documentId;
       recipients.push({ keyId: doc.keyId, publicKey: doc.publicKey });
     }
+    // ML-KEM with WebCrypto where it exists (unless `webCrypto: false`);
+    // the stanzas are sealed in wasm either way.
+    const kem = { webCrypto: this.options.webCrypto === false ? false : 'auto' };
     const list = new wasm.Recipients();
     let encryptor;
     try {
-      for (const r of recipients) {
-        const pk = call(() => wasm.MlKem768PublicKey.fromBytes(r.publicKey));
-        list.add(r.keyId, pk);
-        pk.free();
-      }
+      for (const r of recipients) list.addEncapsulated(r.keyId, await encapsulate(r.publicKey, kem));
       encryptor = call(() => new wasm.Encryptor(list, documentId));
     } finally {
       list.free();

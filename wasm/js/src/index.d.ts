@@ -63,13 +63,22 @@ export declare class KeyServerError extends Error {
 export declare function init(input?: string | URL | Request | Response | BufferSource | WebAssembly.Module): Promise<unknown>;
 /** Whether chunks are sealed with WebCrypto here (crypto.subtle in a secure context). */
 export declare function hasWebCrypto(): boolean;
+/** Whether ML-KEM-768 encapsulation runs with WebCrypto here (probed once; Chromium 156 yes, Node 20 no). */
+export declare function hasWebCryptoKem(): Promise<boolean>;
+/**
+ * Encapsulates a fresh shared secret to a 1184-byte ML-KEM-768 public key:
+ * WebCrypto where available (`'auto'`, default), required (`true`) or wasm
+ * (`false`). The secret stays in the returned wasm object: pass it to
+ * `Recipients.addEncapsulated` or `free()` it. Throws `invalid_public_key`.
+ */
+export declare function encapsulate(publicKey: Uint8Array, options?: { webCrypto?: boolean | 'auto' }): Promise<import('../dist/bundler/pqfile_wasm.js').Encapsulation>;
 /** Nonce of chunk `counter`: base nonce XOR the big-endian counter (FORMAT.md §6). */
 export declare function chunkNonce(baseNonce: Uint8Array, counter: number): Uint8Array;
 export declare const CHUNK_SIZE: 16384;
 export declare const CHUNK_CT_SIZE: 16400;
 
 export interface StreamOptions {
-  /** `true`: always WebCrypto (throws where missing); `false`: AES-GCM in wasm; default: WebCrypto when available. */
+  /** `true`: always WebCrypto AES-GCM (throws where missing); `false`: AES-GCM and ML-KEM in wasm; default: WebCrypto when available. With `true` or the default, ML-KEM-768 encapsulation uses WebCrypto where the platform has it and wasm elsewhere. */
   webCrypto?: boolean | 'auto';
   /** WebCrypto AES-GCM calls kept in flight (default 16); memory grows with it by 32 KiB each. */
   concurrency?: number;

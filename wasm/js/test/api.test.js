@@ -4,6 +4,7 @@ import * as pqfile from 'pqfile';
 import { Encrypter, Decrypter, PqfileError, ErrorCode } from 'pqfile';
 import { pattern } from './shared/equivalence.js';
 import { collect, streamOf } from './helpers.js';
+import { kemPathsAgree } from './shared/kem.js';
 
 function identity() {
   const seed = crypto.getRandomValues(new Uint8Array(64));
@@ -105,4 +106,11 @@ test('ML-KEM-768 keys: seeds, encapsulation, validation', () => {
   sk.free();
   pk.free();
   assert.ok(pqfile.memoryBytes() > 0);
+});
+
+test('ML-KEM-768 encapsulation: the wasm fallback where WebCrypto has no ML-KEM (Node 20), stanzas open with wasm', async () => {
+  const r = await kemPathsAgree(pqfile);
+  // Node 20's WebCrypto has no ML-KEM: the fallback is what runs here.
+  assert.equal(r.webCryptoKem, typeof globalThis.crypto.subtle.encapsulateBits === 'function');
+  console.log(`Node: WebCrypto ML-KEM ${r.webCryptoKem}, ${r.paths} encapsulation paths checked`);
 });

@@ -24,6 +24,11 @@ test('vectors and WebCrypto/wasm equivalence in headless Chromium', { timeout: 1
   assert.equal(r.secureContext, true);
   assert.equal(r.hasWebCrypto, true);
   assert.ok(r.equivalenceLengths >= 10);
+  // WebCrypto ML-KEM-768 (Chromium 156): stanzas it encapsulates open with
+  // the wasm decapsulation, seeds give the same keys, the Encrypter uses it.
+  assert.equal(r.kem.webCryptoKem, true);
+  assert.equal(r.kem.seedCompatible, true);
+  assert.equal(r.kem.paths, 3);
   assert.ok(r.vectorCount >= 30);
   assert.equal(r.ran, r.vectorCount * 4);
   assert.deepEqual(r.failures, []);
