@@ -24,8 +24,10 @@ export PQFILE_BIND=127.0.0.1:$HTTP_PORT
 KS=${CARGO_TARGET_DIR:-$ROOT/target}/debug/pqfile-keyserver
 $KS user add alice >/dev/null
 $KS user add mallory >/dev/null
+$KS user add root --role admin >/dev/null
 export PQFILE_TEST_TOKEN=$($KS token create alice | tail -1)
 export PQFILE_TEST_OTHER_TOKEN=$($KS token create mallory | tail -1)
+export PQFILE_TEST_ADMIN_TOKEN=$($KS token create root | tail -1)
 $KS serve > "$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do
@@ -34,7 +36,7 @@ for _ in $(seq 1 100); do
 done
 curl -fsS "http://127.0.0.1:$HTTP_PORT/readyz" >/dev/null || { cat "$WORK/server.log"; exit 1; }
 export PQFILE_TEST_SERVER=http://127.0.0.1:$HTTP_PORT
-cargo test -p pqfile-cli --features online-tests --test online || { tail -50 "$WORK/server.log"; exit 1; }
+cargo test -p pqfile-cli --features online-tests --test online --test lifecycle || { tail -50 "$WORK/server.log"; exit 1; }
 
 # The CLI and the npm package (Node) read each other's files.
 if [ ! -f wasm/js/dist/node/pqfile_wasm.js ]; then
