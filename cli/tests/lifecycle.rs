@@ -8,15 +8,8 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 use std::path::Path;
 
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} must be set (scripts/test.d/50-cli.sh sets it)"))
-}
-
-fn pqfile(token: &str) -> Command {
-    let mut c = Command::cargo_bin("pqfile").unwrap();
-    c.env("PQFILE_SERVER", env("PQFILE_TEST_SERVER")).env("PQFILE_TOKEN", token).env_remove("PQFILE_TOKEN_FILE");
-    c
-}
+mod common;
+use common::{env, pqfile};
 
 fn alice() -> String {
     env("PQFILE_TEST_TOKEN")

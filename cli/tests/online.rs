@@ -2,21 +2,12 @@
 //! KMS behind it). Compiled only with `--features online-tests`;
 //! scripts/test.d/50-cli.sh starts the server and sets the variables.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
-
 #![cfg(feature = "online-tests")]
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} must be set (scripts/test.d/50-cli.sh sets it)"))
-}
-
-fn pqfile(token: &str) -> Command {
-    let mut c = Command::cargo_bin("pqfile").unwrap();
-    c.env("PQFILE_SERVER", env("PQFILE_TEST_SERVER")).env("PQFILE_TOKEN", token).env_remove("PQFILE_TOKEN_FILE");
-    c
-}
+mod common;
+use common::{env, pqfile};
 
 fn data(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 131 % 251) as u8).collect()
