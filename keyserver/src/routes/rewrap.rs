@@ -284,6 +284,15 @@ async fn rewrap_inner(
 
     let mut db = state.db.get().await?;
     let tx = db.transaction().await?;
+    // Rewraps off a key under rotation take turns on its rotation row, so the
+    // last one to move a document sees every earlier move committed and
+    // completes the rotation (READ COMMITTED: each statement after the lock
+    // gets a fresh snapshot).
+    tx.execute(
+        "SELECT id FROM key_rotations WHERE old_key_id = $1 AND status IN ('pending', 'in_progress') FOR UPDATE",
+        &[&old.get()],
+    )
+    .await?;
     let mut new_key = None;
     for sql in [REWRAP_KEY_SQL, REWRAP_KEY_WAIT_SQL] {
         if let Some(row) = tx.query_opt(sql, &[&old.get()]).await? {

@@ -338,3 +338,77 @@ async fn kms_down_rotation_fails_with_a_reason_and_the_key_stays_active() {
     let pending = up.admin_json("/v1/admin/rotations?status=pending").await;
     assert_eq!(pending["rotations"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn concurrent_rewraps_of_the_last_documents_complete_the_rotation() {
+    let app = spawn_app_with(Options {
+        pool_size: 1,
+        ..Default::default()
+    })
+    .await;
+    let mut files = Vec::new();
+    for i in 0..24u8 {
+        files.push(app.encrypt(&app.alice, &[i]).await);
+    }
+    app.age_keys(31, "true").await;
+    let check = app.admin_post("/v1/admin/rotation", &json!({})).await;
+    assert_eq!(ids(&check["queued"]), vec![i64::from(files[0].key_id)]);
+    let rewraps = files.iter().map(|f| async {
+        let resp = app
+            .rewrap(&app.alice, &f.document_id.to_string(), f.header_bytes())
+            .await;
+        resp.status().as_u16()
+    });
+    let statuses = futures_util::future::join_all(rewraps).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let r = app.admin_json("/v1/admin/rotations").await;
+    assert_eq!(r["rotations"][0]["status"], "completed", "{r}");
+    assert_eq!(r["rotations"][0]["documents_remaining"], 0);
+}
+
+#[tokio::test]
+async fn a_rewrap_racing_another_move_off_the_same_key_still_completes_the_rotation() {
+    // Deterministic version of the race: another transaction has moved the
+    // other document off the key (and touched the rotation) but not yet
+    // committed when this rewrap starts.
+    let app = spawn_app_with(Options {
+        pool_size: 2,
+        ..Default::default()
+    })
+    .await;
+    let a = app.encrypt(&app.alice, b"a").await;
+    let b = app.encrypt(&app.alice, b"b").await;
+    let c = app.encrypt(&app.alice, b"c").await;
+    assert_eq!(a.key_id, c.key_id);
+    assert_ne!(a.key_id, b.key_id);
+    app.age_keys(31, &format!("id = {}", a.key_id)).await;
+    let check = app.admin_post("/v1/admin/rotation", &json!({})).await;
+    assert_eq!(ids(&check["queued"]), vec![i64::from(a.key_id)]);
+    let old_key = i32::try_from(a.key_id).unwrap();
+    // The other transaction moves `a` to b's key (not the replacement the
+    // rewrap of `c` will pick, so the two do not meet on a key row).
+    let mut other = connect(&app.database_url).await;
+    let tx = other.transaction().await.unwrap();
+    tx.execute(
+        "UPDATE documents SET key_id = $1 WHERE id = $2",
+        &[&i32::try_from(b.key_id).unwrap(), &a.document_id.to_string()],
+    )
+    .await
+    .unwrap();
+    tx.execute(
+        pqfile_keyserver::lifecycle::ADVANCE_ROTATIONS_SQL,
+        &[&Some(old_key)],
+    )
+    .await
+    .unwrap();
+    let doc = c.document_id.to_string();
+    let rewrap = app.rewrap(&app.alice, &doc, c.header_bytes());
+    let commit_later = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        tx.commit().await.unwrap();
+    };
+    let (resp, ()) = tokio::join!(rewrap, commit_later);
+    assert_eq!(resp.status(), 200);
+    let r = app.admin_json("/v1/admin/rotations").await;
+    assert_eq!(r["rotations"][0]["status"], "completed", "{r}");
+}
