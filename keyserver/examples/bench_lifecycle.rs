@@ -89,8 +89,16 @@ async fn start(pg: &str, pool_size: u32) -> Server {
     tokio::spawn(app.run_until_stopped());
     admin::add_user(&pool, "bench", Role::User).await.unwrap();
     admin::add_user(&pool, "root", Role::Admin).await.unwrap();
-    let token = admin::create_token(&pool, "bench", None).await.unwrap().expose().to_owned();
-    let admin = admin::create_token(&pool, "root", None).await.unwrap().expose().to_owned();
+    let token = admin::create_token(&pool, "bench", None)
+        .await
+        .unwrap()
+        .expose()
+        .to_owned();
+    let admin = admin::create_token(&pool, "root", None)
+        .await
+        .unwrap()
+        .expose()
+        .to_owned();
     let db = connect(&url).await;
     db.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         .await
@@ -150,13 +158,29 @@ async fn file_rewrap_vs_reencrypt(s: &Server, mib: usize) {
     let doc = s.post(&s.token, "/v1/documents", json!({})).await;
     let document_id = DocumentId::parse(doc["document_id"].as_str().unwrap()).unwrap();
     let key_id = u32::try_from(doc["key"]["key_id"].as_i64().unwrap()).unwrap();
-    let pk = PublicKey::from_bytes(&STANDARD.decode(doc["key"]["public_key"].as_str().unwrap()).unwrap()).unwrap();
+    let pk = PublicKey::from_bytes(
+        &STANDARD
+            .decode(doc["key"]["public_key"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
     let path = work.path().join("big.pqf");
     let started = Instant::now();
     {
-        let mut enc = Encryptor::with_document_id(document_id, &[Recipient { key_id, public_key: pk }], &mut rng()).unwrap();
-        let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path).unwrap());
-        let block: Vec<u8> = (0..1 << 20).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+        let mut enc = Encryptor::with_document_id(
+            document_id,
+            &[Recipient {
+                key_id,
+                public_key: pk,
+            }],
+            &mut rng(),
+        )
+        .unwrap();
+        let mut f =
+            std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path).unwrap());
+        let block: Vec<u8> = (0..1 << 20)
+            .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+            .collect();
         let mut out = Vec::with_capacity(2 << 20);
         for _ in 0..mib {
             out.clear();
@@ -219,17 +243,37 @@ async fn file_rewrap_vs_reencrypt(s: &Server, mib: usize) {
                 }),
             )
             .await;
-        let transport = Stanza::parse_exact(&STANDARD.decode(v["transport_stanza"].as_str().unwrap()).unwrap()).unwrap();
-        let file_key: FileKey = pqfile_core::stanza::unwrap(&transport, &document_id, &eph).unwrap();
+        let transport = Stanza::parse_exact(
+            &STANDARD
+                .decode(v["transport_stanza"].as_str().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        let file_key: FileKey =
+            pqfile_core::stanza::unwrap(&transport, &document_id, &eph).unwrap();
         let new_key = s.post(&s.token, "/v1/documents", json!({})).await;
-        let nk = PublicKey::from_bytes(&STANDARD.decode(new_key["key"]["public_key"].as_str().unwrap()).unwrap()).unwrap();
+        let nk = PublicKey::from_bytes(
+            &STANDARD
+                .decode(new_key["key"]["public_key"].as_str().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
         let nk_id = u32::try_from(new_key["key"]["key_id"].as_i64().unwrap()).unwrap();
         let mut dec = Decryptor::new(&header, &file_key).unwrap();
-        let mut enc = Encryptor::with_document_id(document_id, &[Recipient { key_id: nk_id, public_key: nk }], &mut rng()).unwrap();
+        let mut enc = Encryptor::with_document_id(
+            document_id,
+            &[Recipient {
+                key_id: nk_id,
+                public_key: nk,
+            }],
+            &mut rng(),
+        )
+        .unwrap();
         let mut input = std::fs::File::open(&path).unwrap();
         input.seek(SeekFrom::Start(hbytes.len() as u64)).unwrap();
         let out_path = work.path().join(format!("re-{round}.pqf"));
-        let mut output = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&out_path).unwrap());
+        let mut output =
+            std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&out_path).unwrap());
         let mut buf = vec![0u8; 1 << 20];
         let (mut plain, mut cipher) = (Vec::with_capacity(2 << 20), Vec::with_capacity(2 << 20));
         loop {
@@ -280,9 +324,11 @@ async fn file_rewrap_vs_reencrypt(s: &Server, mib: usize) {
 
 async fn pool_rotation(s: &Server, keys: usize, docs: usize, concurrency: usize) {
     // The pool, with public keys.
-    let rows = s
-        .db
-        .query("SELECT id, public_key FROM encryption_keys WHERE status = 'active' ORDER BY id", &[])
+    let rows =
+        s.db.query(
+            "SELECT id, public_key FROM encryption_keys WHERE status = 'active' ORDER BY id",
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(rows.len(), keys);
@@ -291,19 +337,35 @@ async fn pool_rotation(s: &Server, keys: usize, docs: usize, concurrency: usize)
         .map(|r| {
             let id: i32 = r.get(0);
             let pk: String = r.get(1);
-            (id as u32, PublicKey::from_bytes(&STANDARD.decode(pk).unwrap()).unwrap())
+            (
+                id as u32,
+                PublicKey::from_bytes(&STANDARD.decode(pk).unwrap()).unwrap(),
+            )
         })
         .collect();
     // 10,000 documents with real headers, registered round robin.
     let t = Instant::now();
-    let owner: i32 = s.db.query_one("SELECT id FROM users WHERE name = 'bench'", &[]).await.unwrap().get(0);
+    let owner: i32 =
+        s.db.query_one("SELECT id FROM users WHERE name = 'bench'", &[])
+            .await
+            .unwrap()
+            .get(0);
     let mut headers = Vec::with_capacity(docs);
     let (mut ids, mut owners, mut key_ids) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..docs {
         let (kid, pk) = &pool[i % keys];
         let doc = DocumentId::generate(&mut rng());
         let fk = FileKey::generate(&mut rng());
-        let h = pqfile_core::header::build(doc, &[Recipient { key_id: *kid, public_key: pk.clone() }], &fk, &mut rng()).unwrap();
+        let h = pqfile_core::header::build(
+            doc,
+            &[Recipient {
+                key_id: *kid,
+                public_key: pk.clone(),
+            }],
+            &fk,
+            &mut rng(),
+        )
+        .unwrap();
         headers.push((doc.to_string(), h.to_bytes()));
         ids.push(doc.to_string());
         owners.push(owner);
@@ -322,7 +384,10 @@ async fn pool_rotation(s: &Server, keys: usize, docs: usize, concurrency: usize)
     )
     .await
     .unwrap();
-    eprintln!("registered {docs} documents on {keys} keys in {}", secs(t.elapsed()));
+    eprintln!(
+        "registered {docs} documents on {keys} keys in {}",
+        secs(t.elapsed())
+    );
 
     s.reset_statements().await;
     let t = Instant::now();
@@ -336,7 +401,10 @@ async fn pool_rotation(s: &Server, keys: usize, docs: usize, concurrency: usize)
     let m = s.post(&s.admin, "/v1/admin/maintenance", json!({})).await;
     let maint_time = t.elapsed();
     let maint_queries = s.statements().await;
-    assert_eq!(m["rotations"]["in_progress"].as_array().unwrap().len(), keys);
+    assert_eq!(
+        m["rotations"]["in_progress"].as_array().unwrap().len(),
+        keys
+    );
 
     // Move every document off its old key.
     s.reset_statements().await;
@@ -368,20 +436,31 @@ async fn pool_rotation(s: &Server, keys: usize, docs: usize, concurrency: usize)
     }
     let move_time = t.elapsed();
     let move_queries = s.statements().await;
-    let completed: i64 = s
-        .db
-        .query_one("SELECT count(*) FROM key_rotations WHERE status = 'completed'", &[])
+    let completed: i64 =
+        s.db.query_one(
+            "SELECT count(*) FROM key_rotations WHERE status = 'completed'",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
-    assert_eq!(completed as usize, keys, "every rotation completed with its last rewrap");
+    assert_eq!(
+        completed as usize, keys,
+        "every rotation completed with its last rewrap"
+    );
 
     println!();
     println!("## rotation of a {keys}-key pool with {docs} documents");
     println!("| phase | time | SQL statements |");
     println!("|---|---|---|");
-    println!("| rotation check (`POST /v1/admin/rotation`: {keys} keys queued, {keys} replacements generated and KMS-wrapped) | {} | {check_queries} |", secs(check_time));
-    println!("| maintenance run (expiry, rotation progress, refill, retention) | {} | {maint_queries} |", secs(maint_time));
+    println!(
+        "| rotation check (`POST /v1/admin/rotation`: {keys} keys queued, {keys} replacements generated and KMS-wrapped) | {} | {check_queries} |",
+        secs(check_time)
+    );
+    println!(
+        "| maintenance run (expiry, rotation progress, refill, retention) | {} | {maint_queries} |",
+        secs(maint_time)
+    );
     println!(
         "| rewrap of all {docs} documents ({concurrency} concurrent clients) until all {keys} rotations completed | {} ({:.0} rewraps/s) | {move_queries} ({:.1} per rewrap, incl. token lookup) |",
         secs(move_time),

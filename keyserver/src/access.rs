@@ -24,7 +24,8 @@ pub struct DocumentAccess {
 }
 
 /// `$1` document id, `$2` caller's user id.
-pub const DOCUMENT_ACCESS_SQL: &str = "SELECT d.owner_id, d.key_id, k.status, k.private_key, k.kms_key_id, k.kms_key_arn,
+pub const DOCUMENT_ACCESS_SQL: &str =
+    "SELECT d.owner_id, d.key_id, k.status, k.private_key, k.kms_key_id, k.kms_key_arn,
         EXISTS (SELECT 1 FROM document_grants g WHERE g.document_id = d.id AND g.user_id = $2),
         d.content_size
      FROM documents d JOIN encryption_keys k ON k.id = d.key_id WHERE d.id = $1";

@@ -95,7 +95,11 @@ pub async fn record_refusal(db: &Pool, e: &Entry<'_>) {
     if let Err(err) = record(db, e).await {
         tracing::error!(error = %err, "could not audit a refusal");
     }
-    tracing::warn!(code = e.refusal, access_type = e.access_type.as_str(), "request refused");
+    tracing::warn!(
+        code = e.refusal,
+        access_type = e.access_type.as_str(),
+        "request refused"
+    );
 }
 
 /// Inserts one row. The caller decides what a failure means; for granted

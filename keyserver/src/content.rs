@@ -22,9 +22,17 @@ pub fn temp_path_for(dir: &Path, doc: &str) -> PathBuf {
 /// Overwrites the stored header of `doc` with `new` when the stored file
 /// starts with exactly `old` and both have the same length (rewrap of one
 /// ML-KEM-768 stanza keeps the length). Returns whether it did.
-pub async fn replace_header(dir: &Path, doc: &str, old: &[u8], new: &[u8]) -> std::io::Result<bool> {
+pub async fn replace_header(
+    dir: &Path,
+    doc: &str,
+    old: &[u8],
+    new: &[u8],
+) -> std::io::Result<bool> {
     if old.len() != new.len() {
-        tracing::warn!(doc, "stored content keeps its old header: the new one has another length");
+        tracing::warn!(
+            doc,
+            "stored content keeps its old header: the new one has another length"
+        );
         return Ok(false);
     }
     let mut f = match tokio::fs::OpenOptions::new()
@@ -39,7 +47,10 @@ pub async fn replace_header(dir: &Path, doc: &str, old: &[u8], new: &[u8]) -> st
     };
     let mut current = vec![0u8; old.len()];
     if f.read_exact(&mut current).await.is_err() || current != old {
-        tracing::warn!(doc, "stored content keeps its header: it is not the header that was rewrapped");
+        tracing::warn!(
+            doc,
+            "stored content keeps its header: it is not the header that was rewrapped"
+        );
         return Ok(false);
     }
     f.seek(SeekFrom::Start(0)).await?;

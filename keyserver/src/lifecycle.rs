@@ -174,7 +174,10 @@ pub async fn check_for_keys_to_rotate(
         )
         .await?;
         let id: i32 = tx
-            .query_one(&open, &[&old, &Some(new_id.get()), &"pending", &None::<String>])
+            .query_one(
+                &open,
+                &[&old, &Some(new_id.get()), &"pending", &None::<String>],
+            )
             .await?
             .get(0);
         check.queued.push(old);
@@ -215,9 +218,7 @@ pub struct RotationProgress {
 /// Runs [`ADVANCE_ROTATIONS_SQL`] for every open rotation.
 pub async fn advance_rotations(db: &Pool) -> Result<RotationProgress, DbError> {
     let client = db.get().await?;
-    let rows = client
-        .query(ADVANCE_ROTATIONS_SQL, &[&None::<i32>])
-        .await?;
+    let rows = client.query(ADVANCE_ROTATIONS_SQL, &[&None::<i32>]).await?;
     let mut p = RotationProgress::default();
     for r in rows {
         let id: i32 = r.get(0);

@@ -72,7 +72,10 @@ impl Metrics {
             &["status"],
         )?;
         let refusals = IntCounterVec::new(
-            Opts::new("pqfile_refusals_total", "Refused requests by route and code"),
+            Opts::new(
+                "pqfile_refusals_total",
+                "Refused requests by route and code",
+            ),
             &["route", "code"],
         )?;
         let rewraps = IntCounterVec::new(
@@ -82,7 +85,10 @@ impl Metrics {
         let rotations_started =
             IntCounter::new("pqfile_rotations_started_total", "Keys queued for rotation")?;
         let maintenance_runs = IntCounterVec::new(
-            Opts::new("pqfile_maintenance_runs_total", "Maintenance runs by result"),
+            Opts::new(
+                "pqfile_maintenance_runs_total",
+                "Maintenance runs by result",
+            ),
             &["result"],
         )?;
         registry.register(Box::new(pool_keys.clone()))?;

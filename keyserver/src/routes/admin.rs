@@ -774,8 +774,10 @@ pub async fn access_logs(
     let until = parse_time("until", query.until.as_deref())?;
     let page = query.page.unwrap_or(1);
     let per_page = query.per_page.unwrap_or(50);
-    if page < 1 || page > 1_000_000 {
-        return Err(AdminApiError::InvalidQuery("`page` must be at least 1".into()));
+    if !(1..=1_000_000).contains(&page) {
+        return Err(AdminApiError::InvalidQuery(
+            "`page` must be between 1 and 1000000".into(),
+        ));
     }
     if !(1..=500).contains(&per_page) {
         return Err(AdminApiError::InvalidQuery(

@@ -213,11 +213,29 @@ pub async fn put_content(
     let doc = document_id.to_string();
     let up = AccessType::Upload;
     let Some(access) = DocumentAccess::load(&state.db, &doc, user.id).await? else {
-        return Err(refuse(&state, &user, &client, &doc, up, None, ContentError::DocumentNotFound).await);
+        return Err(refuse(
+            &state,
+            &user,
+            &client,
+            &doc,
+            up,
+            None,
+            ContentError::DocumentNotFound,
+        )
+        .await);
     };
     let key_id = Some(access.key_id.get());
     if !access.is_owner(&user) {
-        return Err(refuse(&state, &user, &client, &doc, up, key_id, ContentError::Forbidden).await);
+        return Err(refuse(
+            &state,
+            &user,
+            &client,
+            &doc,
+            up,
+            key_id,
+            ContentError::Forbidden,
+        )
+        .await);
     }
     let max = state.settings.max_content_bytes;
     let declared = req
@@ -226,7 +244,16 @@ pub async fn put_content(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max) {
-        return Err(refuse(&state, &user, &client, &doc, up, key_id, ContentError::TooLarge(max)).await);
+        return Err(refuse(
+            &state,
+            &user,
+            &client,
+            &doc,
+            up,
+            key_id,
+            ContentError::TooLarge(max),
+        )
+        .await);
     }
 
     let dir = state.settings.content_dir();
@@ -253,7 +280,9 @@ pub async fn put_content(
             file.write_all(&chunk).await?;
         }
         if !header_ok {
-            return Err(ContentError::InvalidHeader("the body ends inside the header".into()));
+            return Err(ContentError::InvalidHeader(
+                "the body ends inside the header".into(),
+            ));
         }
         file.sync_all().await?;
         Ok(size)
@@ -327,14 +356,41 @@ pub async fn get_content(
         .to_string();
     let down = AccessType::Download;
     let Some(access) = DocumentAccess::load(&state.db, &doc, user.id).await? else {
-        return Err(refuse(&state, &user, &client, &doc, down, None, ContentError::DocumentNotFound).await);
+        return Err(refuse(
+            &state,
+            &user,
+            &client,
+            &doc,
+            down,
+            None,
+            ContentError::DocumentNotFound,
+        )
+        .await);
     };
     let key_id = Some(access.key_id.get());
     if !access.may_read(&user) {
-        return Err(refuse(&state, &user, &client, &doc, down, key_id, ContentError::Forbidden).await);
+        return Err(refuse(
+            &state,
+            &user,
+            &client,
+            &doc,
+            down,
+            key_id,
+            ContentError::Forbidden,
+        )
+        .await);
     }
     if access.content_size.is_none() {
-        return Err(refuse(&state, &user, &client, &doc, down, key_id, ContentError::NoContent).await);
+        return Err(refuse(
+            &state,
+            &user,
+            &client,
+            &doc,
+            down,
+            key_id,
+            ContentError::NoContent,
+        )
+        .await);
     }
     let file = NamedFile::open(content::path_for(&state.settings.content_dir(), &doc))?
         .set_content_type(ContentType::octet_stream().0)

@@ -143,7 +143,15 @@ async fn authorize(
             } else {
                 GrantError::DocumentNotFound
             };
-            refuse(state, user, client, &doc, other.map(|a| a.key_id.get()), &err).await;
+            refuse(
+                state,
+                user,
+                client,
+                &doc,
+                other.map(|a| a.key_id.get()),
+                &err,
+            )
+            .await;
             Err(err)
         }
     }
@@ -206,13 +214,29 @@ pub async fn create_grant(
         .await?
     else {
         let err = GrantError::UserNotFound;
-        refuse(&state, &user, &client, &doc, Some(access.key_id.get()), &err).await;
+        refuse(
+            &state,
+            &user,
+            &client,
+            &doc,
+            Some(access.key_id.get()),
+            &err,
+        )
+        .await;
         return Err(err);
     };
     let grantee_id: i32 = grantee.get(0);
     if grantee_id == access.owner_id {
         let err = GrantError::SelfGrant;
-        refuse(&state, &user, &client, &doc, Some(access.key_id.get()), &err).await;
+        refuse(
+            &state,
+            &user,
+            &client,
+            &doc,
+            Some(access.key_id.get()),
+            &err,
+        )
+        .await;
         return Err(err);
     }
     let row = db
@@ -296,7 +320,15 @@ pub async fn delete_grant(
         } else {
             GrantError::UserNotFound
         };
-        refuse(&state, &user, &client, &doc, Some(access.key_id.get()), &err).await;
+        refuse(
+            &state,
+            &user,
+            &client,
+            &doc,
+            Some(access.key_id.get()),
+            &err,
+        )
+        .await;
         return Err(err);
     }
     tracing::info!(grantee = %name, "access revoked");

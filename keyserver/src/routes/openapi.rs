@@ -5,8 +5,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{admin, content, documents, grants, health, keys, rewrap};
-use crate::lifecycle;
 use crate::error::{ErrorBody, ErrorDetail};
+use crate::lifecycle;
 
 struct BearerAuth;
 

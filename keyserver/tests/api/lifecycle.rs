@@ -41,10 +41,15 @@ async fn rotation_queues_old_keys_and_completes_once_every_document_is_rewrapped
     assert_eq!(queued, expected);
     let rotations = check["rotations"].as_array().unwrap();
     assert_eq!(rotations.len(), 2);
-    assert!(rotations.iter().all(|r| r["status"] == "pending" && r["new_key_id"].is_i64()));
+    assert!(
+        rotations
+            .iter()
+            .all(|r| r["status"] == "pending" && r["new_key_id"].is_i64())
+    );
     assert_eq!(app.key_status(a.key_id).await, "rotation_queued");
     assert_eq!(
-        app.count("SELECT count(*) FROM encryption_keys WHERE status = 'active'").await,
+        app.count("SELECT count(*) FROM encryption_keys WHERE status = 'active'")
+            .await,
         2,
         "one replacement per queued key"
     );
@@ -62,7 +67,9 @@ async fn rotation_queues_old_keys_and_completes_once_every_document_is_rewrapped
     assert!(!expected.contains(&i64::from(c.key_id)));
     assert_eq!(open_file(&app, &app.alice, &a).await, b"document a");
 
-    let list = app.admin_json("/v1/admin/rotations?status=in_progress").await;
+    let list = app
+        .admin_json("/v1/admin/rotations?status=in_progress")
+        .await;
     let list = list["rotations"].as_array().unwrap();
     assert_eq!(list.len(), 2);
     for r in list {
@@ -73,12 +80,23 @@ async fn rotation_queues_old_keys_and_completes_once_every_document_is_rewrapped
     }
 
     // Rewrap a: it moves to a current key; its rotation completes.
-    let (new_header, v) = rewrapped(app.rewrap(&app.alice, &a.document_id.to_string(), a.header_bytes()).await).await;
+    let (new_header, v) = rewrapped(
+        app.rewrap(&app.alice, &a.document_id.to_string(), a.header_bytes())
+            .await,
+    )
+    .await;
     assert_eq!(v["replaced_key_id"], i64::from(a.key_id));
     let new_key = v["key_id"].as_i64().unwrap();
     assert!(!expected.contains(&new_key));
-    assert_eq!(i64::from(app.document_key(&a.document_id.to_string()).await), new_key);
-    assert_eq!(new_header.len(), a.header_len, "same size: one stanza replaced");
+    assert_eq!(
+        i64::from(app.document_key(&a.document_id.to_string()).await),
+        new_key
+    );
+    assert_eq!(
+        new_header.len(),
+        a.header_len,
+        "same size: one stanza replaced"
+    );
     let a2 = a.with_header(&new_header);
     assert_eq!(i64::from(a2.key_id), new_key);
     assert_eq!(open_file(&app, &app.alice, &a2).await, b"document a");
@@ -94,18 +112,29 @@ async fn rotation_queues_old_keys_and_completes_once_every_document_is_rewrapped
     assert!(done[0]["completed_at"].is_string());
 
     // Rewrap b too: every rotation is complete.
-    rewrapped(app.rewrap(&app.alice, &b.document_id.to_string(), b.header_bytes()).await).await;
-    let open = app.admin_json("/v1/admin/rotations?status=in_progress").await;
+    rewrapped(
+        app.rewrap(&app.alice, &b.document_id.to_string(), b.header_bytes())
+            .await,
+    )
+    .await;
+    let open = app
+        .admin_json("/v1/admin/rotations?status=in_progress")
+        .await;
     assert_eq!(open["rotations"], json!([]));
     assert_eq!(
         app.count("SELECT count(*) FROM key_rotations WHERE status = 'completed' AND completed_at IS NOT NULL").await,
         2
     );
     assert_eq!(
-        app.count("SELECT count(*) FROM access_logs WHERE access_type = 'rewrap' AND outcome = 'allowed'").await,
+        app.count(
+            "SELECT count(*) FROM access_logs WHERE access_type = 'rewrap' AND outcome = 'allowed'"
+        )
+        .await,
         2
     );
-    let bad = app.get_as(&app.admin, "/v1/admin/rotations?status=done").await;
+    let bad = app
+        .get_as(&app.admin, "/v1/admin/rotations?status=done")
+        .await;
     assert_error(bad, 400, "invalid_query").await;
 }
 
@@ -129,7 +158,8 @@ async fn expired_keys_leave_the_pool_but_still_unwrap() {
     assert_eq!(m["keys_generated"], 1, "the pool refills");
     assert_eq!(app.key_status(a.key_id).await, "expired");
     assert_eq!(
-        app.count("SELECT count(*) FROM encryption_keys WHERE status = 'active'").await,
+        app.count("SELECT count(*) FROM encryption_keys WHERE status = 'active'")
+            .await,
         2
     );
     for _ in 0..4 {
@@ -137,8 +167,15 @@ async fn expired_keys_leave_the_pool_but_still_unwrap() {
         assert_ne!(f.key_id, a.key_id, "expired keys are never handed out");
     }
     assert_eq!(open_file(&app, &app.alice, &a).await, b"expiring");
-    let (h, _) = rewrapped(app.rewrap(&app.alice, &a.document_id.to_string(), a.header_bytes()).await).await;
-    assert_eq!(open_file(&app, &app.alice, &a.with_header(&h)).await, b"expiring");
+    let (h, _) = rewrapped(
+        app.rewrap(&app.alice, &a.document_id.to_string(), a.header_bytes())
+            .await,
+    )
+    .await;
+    assert_eq!(
+        open_file(&app, &app.alice, &a.with_header(&h)).await,
+        b"expiring"
+    );
     let keys = app.admin_json("/v1/admin/keys?status=expired").await;
     assert_eq!(keys["keys"].as_array().unwrap().len(), 1);
     assert_eq!(keys["keys"][0]["documents"], 0);
@@ -154,7 +191,11 @@ async fn revocation_refuses_everyone_admins_rescue_and_the_pool_refills() {
     let a = app.encrypt(&app.alice, b"rescue me").await;
     // Not for users.
     let resp = app
-        .post_as(&app.alice, &format!("/v1/admin/keys/{}/revoke", a.key_id), &json!({}))
+        .post_as(
+            &app.alice,
+            &format!("/v1/admin/keys/{}/revoke", a.key_id),
+            &json!({}),
+        )
         .await;
     assert_error(resp, 403, "admin_only").await;
     assert_eq!(refused(&app, "admin", "admin_only").await, 1);
@@ -168,7 +209,8 @@ async fn revocation_refuses_everyone_admins_rescue_and_the_pool_refills() {
     assert_eq!(v["keys_generated"], 1);
     assert_eq!(app.key_status(a.key_id).await, "revoked");
     assert_eq!(
-        app.count("SELECT count(*) FROM encryption_keys WHERE status = 'active'").await,
+        app.count("SELECT count(*) FROM encryption_keys WHERE status = 'active'")
+            .await,
         3,
         "the pool refilled at once"
     );
@@ -183,20 +225,30 @@ async fn revocation_refuses_everyone_admins_rescue_and_the_pool_refills() {
     }
     // Rewrap: refused for the owner, the admin rescues.
     let doc = a.document_id.to_string();
-    assert_error(app.rewrap(&app.alice, &doc, a.header_bytes()).await, 403, "key_revoked").await;
+    assert_error(
+        app.rewrap(&app.alice, &doc, a.header_bytes()).await,
+        403,
+        "key_revoked",
+    )
+    .await;
     assert_eq!(refused(&app, "rewrap", "key_revoked").await, 1);
     let (h, v) = rewrapped(app.rewrap(&app.admin, &doc, a.header_bytes()).await).await;
     assert_eq!(v["replaced_key_id"], i64::from(a.key_id));
-    assert_eq!(open_file(&app, &app.alice, &a.with_header(&h)).await, b"rescue me");
+    assert_eq!(
+        open_file(&app, &app.alice, &a.with_header(&h)).await,
+        b"rescue me"
+    );
     // Unknown and malformed key ids.
     assert_error(
-        app.post_as(&app.admin, "/v1/admin/keys/999999/revoke", &json!({})).await,
+        app.post_as(&app.admin, "/v1/admin/keys/999999/revoke", &json!({}))
+            .await,
         404,
         "key_not_found",
     )
     .await;
     assert_error(
-        app.post_as(&app.admin, "/v1/admin/keys/zero/revoke", &json!({})).await,
+        app.post_as(&app.admin, "/v1/admin/keys/zero/revoke", &json!({}))
+            .await,
         400,
         "invalid_key_id",
     )
@@ -220,9 +272,16 @@ async fn revoking_a_replacement_key_fails_its_rotation_with_a_reason() {
     let failed = failed["rotations"].as_array().unwrap();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0]["old_key_id"], i64::from(a.key_id));
-    assert_eq!(failed[0]["reason"], format!("replacement key {new_key} was revoked"));
+    assert_eq!(
+        failed[0]["reason"],
+        format!("replacement key {new_key} was revoked")
+    );
     // The document still moves to a current key.
-    let (_, v) = rewrapped(app.rewrap(&app.alice, &a.document_id.to_string(), a.header_bytes()).await).await;
+    let (_, v) = rewrapped(
+        app.rewrap(&app.alice, &a.document_id.to_string(), a.header_bytes())
+            .await,
+    )
+    .await;
     assert_ne!(v["key_id"], new_key);
 }
 
@@ -238,41 +297,89 @@ async fn rewrap_refusals_are_refused_and_audited() {
     let doc = a.document_id.to_string();
 
     // Not the owner.
-    assert_error(app.rewrap(&app.bob, &doc, a.header_bytes()).await, 403, "forbidden").await;
+    assert_error(
+        app.rewrap(&app.bob, &doc, a.header_bytes()).await,
+        403,
+        "forbidden",
+    )
+    .await;
     assert_eq!(refused(&app, "rewrap", "forbidden").await, 1);
 
     // A tampered header: the MAC fails.
     let mut tampered = a.header_bytes().to_vec();
     let last = tampered.len() - 1;
     tampered[last] ^= 1;
-    assert_error(app.rewrap(&app.alice, &doc, &tampered).await, 400, "decryption_failed").await;
+    assert_error(
+        app.rewrap(&app.alice, &doc, &tampered).await,
+        400,
+        "decryption_failed",
+    )
+    .await;
     // A tampered stanza: the stanza fails.
     let mut tampered = a.header_bytes().to_vec();
     tampered[60] ^= 1;
-    assert_error(app.rewrap(&app.alice, &doc, &tampered).await, 400, "decryption_failed").await;
+    assert_error(
+        app.rewrap(&app.alice, &doc, &tampered).await,
+        400,
+        "decryption_failed",
+    )
+    .await;
     assert_eq!(refused(&app, "rewrap", "decryption_failed").await, 2);
 
     // Another document's header.
-    assert_error(app.rewrap(&app.alice, &doc, b.header_bytes()).await, 400, "document_mismatch").await;
+    assert_error(
+        app.rewrap(&app.alice, &doc, b.header_bytes()).await,
+        400,
+        "document_mismatch",
+    )
+    .await;
     assert_eq!(refused(&app, "rewrap", "document_mismatch").await, 1);
 
     // Whole files, truncated headers, garbage, bad base64.
-    assert_error(app.rewrap(&app.alice, &doc, &a.bytes).await, 400, "invalid_header").await;
-    assert_error(app.rewrap(&app.alice, &doc, &a.header_bytes()[..100]).await, 400, "invalid_header").await;
-    assert_error(app.rewrap(&app.alice, &doc, b"not a header").await, 400, "invalid_header").await;
+    assert_error(
+        app.rewrap(&app.alice, &doc, &a.bytes).await,
+        400,
+        "invalid_header",
+    )
+    .await;
+    assert_error(
+        app.rewrap(&app.alice, &doc, &a.header_bytes()[..100]).await,
+        400,
+        "invalid_header",
+    )
+    .await;
+    assert_error(
+        app.rewrap(&app.alice, &doc, b"not a header").await,
+        400,
+        "invalid_header",
+    )
+    .await;
     let resp = app
-        .post_as(&app.alice, &format!("/v1/documents/{doc}/rewrap"), &json!({"header": "%%%"}))
+        .post_as(
+            &app.alice,
+            &format!("/v1/documents/{doc}/rewrap"),
+            &json!({"header": "%%%"}),
+        )
         .await;
     assert_error(resp, 400, "invalid_base64").await;
     let resp = app
-        .post_as(&app.alice, "/v1/documents/xyz/rewrap", &json!({"header": ""}))
+        .post_as(
+            &app.alice,
+            "/v1/documents/xyz/rewrap",
+            &json!({"header": ""}),
+        )
         .await;
     assert_error(resp, 400, "invalid_document_id").await;
 
     // A header whose stanza is not for the document's key (rewrapped once, the
     // old header names the old key).
     let (h, _) = rewrapped(app.rewrap(&app.alice, &doc, a.header_bytes()).await).await;
-    assert_error(app.rewrap(&app.alice, &doc, a.header_bytes()).await, 400, "no_matching_stanza").await;
+    assert_error(
+        app.rewrap(&app.alice, &doc, a.header_bytes()).await,
+        400,
+        "no_matching_stanza",
+    )
+    .await;
     // The new one rewraps again.
     rewrapped(app.rewrap(&app.alice, &doc, &h).await).await;
 
@@ -280,13 +387,37 @@ async fn rewrap_refusals_are_refused_and_audited() {
     let unknown = "0123456789abcdef0123456789abcdef";
     let mut other = a.header_bytes().to_vec();
     other[6..22].copy_from_slice(&hex_bytes(unknown));
-    assert_error(app.rewrap(&app.alice, unknown, &other).await, 404, "document_not_found").await;
+    assert_error(
+        app.rewrap(&app.alice, unknown, &other).await,
+        404,
+        "document_not_found",
+    )
+    .await;
 
     // Nothing changed for the refused ones; metrics count them.
-    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("pqfile_rewraps_total{outcome=\"forbidden\"} 1"), "{metrics}");
-    assert!(metrics.contains("pqfile_refusals_total{code=\"decryption_failed\",route=\"rewrap\"} 2"), "{metrics}");
-    let v: Value = app.get_as(&app.alice, "/v1/documents").await.json().await.unwrap();
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("pqfile_rewraps_total{outcome=\"forbidden\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("pqfile_refusals_total{code=\"decryption_failed\",route=\"rewrap\"} 2"),
+        "{metrics}"
+    );
+    let v: Value = app
+        .get_as(&app.alice, "/v1/documents")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["documents"].as_array().unwrap().len(), 2);
 }
 
@@ -322,13 +453,20 @@ async fn kms_down_rotation_fails_with_a_reason_and_the_key_stays_active() {
         ..Default::default()
     })
     .await;
-    let check = down.post_as(&up.admin, "/v1/admin/rotation", &json!({})).await;
+    let check = down
+        .post_as(&up.admin, "/v1/admin/rotation", &json!({}))
+        .await;
     assert_eq!(check.status(), 200);
     let check: Value = check.json().await.unwrap();
     assert_eq!(check["queued"], json!([]));
     assert_eq!(check["rotations"][0]["status"], "failed");
     assert_eq!(check["rotations"][0]["old_key_id"], i64::from(a.key_id));
-    assert!(check["rotations"][0]["reason"].as_str().unwrap().starts_with("could not generate a replacement key"));
+    assert!(
+        check["rotations"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("could not generate a replacement key")
+    );
     assert_eq!(up.key_status(a.key_id).await, "active", "retried next time");
     // With the KMS back, the next check rotates it.
     let check = up.admin_post("/v1/admin/rotation", &json!({})).await;
@@ -391,7 +529,10 @@ async fn a_rewrap_racing_another_move_off_the_same_key_still_completes_the_rotat
     let tx = other.transaction().await.unwrap();
     tx.execute(
         "UPDATE documents SET key_id = $1 WHERE id = $2",
-        &[&i32::try_from(b.key_id).unwrap(), &a.document_id.to_string()],
+        &[
+            &i32::try_from(b.key_id).unwrap(),
+            &a.document_id.to_string(),
+        ],
     )
     .await
     .unwrap();

@@ -33,7 +33,9 @@ async fn stats_answer_every_monitoring_question_with_real_numbers() {
     // Two unwraps and one refusal.
     open_file(&app, &app.alice, &files[0]).await;
     open_file(&app, &app.alice, &files[1]).await;
-    let (resp, _) = app.unwrap(&app.bob, &files[0].document_id, files[0].stanza()).await;
+    let (resp, _) = app
+        .unwrap(&app.bob, &files[0].document_id, files[0].stanza())
+        .await;
     assert_error(resp, 403, "forbidden").await;
     // k3: never used, 8 days old. k1: 31 days old, so it rotates.
     app.db
@@ -50,7 +52,10 @@ async fn stats_answer_every_monitoring_question_with_real_numbers() {
 
     let s = app.admin_json("/v1/admin/stats").await;
     assert_eq!(s["active_keys"], 3, "k2, k3 and the replacement k4");
-    assert_eq!(s["keys_by_status"], json!({"active": 3, "rotation_queued": 1}));
+    assert_eq!(
+        s["keys_by_status"],
+        json!({"active": 3, "rotation_queued": 1})
+    );
     // Active usage counts: k2 = 1, k3 = 0, k4 = 0.
     assert_eq!(s["usage"]["min"], 0);
     assert_eq!(s["usage"]["max"], 1);
@@ -72,7 +77,10 @@ async fn stats_answer_every_monitoring_question_with_real_numbers() {
     assert_eq!(pending[0]["old_key_id"], i64::from(k1));
     assert_eq!(pending[0]["new_key_id"], k4);
     assert_eq!(pending[0]["documents_remaining"], 2);
-    approx(&json!(pending[0]["old_key_age_days"].as_f64().unwrap().round()), 31.0);
+    approx(
+        &json!(pending[0]["old_key_age_days"].as_f64().unwrap().round()),
+        31.0,
+    );
     assert!(pending[0]["new_key_age_days"].as_f64().unwrap() < 0.01);
     let unused = s["unused_keys"].as_array().unwrap();
     assert_eq!(unused.len(), 1);
@@ -92,7 +100,11 @@ async fn stats_answer_every_monitoring_question_with_real_numbers() {
     assert_eq!(table("encryption_keys")["rows"], 4);
     assert_eq!(table("users")["rows"], 3);
     assert_eq!(table("key_rotations")["rows"], 1);
-    assert_eq!(table("access_logs")["rows"], 8, "4 encrypt, 3 decrypt, 1 admin");
+    assert_eq!(
+        table("access_logs")["rows"],
+        8,
+        "4 encrypt, 3 decrypt, 1 admin"
+    );
     assert!(table("access_logs")["size_bytes"].as_i64().unwrap() > 0);
 
     // The key listing agrees.
@@ -107,11 +119,24 @@ async fn stats_answer_every_monitoring_question_with_real_numbers() {
     assert_eq!(by_id(k4)["algorithm"], "ML-KEM-768");
     let active = app.admin_json("/v1/admin/keys?status=active").await;
     assert_eq!(active["keys"].as_array().unwrap().len(), 3);
-    assert_error(app.get_as(&app.admin, "/v1/admin/keys?status=bogus").await, 400, "invalid_query").await;
+    assert_error(
+        app.get_as(&app.admin, "/v1/admin/keys?status=bogus").await,
+        400,
+        "invalid_query",
+    )
+    .await;
 
     // Prometheus: pool by status, unwraps, refusals, KMS latency.
     app.admin_post("/v1/admin/maintenance", &json!({})).await;
-    let m = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let m = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     for needle in [
         "pqfile_pool_keys{status=\"active\"} 3",
         "pqfile_pool_keys{status=\"rotation_queued\"} 1",
@@ -171,15 +196,34 @@ async fn retention_deletes_only_old_rows() {
     }
     app.encrypt(&app.alice, b"today").await;
     let path = "/v1/admin/access-logs/retention";
-    assert_error(app.post_as(&app.alice, path, &json!({})).await, 403, "admin_only").await;
-    assert_error(app.post_as(&app.admin, path, &json!({"older_than_days": -1})).await, 400, "invalid_query").await;
+    assert_error(
+        app.post_as(&app.alice, path, &json!({})).await,
+        403,
+        "admin_only",
+    )
+    .await;
+    assert_error(
+        app.post_as(&app.admin, path, &json!({"older_than_days": -1}))
+            .await,
+        400,
+        "invalid_query",
+    )
+    .await;
     let v = app.admin_post(path, &json!({})).await;
     assert_eq!(v, json!({"deleted": 3, "older_than_days": 365}));
     let v = app.admin_post(path, &json!({"older_than_days": 30})).await;
     assert_eq!(v["deleted"], 2);
     // Today's encrypt row, the refusal and the two admin actions remain.
-    assert_eq!(app.count("SELECT count(*) FROM access_logs WHERE access_type = 'encrypt'").await, 1);
-    assert_eq!(app.count("SELECT count(*) FROM access_logs WHERE timestamp < now() - interval '1 day'").await, 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM access_logs WHERE access_type = 'encrypt'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM access_logs WHERE timestamp < now() - interval '1 day'")
+            .await,
+        0
+    );
     // Maintenance applies the configured retention too.
     app.db
         .execute(
@@ -218,22 +262,47 @@ async fn access_log_filters_and_paging() {
     assert_eq!(app.admin_json(&q("?user=bob")).await["total"], 3);
     assert_eq!(app.admin_json(&q("?user=nobody")).await["total"], 0);
     assert_eq!(app.admin_json(&q("?access_type=encrypt")).await["total"], 5);
-    assert_eq!(app.admin_json(&q("?access_type=decrypt&user=alice")).await["total"], 1);
-    let by_doc = app.admin_json(&q(&format!("?document_id={}", a1.document_id))).await;
+    assert_eq!(
+        app.admin_json(&q("?access_type=decrypt&user=alice")).await["total"],
+        1
+    );
+    let by_doc = app
+        .admin_json(&q(&format!("?document_id={}", a1.document_id)))
+        .await;
     assert_eq!(by_doc["total"], 3);
-    assert!(by_doc["entries"].as_array().unwrap().iter().all(|e| e["document_id"] == a1.document_id.to_string()));
+    assert!(
+        by_doc["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["document_id"] == a1.document_id.to_string())
+    );
 
     // Time range.
-    let future = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let past = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    assert_eq!(app.admin_json(&q(&format!("?since={future}"))).await["total"], 0);
-    assert_eq!(app.admin_json(&q(&format!("?since={past}&until={future}"))).await["total"], 7);
-    assert_eq!(app.admin_json(&q(&format!("?until={past}"))).await["total"], 0);
+    let future = (chrono::Utc::now() + chrono::Duration::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let past = (chrono::Utc::now() - chrono::Duration::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    assert_eq!(
+        app.admin_json(&q(&format!("?since={future}"))).await["total"],
+        0
+    );
+    assert_eq!(
+        app.admin_json(&q(&format!("?since={past}&until={future}")))
+            .await["total"],
+        7
+    );
+    assert_eq!(
+        app.admin_json(&q(&format!("?until={past}"))).await["total"],
+        0
+    );
 
     // Paging: 7 entries, 3 per page.
     let mut seen = Vec::new();
     for page in 1..=3 {
-        let p = app.admin_json(&q(&format!("?per_page=3&page={page}"))).await;
+        let p = app
+            .admin_json(&q(&format!("?per_page=3&page={page}")))
+            .await;
         assert_eq!(p["total"], 7);
         let e = p["entries"].as_array().unwrap();
         assert_eq!(e.len(), if page < 3 { 3 } else { 1 });
@@ -243,7 +312,10 @@ async fn access_log_filters_and_paging() {
     dedup.sort_unstable();
     dedup.dedup();
     assert_eq!(dedup.len(), 7, "pages do not overlap");
-    assert_eq!(app.admin_json(&q("?per_page=3&page=4")).await["entries"], json!([]));
+    assert_eq!(
+        app.admin_json(&q("?per_page=3&page=4")).await["entries"],
+        json!([])
+    );
 
     for bad in [
         "?document_id=zz",

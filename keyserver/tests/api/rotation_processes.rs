@@ -15,10 +15,19 @@ use tokio::process::{Child, Command};
 use crate::helpers::*;
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
-fn spawn_process(database_url: &str, data_dir: &std::path::Path, port: u16, pool_size: u32) -> Child {
+fn spawn_process(
+    database_url: &str,
+    data_dir: &std::path::Path,
+    port: u16,
+    pool_size: u32,
+) -> Child {
     Command::new(env!("CARGO_BIN_EXE_pqfile-keyserver"))
         .arg("serve")
         .env("PQFILE_DATABASE_URL", database_url)
@@ -40,7 +49,10 @@ fn spawn_process(database_url: &str, data_dir: &std::path::Path, port: u16, pool
 
 async fn wait_ready(http: &reqwest::Client, port: u16) {
     for _ in 0..200 {
-        if let Ok(r) = http.get(format!("http://127.0.0.1:{port}/readyz")).send().await
+        if let Ok(r) = http
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
             && r.status() == 200
         {
             return;
@@ -68,12 +80,23 @@ async fn three_processes_rotate_each_key_once_and_lose_no_count() {
     let pool = pqfile_keyserver::db::connect(&database_url, 2).unwrap();
     admin::add_user(&pool, "alice", Role::User).await.unwrap();
     admin::add_user(&pool, "root", Role::Admin).await.unwrap();
-    let alice = admin::create_token(&pool, "alice", None).await.unwrap().expose().to_owned();
-    let root = admin::create_token(&pool, "root", None).await.unwrap().expose().to_owned();
-    // Every key is old enough to rotate.
-    db.execute("UPDATE encryption_keys SET created_at = now() - interval '45 days'", &[])
+    let alice = admin::create_token(&pool, "alice", None)
         .await
-        .unwrap();
+        .unwrap()
+        .expose()
+        .to_owned();
+    let root = admin::create_token(&pool, "root", None)
+        .await
+        .unwrap()
+        .expose()
+        .to_owned();
+    // Every key is old enough to rotate.
+    db.execute(
+        "UPDATE encryption_keys SET created_at = now() - interval '45 days'",
+        &[],
+    )
+    .await
+    .unwrap();
 
     // Each process gets 8 rotation checks, 4 maintenance runs and 30 new
     // documents, all at once.
@@ -83,7 +106,11 @@ async fn three_processes_rotate_each_key_once_and_lose_no_count() {
         for i in 0..12 {
             let http = http.clone();
             let root = root.clone();
-            let path = if i % 3 == 0 { "maintenance" } else { "rotation" };
+            let path = if i % 3 == 0 {
+                "maintenance"
+            } else {
+                "rotation"
+            };
             rotations.push(async move {
                 let r = http
                     .post(format!("http://127.0.0.1:{p}/v1/admin/{path}"))
@@ -94,7 +121,11 @@ async fn three_processes_rotate_each_key_once_and_lose_no_count() {
                     .unwrap();
                 assert_eq!(r.status(), 200);
                 let v: Value = r.json().await.unwrap();
-                let queued = if path == "rotation" { &v["queued"] } else { &v["rotation"]["queued"] };
+                let queued = if path == "rotation" {
+                    &v["queued"]
+                } else {
+                    &v["rotation"]["queued"]
+                };
                 queued.as_array().unwrap().len()
             });
         }
@@ -117,23 +148,35 @@ async fn three_processes_rotate_each_key_once_and_lose_no_count() {
         futures_util::future::join_all(creations)
     );
     let created = statuses.iter().filter(|s| **s == 201).count();
-    assert!(statuses.iter().all(|s| *s == 201), "registrations never fail during rotation: {statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 201),
+        "registrations never fail during rotation: {statuses:?}"
+    );
     // Let one more background round pass in every process.
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
     let total_queued: usize = queued.iter().sum();
-    assert_eq!(total_queued, pool_size as usize, "each old key queued by exactly one call");
+    assert_eq!(
+        total_queued, pool_size as usize,
+        "each old key queued by exactly one call"
+    );
     let one = |sql: &'static str| {
         let db = &db;
         async move { db.query_one(sql, &[]).await.unwrap().get::<_, i64>(0) }
     };
-    assert_eq!(one("SELECT count(*) FROM key_rotations").await, i64::from(pool_size));
+    assert_eq!(
+        one("SELECT count(*) FROM key_rotations").await,
+        i64::from(pool_size)
+    );
     assert_eq!(
         one("SELECT count(DISTINCT old_key_id) FROM key_rotations").await,
         i64::from(pool_size),
         "no key rotated twice"
     );
-    assert_eq!(one("SELECT count(*) FROM key_rotations WHERE status = 'failed'").await, 0);
+    assert_eq!(
+        one("SELECT count(*) FROM key_rotations WHERE status = 'failed'").await,
+        0
+    );
     assert_eq!(
         one("SELECT count(*) FROM encryption_keys WHERE status = 'rotation_queued'").await,
         i64::from(pool_size)
@@ -143,7 +186,10 @@ async fn three_processes_rotate_each_key_once_and_lose_no_count() {
         i64::from(pool_size),
         "one replacement per key, no extra refill"
     );
-    assert_eq!(one("SELECT count(*) FROM encryption_keys").await, 2 * i64::from(pool_size));
+    assert_eq!(
+        one("SELECT count(*) FROM encryption_keys").await,
+        2 * i64::from(pool_size)
+    );
     // Counts: every registration is counted exactly once.
     assert_eq!(one("SELECT count(*) FROM documents").await, created as i64);
     assert_eq!(
@@ -151,12 +197,16 @@ async fn three_processes_rotate_each_key_once_and_lose_no_count() {
         created as i64
     );
     // Documents registered before their key was queued keep the rotation open.
-    let open = one("SELECT count(*) FROM key_rotations WHERE status IN ('pending', 'in_progress')").await;
+    let open =
+        one("SELECT count(*) FROM key_rotations WHERE status IN ('pending', 'in_progress')").await;
     let with_docs = one(
         "SELECT count(*) FROM key_rotations r WHERE EXISTS (SELECT 1 FROM documents d WHERE d.key_id = r.old_key_id)",
     )
     .await;
-    assert_eq!(open, with_docs, "rotations without documents completed, the rest are open");
+    assert_eq!(
+        open, with_docs,
+        "rotations without documents completed, the rest are open"
+    );
     for c in &mut children {
         c.kill().await.unwrap();
     }
