@@ -370,80 +370,149 @@ function cell(tag, text, className) {
   return el;
 }
 
+function headRow(names) {
+  const thead = document.createElement('thead');
+  const tr = document.createElement('tr');
+  for (const h of names) {
+    const th = cell('th', h);
+    th.scope = 'col';
+    tr.append(th);
+  }
+  thead.append(tr);
+  return thead;
+}
+
+const DOC_COLUMNS = ['Document', 'Created', 'Key', 'Owner', 'Stored copy', ''];
+
 function renderDocuments(docs) {
   ui.documentsBody.dataset.state = 'list';
   if (docs.length === 0) {
     ui.documentsBody.replaceChildren(cell('p', 'No documents yet. Encrypt a file and it appears here.', 'muted'));
     return;
   }
+  const owned = docs.filter((d) => !d.shared).length;
+  const shared = docs.length - owned;
   const table = document.createElement('table');
-  const caption = cell('caption', `${docs.length} document${docs.length === 1 ? '' : 's'}`, 'visually-hidden');
-  const head = document.createElement('thead');
-  const hr = document.createElement('tr');
-  for (const h of ['Document', 'Created', 'Key', 'Owner', '']) {
-    const th = cell('th', h);
-    th.scope = 'col';
-    hr.append(th);
-  }
-  head.append(hr);
+  table.className = 'documents';
+  const caption = cell('caption', `${owned} document${owned === 1 ? '' : 's'} of yours${shared ? `, ${shared} shared with you` : ''}`, 'muted caption');
   const body = document.createElement('tbody');
   for (const doc of docs) {
     const tr = document.createElement('tr');
+    tr.dataset.documentId = doc.document_id;
+    tr.dataset.shared = String(Boolean(doc.shared));
+    const ownerCell = document.createElement('td');
+    if (doc.shared) {
+      ownerCell.append(cell('span', String(doc.owner ?? '')), ' ', cell('span', 'shared with you', 'badge'));
+    } else {
+      ownerCell.append(cell('span', 'you', 'muted'));
+    }
     tr.append(
       cell('td', doc.document_id, 'mono'),
       cell('td', formatTime(doc.created_at)),
       cell('td', String(doc.key_id ?? '')),
-      cell('td', String(doc.owner ?? '')),
+      ownerCell,
+      cell('td', doc.has_content ? 'on the server' : 'none', doc.has_content ? '' : 'muted'),
     );
     const actions = document.createElement('td');
-    const button = cell('button', 'Access history', 'link-button');
-    button.type = 'button';
-    button.setAttribute('aria-expanded', 'false');
+    actions.className = 'doc-actions';
     const detailRow = document.createElement('tr');
     detailRow.hidden = true;
-    detailRow.className = 'history-row';
+    detailRow.className = 'detail-row';
     const detailCell = document.createElement('td');
-    detailCell.colSpan = 5;
-    detailCell.id = `history-${doc.document_id}`;
+    detailCell.colSpan = DOC_COLUMNS.length;
     detailRow.append(detailCell);
-    button.setAttribute('aria-controls', detailCell.id);
-    button.addEventListener('click', () => toggleHistory(button, detailRow, detailCell, doc.document_id));
-    actions.append(button);
+    if (doc.shared) {
+      // Only the owner (or an admin) sees a document's history and grants.
+      actions.append(cell('span', '—', 'muted'));
+    } else {
+      const panels = [
+        { label: 'Access history', kind: 'history', fill: fillHistory },
+      ];
+      for (const p of panels) {
+        const button = cell('button', p.label, 'link-button');
+        button.type = 'button';
+        button.dataset.panel = p.kind;
+        button.setAttribute('aria-expanded', 'false');
+        const panel = document.createElement('div');
+        panel.className = `panel panel-${p.kind}`;
+        panel.id = `${p.kind}-${doc.document_id}`;
+        panel.hidden = true;
+        panel.setAttribute('role', 'region');
+        panel.setAttribute('aria-label', `${p.label} of document ${doc.document_id.slice(0, 8)}`);
+        button.setAttribute('aria-controls', panel.id);
+        button.addEventListener('click', () => togglePanel(button, panel, detailRow, () => p.fill(panel, doc)));
+        detailCell.append(panel);
+        actions.append(button);
+      }
+    }
     tr.append(actions);
     body.append(tr, detailRow);
   }
-  table.append(caption, head, body);
+  table.append(caption, headRow(DOC_COLUMNS), body);
   ui.documentsBody.replaceChildren(table);
 }
 
-async function toggleHistory(button, row, target, documentId) {
+async function togglePanel(button, panel, row, fill) {
   const open = button.getAttribute('aria-expanded') === 'true';
   button.setAttribute('aria-expanded', String(!open));
-  row.hidden = open;
-  if (open) return;
-  target.replaceChildren(cell('p', 'Loading…', 'muted'));
+  panel.hidden = open;
+  row.hidden = [...row.querySelectorAll('.panel')].every((p) => p.hidden);
+  if (!open) await fill();
+}
+
+function panelError(e, what) {
+  if (e.status === 403) return `Only the document’s owner can see its ${what}.`;
+  if (e.status === 404 && e.code !== 'document_not_found') return `The ${what} is not available on this key server.`;
+  return describeError(e, { mode: 'encrypt', fileName: '' }).title;
+}
+
+const HISTORY_COLUMNS = ['Time', 'Type', 'User', 'IP address', 'User agent', 'Outcome'];
+
+/** The user agent, clamped to two lines on screen; the whole string is in the cell and its tooltip. */
+function agentCell(agent) {
+  const td = document.createElement('td');
+  td.className = 'agent';
+  const span = cell('span', agent ?? '');
+  if (agent) span.title = agent;
+  td.append(span);
+  return td;
+}
+
+async function fillHistory(panel, doc) {
+  panel.replaceChildren(cell('p', 'Loading access history…', 'muted'));
+  panel.setAttribute('aria-busy', 'true');
   try {
-    const entries = await accessHistory(token(), documentId);
+    const entries = await accessHistory(token(), doc.document_id);
+    const title = cell('h3', 'Access history', 'panel-title');
     if (entries.length === 0) {
-      target.replaceChildren(cell('p', 'No access recorded.', 'muted'));
+      panel.replaceChildren(title, cell('p', 'No access recorded.', 'muted'));
       return;
     }
-    const list = document.createElement('ul');
-    list.className = 'history';
+    const table = document.createElement('table');
+    table.className = 'history';
+    table.append(cell('caption', `${entries.length} access${entries.length === 1 ? '' : 'es'}, newest first`, 'visually-hidden'), headRow(HISTORY_COLUMNS));
+    const body = document.createElement('tbody');
     for (const e of entries) {
-      const li = document.createElement('li');
-      li.append(
-        cell('span', formatTime(e.timestamp), 'muted'),
-        cell('span', ` ${e.user ?? 'unknown user'} — ${e.access_type ?? 'access'}`),
-        cell('span', e.ip_address ? ` from ${e.ip_address}` : '', 'muted'),
+      const tr = document.createElement('tr');
+      tr.dataset.accessType = e.access_type ?? '';
+      tr.dataset.outcome = e.outcome ?? '';
+      const outcome = e.outcome === 'refused' ? `refused${e.reason ? ` (${e.reason.replaceAll('_', ' ')})` : ''}` : (e.outcome ?? '');
+      tr.append(
+        cell('td', formatTime(e.timestamp)),
+        cell('td', e.access_type ?? ''),
+        cell('td', e.user ?? 'unknown user'),
+        cell('td', e.ip_address ?? '', 'mono'),
+        agentCell(e.user_agent),
+        cell('td', outcome, e.outcome === 'refused' ? 'refused' : 'allowed'),
       );
-      if (e.user_agent) li.title = e.user_agent;
-      list.append(li);
+      body.append(tr);
     }
-    target.replaceChildren(list);
+    table.append(body);
+    panel.replaceChildren(title, table);
   } catch (e) {
-    const text = e.status === 404 ? 'Access history is not available on this key server yet.' : describeError(e, { mode: 'encrypt', fileName: '' }).title;
-    target.replaceChildren(cell('p', text, 'muted'));
+    panel.replaceChildren(cell('p', panelError(e, 'access history'), 'muted'));
+  } finally {
+    panel.removeAttribute('aria-busy');
   }
 }
 

@@ -56,7 +56,7 @@ test('the sign-in link stores the token, hides it from the address bar, and sign
   assert.equal(await page.evaluate(() => sessionStorage.getItem('pqfile.token')), TOKENS().alice);
   await assert.doesNotReject(page.locator('#documents-body[data-state]').waitFor());
   const docState = await page.getAttribute('#documents-body', 'data-state');
-  assert.ok(['unavailable', 'list'].includes(docState), `My documents: ${docState}`);
+  assert.equal(docState, 'list', `My documents: ${docState}`);
   await screenshot(page, '01-signed-in');
 
   await page.click('#sign-out');
@@ -173,6 +173,51 @@ test('a second user without access is refused', async () => {
   // The refusal came from the key server, in the audit log.
   const doc = readFileSync(small.pqf).subarray(6, 22).toString('hex');
   assert.equal(psql(`SELECT count(*) FROM access_logs WHERE document_id = '${doc}' AND outcome = 'refused' AND reason = 'forbidden'`), '1');
+  await page.close();
+});
+
+/** The document id in a .pqf header (bytes 6..22). */
+function documentIdOf(pqfPath) {
+  return readFileSync(pqfPath).subarray(6, 22).toString('hex');
+}
+
+test('My documents lists the encrypted file and shows its access history on demand', async () => {
+  const page = await openSignedIn(browser.context, TOKENS().alice);
+  const doc = documentIdOf(small.pqf);
+  const row = page.locator(`#documents-body tr[data-document-id="${doc}"]`);
+  await row.waitFor();
+  assert.equal(await row.getAttribute('data-shared'), 'false');
+  assert.match(await row.textContent(), /you/);
+  assert.match(await row.textContent(), new RegExp(psql(`SELECT key_id FROM documents WHERE id = '${doc}'`)));
+
+  // The history opens with the keyboard and names the encryption, the decryption and mallory's refusal.
+  const button = row.locator('button[data-panel="history"]');
+  assert.equal(await button.getAttribute('aria-expanded'), 'false');
+  await button.focus();
+  await page.keyboard.press('Enter');
+  assert.equal(await button.getAttribute('aria-expanded'), 'true');
+  const panel = page.locator(`#history-${doc}`);
+  await panel.locator('table.history').waitFor();
+  const entries = await panel.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => ({
+    type: tr.dataset.accessType,
+    outcome: tr.dataset.outcome,
+    cells: [...tr.cells].map((td) => td.textContent),
+  })));
+  console.log(`access history of ${doc}: ${entries.map((e) => `${e.type}/${e.outcome}/${e.cells[2]}`).join(', ')}`);
+  const find = (type, outcome, user) => entries.find((e) => e.type === type && e.outcome === outcome && e.cells[2] === user);
+  for (const [type, outcome, user] of [['encrypt', 'allowed', 'alice'], ['decrypt', 'allowed', 'alice'], ['decrypt', 'refused', 'mallory']]) {
+    const e = find(type, outcome, user);
+    assert.ok(e, `no ${type}/${outcome} entry for ${user}`);
+    assert.ok(e.cells[0].length > 0, 'no time');
+    assert.equal(e.cells[3], '127.0.0.1', 'IP address');
+    assert.match(e.cells[4], /Chrome/, 'user agent');
+  }
+  assert.match(find('decrypt', 'refused', 'mallory').cells[5], /refused \(forbidden\)/);
+  await screenshot(page, '16-my-documents-history');
+
+  // Closing hides it again.
+  await button.click();
+  assert.equal(await panel.isVisible(), false);
   await page.close();
 });
 
