@@ -221,6 +221,88 @@ test('My documents lists the encrypted file and shows its access history on dema
   await page.close();
 });
 
+test('alice shares a document with mallory from the page, then withdraws it', { timeout: 300_000 }, async () => {
+  const alice = await openSignedIn(browser.context, TOKENS().alice);
+  const plain = path('shared.bin');
+  const sha = makeFile(plain, 70 * 1024 + 3, marker);
+  await chooseFile(alice, plain);
+  const pqf = path('shared.bin.pqf');
+  const enc = await runJob(alice, pqf);
+  assert.equal(enc.error, undefined, enc.text);
+  const doc = documentIdOf(pqf);
+
+  // Mallory, in her own browser profile with her own token.
+  const second = await launchBrowser();
+  try {
+    const mallory = await openSignedIn(second.context, TOKENS().mallory);
+    const decryptAsMallory = async (out) => {
+      await chooseFile(mallory, pqf);
+      // The previous attempt's message goes away once the file is taken.
+      await mallory.locator('#error').waitFor({ state: 'hidden' });
+      return runJob(mallory, out);
+    };
+    let r = await decryptAsMallory(path('shared.mallory.0'));
+    assert.equal(r.error, 'no_access', `before sharing: ${r.text}`);
+
+    // Alice opens Sharing on the document (keyboard), tries an unknown user, then mallory.
+    const row = alice.locator(`#documents-body tr[data-document-id="${doc}"]`);
+    await row.waitFor();
+    const toggle = row.locator('button[data-panel="sharing"]');
+    await toggle.focus();
+    await alice.keyboard.press('Enter');
+    assert.equal(await toggle.getAttribute('aria-expanded'), 'true');
+    const panel = alice.locator(`#sharing-${doc}`);
+    const input = panel.getByLabel('Share with user');
+    await panel.locator('.grants li:has-text("Only you")').waitFor();
+    assert.equal(await alice.evaluate(() => document.activeElement.id), `share-user-${doc}`, 'focus is not on the user field');
+
+    await input.fill('nobody-by-this-name');
+    await alice.keyboard.press('Enter');
+    const alert = panel.locator('[role=alert]');
+    await alert.locator('text=There is no user named').waitFor();
+    assert.equal(await input.getAttribute('aria-invalid'), 'true');
+    await screenshot(alice, '17-share-unknown-user');
+
+    await input.fill('mallory');
+    await panel.getByRole('button', { name: 'Share', exact: true }).click();
+    await panel.locator('.grants li[data-user="mallory"]').waitFor();
+    assert.match(await panel.locator('[role=status]').textContent(), /Shared with mallory/);
+    assert.equal(await alert.textContent(), '');
+    assert.equal(await alice.evaluate(() => document.activeElement.id), `share-user-${doc}`, 'focus did not return to the user field');
+    await screenshot(alice, '18-shared-with-mallory');
+
+    // Mallory decrypts the same .pqf and sees the document as shared with her.
+    r = await decryptAsMallory(path('shared.mallory.1'));
+    assert.equal(r.error, undefined, `after sharing: ${r.text}`);
+    assert.equal(await sha256File(path('shared.mallory.1')), sha, 'mallory decrypted different bytes');
+    await mallory.click('#documents-refresh');
+    const mrow = mallory.locator(`#documents-body tr[data-document-id="${doc}"]`);
+    await mrow.waitFor();
+    assert.equal(await mrow.getAttribute('data-shared'), 'true');
+    assert.match(await mrow.textContent(), /alice.*shared with you/);
+    await screenshot(mallory, '19-mallory-shared-document');
+
+    // Alice withdraws (the button names whom); mallory is refused again.
+    await panel.getByRole('button', { name: 'Withdraw mallory’s access' }).click();
+    await panel.locator('.grants li:has-text("Only you")').waitFor();
+    assert.match(await panel.locator('[role=status]').textContent(), /mallory can no longer decrypt/);
+    assert.equal(await alice.evaluate(() => document.activeElement.id), `share-user-${doc}`);
+    await screenshot(alice, '20-share-withdrawn');
+    r = await decryptAsMallory(path('shared.mallory.2'));
+    assert.equal(r.error, 'no_access', `after withdrawing: ${r.text}`);
+
+    // The history tells the story: share, mallory's decryptions allowed and refused.
+    await row.locator('button[data-panel="history"]').click();
+    await alice.locator(`#history-${doc} table.history`).waitFor();
+    const seen = await alice.locator(`#history-${doc} tbody tr`).evaluateAll((trs) => trs.map((tr) => `${tr.dataset.accessType}/${tr.dataset.outcome}/${tr.cells[2].textContent}`));
+    for (const want of ['share/allowed/alice', 'decrypt/allowed/mallory', 'decrypt/refused/mallory']) assert.ok(seen.includes(want), `history lacks ${want}: ${seen}`);
+    await mallory.close();
+  } finally {
+    await second.close();
+  }
+  await alice.close();
+});
+
 test('a bad token during work asks to sign in again', async () => {
   const page = await openSignedIn(browser.context, TOKENS().alice);
   await page.evaluate(() => sessionStorage.setItem('pqfile.token', 'pqf_' + '0'.repeat(64)));
