@@ -4,10 +4,37 @@
 # Chromium, and click-to-first-encrypted-byte for a 1 KiB file, against the
 # real key server + PostgreSQL. BENCH_MIB, BENCH_ROUNDS, BENCH_TTFB_RUNS
 # override the defaults (256, 3, 30).
+#
+# Side by side against a baseline (git revision AB_REV, default HEAD):
+#   scripts/bench-web.sh ab        the package's streams alone, A = AB_REV's wasm/js/src, B = working copy
+#   scripts/bench-web.sh ab-page   the whole page (service-worker download), A = AB_REV's web/ + package, B = working copy
+#   scripts/bench-web.sh profile   CDP CPU profile of one encrypt and decrypt through the page
+#   scripts/bench-web.sh sink      the service-worker download alone (no crypto), 256 MiB
+# (these default to BENCH_MIB=64, BENCH_ROUNDS=3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$PWD
 export PATH="$HOME/.cargo/bin:$PATH"
 scripts/build-web.sh
 cargo build -q -p pqfile-keyserver
 (cd web/e2e && npm ci --no-audit --no-fund --loglevel=error)
-web/e2e/with-stack.sh node web/e2e/bench.js
+mode=${1:-}
+rev=${AB_REV:-HEAD}
+case "$mode" in
+  "") exec web/e2e/with-stack.sh node web/e2e/bench.js ;;
+  profile) exec web/e2e/with-stack.sh node web/e2e/profile.js ;;
+  sink) exec web/e2e/with-stack.sh node web/e2e/sink.js ;;
+  ab)
+    base=$ROOT/web/vendor/pqfile-base
+    rm -rf "$base" && cp -a "$ROOT/web/vendor/pqfile" "$base"
+    for f in $(git ls-tree --name-only "$rev" wasm/js/src/); do git show "$rev:$f" > "$base/src/$(basename "$f")"; done
+    exec web/e2e/with-stack.sh node web/e2e/ab.js ;;
+  ab-page)
+    A=$(mktemp -d /var/tmp/pqfile-web-a.XXXXXX)
+    trap 'rm -rf "$A"' EXIT
+    git archive "$rev" web | tar -x -C "$A"
+    cp -a web/vendor "$A/web/vendor"
+    for f in $(git ls-tree --name-only "$rev" wasm/js/src/); do git show "$rev:$f" > "$A/web/vendor/pqfile/src/$(basename "$f")"; done
+    AB_WEB_DIR=$A/web AB_PORT=$(scripts/pg.sh free-port) web/e2e/with-stack.sh node web/e2e/ab-page.js ;;
+  *) echo "usage: $0 [ab|ab-page|profile|sink]" >&2; exit 2 ;;
+esac

@@ -60,6 +60,8 @@ export class WebCryptoSealer {
     this.buf = new Uint8Array(CHUNK_SIZE);
     this.bufLen = 0;
     this.counter = 0;
+    /** @type {Promise<ArrayBuffer>[]} calls in flight, in file order */
+    this.inflight = [];
   }
 
   seal(plaintext) {
@@ -69,17 +71,22 @@ export class WebCryptoSealer {
     return crypto.subtle.encrypt({ name: 'AES-GCM', iv }, this.key, plaintext);
   }
 
-  // Seals `chunks` (views) in windows of concurrent calls. Each sealed chunk
-  // is emitted as is: joining them would copy every byte once more.
-  async #sealAll(chunks) {
-    for (let i = 0; i < chunks.length; i += this.window) {
-      const results = await Promise.all(chunks.slice(i, i + this.window).map((c) => this.seal(c)));
-      for (const r of results) this.emit(new Uint8Array(r));
-    }
+  // Starts sealing one chunk (a view: subtle.encrypt copies it at once) and
+  // emits finished chunks, in file order, while more than `window` calls are
+  // in flight. The window spans pushes: a push of a few chunks does not wait
+  // for them, so the crypto thread always has up to `window` calls queued.
+  async #start(chunk) {
+    const p = this.seal(chunk);
+    p.catch(() => {}); // awaited in order below
+    this.inflight.push(p);
+    while (this.inflight.length > this.window) this.emit(new Uint8Array(await this.inflight.shift()));
+  }
+
+  async #drain() {
+    while (this.inflight.length > 0) this.emit(new Uint8Array(await this.inflight.shift()));
   }
 
   async push(data) {
-    const chunks = [];
     let off = 0;
     if (this.bufLen > 0) {
       const take = Math.min(CHUNK_SIZE - this.bufLen, data.length);
@@ -88,20 +95,20 @@ export class WebCryptoSealer {
       off = take;
       if (this.bufLen < CHUNK_SIZE) return;
       // A full chunk is never the last one (C1): seal it now.
-      chunks.push(this.buf.slice());
       this.bufLen = 0;
+      await this.#start(this.buf);
     }
     while (data.length - off >= CHUNK_SIZE) {
-      chunks.push(data.subarray(off, off + CHUNK_SIZE));
+      await this.#start(data.subarray(off, off + CHUNK_SIZE));
       off += CHUNK_SIZE;
     }
     this.buf.set(data.subarray(off), 0);
     this.bufLen = data.length - off;
-    await this.#sealAll(chunks);
   }
 
   async finish() {
-    await this.#sealAll([this.buf.subarray(0, this.bufLen)]);
+    await this.#start(this.buf.subarray(0, this.bufLen));
+    await this.#drain();
   }
 }
 
