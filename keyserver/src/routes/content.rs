@@ -159,6 +159,26 @@ async fn refuse(
     err
 }
 
+/// Parses the document id and loads the caller's access to it, refusing (and
+/// auditing) an unknown document or a caller `permitted` does not accept.
+async fn authorize(
+    state: &AppState,
+    user: &AuthenticatedUser,
+    client: &ClientInfo,
+    path: &str,
+    access_type: AccessType,
+    permitted: fn(&DocumentAccess, &AuthenticatedUser) -> bool,
+) -> Result<(DocumentId, DocumentAccess), ContentError> {
+    let document_id = DocumentId::parse(path).map_err(|_| ContentError::InvalidDocumentId)?;
+    let doc = document_id.to_string();
+    let (key_id, err) = match DocumentAccess::load(&state.db, &doc, user.id).await? {
+        Some(a) if permitted(&a, user) => return Ok((document_id, a)),
+        Some(a) => (Some(a.key_id.get()), ContentError::Forbidden),
+        None => (None, ContentError::DocumentNotFound),
+    };
+    Err(refuse(state, user, client, &doc, access_type, key_id, err).await)
+}
+
 /// Checks the first bytes of an upload once they hold a whole header.
 /// `Ok(None)`: more bytes needed.
 fn check_header(
@@ -209,34 +229,11 @@ pub async fn put_content(
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ContentError> {
     let client = ClientInfo::from_request(&req);
-    let document_id = DocumentId::parse(&path).map_err(|_| ContentError::InvalidDocumentId)?;
-    let doc = document_id.to_string();
     let up = AccessType::Upload;
-    let Some(access) = DocumentAccess::load(&state.db, &doc, user.id).await? else {
-        return Err(refuse(
-            &state,
-            &user,
-            &client,
-            &doc,
-            up,
-            None,
-            ContentError::DocumentNotFound,
-        )
-        .await);
-    };
+    let (document_id, access) =
+        authorize(&state, &user, &client, &path, up, DocumentAccess::is_owner).await?;
+    let doc = document_id.to_string();
     let key_id = Some(access.key_id.get());
-    if !access.is_owner(&user) {
-        return Err(refuse(
-            &state,
-            &user,
-            &client,
-            &doc,
-            up,
-            key_id,
-            ContentError::Forbidden,
-        )
-        .await);
-    }
     let max = state.settings.max_content_bytes;
     let declared = req
         .headers()
@@ -351,35 +348,18 @@ pub async fn get_content(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ContentError> {
     let client = ClientInfo::from_request(&req);
-    let doc = DocumentId::parse(&path)
-        .map_err(|_| ContentError::InvalidDocumentId)?
-        .to_string();
     let down = AccessType::Download;
-    let Some(access) = DocumentAccess::load(&state.db, &doc, user.id).await? else {
-        return Err(refuse(
-            &state,
-            &user,
-            &client,
-            &doc,
-            down,
-            None,
-            ContentError::DocumentNotFound,
-        )
-        .await);
-    };
+    let (document_id, access) = authorize(
+        &state,
+        &user,
+        &client,
+        &path,
+        down,
+        DocumentAccess::may_read,
+    )
+    .await?;
+    let doc = document_id.to_string();
     let key_id = Some(access.key_id.get());
-    if !access.may_read(&user) {
-        return Err(refuse(
-            &state,
-            &user,
-            &client,
-            &doc,
-            down,
-            key_id,
-            ContentError::Forbidden,
-        )
-        .await);
-    }
     if access.content_size.is_none() {
         return Err(refuse(
             &state,

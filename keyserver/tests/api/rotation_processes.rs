@@ -3,79 +3,28 @@
 //! exactly once, exactly one replacement is generated for each, and no
 //! usage count is lost.
 
-use std::net::TcpListener;
-use std::process::Stdio;
 use std::time::Duration;
 
 use pqfile_keyserver::admin;
 use pqfile_keyserver::domain::Role;
 use serde_json::Value;
-use tokio::process::{Child, Command};
 
 use crate::helpers::*;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn spawn_process(
-    database_url: &str,
-    data_dir: &std::path::Path,
-    port: u16,
-    pool_size: u32,
-) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_pqfile-keyserver"))
-        .arg("serve")
-        .env("PQFILE_DATABASE_URL", database_url)
-        .env("PQFILE_DATA_DIR", data_dir)
-        .env("PQFILE_BIND", format!("127.0.0.1:{port}"))
-        .env("PQFILE_POOL_SIZE", pool_size.to_string())
-        .env("PQFILE_KMS", "local")
-        .env("PQFILE_WEB_DIR", "/nonexistent")
-        .env("PQFILE_WORKERS", "2")
-        // The background maintenance also runs, every second, in every process.
-        .env("PQFILE_MAINTENANCE_INTERVAL_SECS", "1")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn pqfile-keyserver")
-}
-
-async fn wait_ready(http: &reqwest::Client, port: u16) {
-    for _ in 0..200 {
-        if let Ok(r) = http
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await
-            && r.status() == 200
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("server on port {port} never became ready");
-}
 
 #[tokio::test]
 async fn three_processes_rotate_each_key_once_and_lose_no_count() {
     let database_url = fresh_database().await;
     let data_dir = tempfile::tempdir().unwrap();
     let pool_size = 6;
-    let ports = [free_port(), free_port(), free_port()];
-    let mut children: Vec<Child> = ports
-        .iter()
-        .map(|p| spawn_process(&database_url, data_dir.path(), *p, pool_size))
-        .collect();
+    // The background maintenance also runs, every second, in every process.
+    let (mut children, ports) = spawn_three_processes(
+        &database_url,
+        data_dir.path(),
+        pool_size,
+        &[("PQFILE_MAINTENANCE_INTERVAL_SECS", "1")],
+    )
+    .await;
     let http = reqwest::Client::new();
-    for p in ports {
-        wait_ready(&http, p).await;
-    }
     let db = connect(&database_url).await;
     let pool = pqfile_keyserver::db::connect(&database_url, 2).unwrap();
     admin::add_user(&pool, "alice", Role::User).await.unwrap();
