@@ -24,10 +24,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Encrypt { server, io } => encrypt(&Client::new(&server)?, io),
         Command::Decrypt { server, io } => decrypt(&Client::new(&server)?, io),
         Command::Inspect { input, json } => inspect(input, json),
-        Command::Rewrap { server, file } => rewrap(&Client::new(&server)?, &file, false),
-        Command::Share { server, document, with, revoke, list } => {
-            share(&Client::new(&server)?, &document, with, revoke, list)
-        }
+        Command::Rewrap { server, file } => rewrap(&Client::new(&server)?, &file),
+        // Without --with or --revoke, `share` lists (what --list asks for).
+        Command::Share { server, document, with, revoke, list: _ } => share(&Client::new(&server)?, &document, with, revoke),
         Command::Documents { server, all } => {
             print_json(&Client::new(&server)?.get(if all { "/v1/documents?all=true" } else { "/v1/documents" })?);
             Ok(())
@@ -218,7 +217,7 @@ fn io_err(what: String) -> impl FnOnce(std::io::Error) -> CliError {
 /// Replaces the file's header with one the key server rewrapped to a current
 /// key. ML-KEM-768 stanzas have a fixed size, so the new header normally has
 /// the old one's length and is written in place: O(header), not O(file).
-fn rewrap(client: &Client, path: &std::path::Path, _admin: bool) -> Result<(), CliError> {
+fn rewrap(client: &Client, path: &std::path::Path) -> Result<(), CliError> {
     use std::io::{Seek, SeekFrom, Write};
     let mut input = io::open_input(Some(path))?;
     let (header, _) = read_header(&mut input.reader)?;
@@ -263,7 +262,7 @@ fn rewrap(client: &Client, path: &std::path::Path, _admin: bool) -> Result<(), C
     Ok(())
 }
 
-fn share(client: &Client, document: &str, with: Option<String>, revoke: Option<String>, list: bool) -> Result<(), CliError> {
+fn share(client: &Client, document: &str, with: Option<String>, revoke: Option<String>) -> Result<(), CliError> {
     let id = resolve_document(document)?;
     match (with, revoke) {
         (Some(user), _) => {
@@ -275,7 +274,6 @@ fn share(client: &Client, document: &str, with: Option<String>, revoke: Option<S
             eprintln!("{user} may no longer decrypt document {id}");
         }
         (None, None) => {
-            let _ = list;
             print_json(&client.get(&format!("/v1/documents/{id}/grants"))?);
         }
     }
@@ -341,7 +339,8 @@ fn admin(client: &Client, command: AdminCommand) -> Result<(), CliError> {
         AdminCommand::Retention { older_than_days } => {
             client.post("/v1/admin/access-logs/retention", serde_json::json!({ "older_than_days": older_than_days }))?
         }
-        AdminCommand::Rewrap { file } => return rewrap(client, &file, true),
+        // The same route: the server lets admins rescue documents of revoked keys.
+        AdminCommand::Rewrap { file } => return rewrap(client, &file),
         AdminCommand::Logs { document, user, access_type, since, until, page, per_page } => client.get(&format!(
             "/v1/admin/access-logs{}",
             query(&[
