@@ -55,8 +55,10 @@ impl Client {
         let token = match (&args.token, &args.token_file) {
             (Some(t), _) if !t.trim().is_empty() => Zeroizing::new(t.trim().to_string()),
             (_, Some(path)) => {
-                let t = std::fs::read_to_string(path)
-                    .map_err(|source| CliError::Io { what: format!("reading {}", path.display()), source })?;
+                let t = std::fs::read_to_string(path).map_err(|source| CliError::Io {
+                    what: format!("reading {}", path.display()),
+                    source,
+                })?;
                 Zeroizing::new(t.trim().to_string())
             }
             _ => return Err(CliError::NoToken),
@@ -67,7 +69,11 @@ impl Client {
             .user_agent(concat!("pqfile-cli/", env!("CARGO_PKG_VERSION")))
             .build()
             .new_agent();
-        Ok(Self { base: args.server.trim_end_matches('/').to_string(), token, agent })
+        Ok(Self {
+            base: args.server.trim_end_matches('/').to_string(),
+            token,
+            agent,
+        })
     }
 
     fn auth(&self) -> String {
@@ -75,10 +81,15 @@ impl Client {
     }
 
     fn unreachable(&self, e: ureq::Error) -> CliError {
-        CliError::Unreachable { url: self.base.clone(), detail: e.to_string() }
+        CliError::Unreachable {
+            url: self.base.clone(),
+            detail: e.to_string(),
+        }
     }
 
-    fn check(resp: ureq::http::Response<ureq::Body>) -> Result<ureq::http::Response<ureq::Body>, CliError> {
+    fn check(
+        resp: ureq::http::Response<ureq::Body>,
+    ) -> Result<ureq::http::Response<ureq::Body>, CliError> {
         let status = resp.status().as_u16();
         if (200..300).contains(&status) {
             return Ok(resp);
@@ -88,7 +99,11 @@ impl Client {
             Ok(b) => (b.error.code, b.error.message),
             Err(_) => ("http_error".into(), format!("HTTP {status}")),
         };
-        Err(CliError::Api(ApiError { status, code, message }))
+        Err(CliError::Api(ApiError {
+            status,
+            code,
+            message,
+        }))
     }
 
     fn json(resp: ureq::http::Response<ureq::Body>) -> Result<serde_json::Value, CliError> {
@@ -104,24 +119,44 @@ impl Client {
 
     pub fn post(&self, path: &str, body: serde_json::Value) -> Result<serde_json::Value, CliError> {
         let url = format!("{}{}", self.base, path);
-        let resp = self.agent.post(&url).header("Authorization", &self.auth()).send_json(&body).map_err(|e| self.unreachable(e))?;
+        let resp = self
+            .agent
+            .post(&url)
+            .header("Authorization", &self.auth())
+            .send_json(&body)
+            .map_err(|e| self.unreachable(e))?;
         Self::json(resp)
     }
 
     pub fn get(&self, path: &str) -> Result<serde_json::Value, CliError> {
         let url = format!("{}{}", self.base, path);
-        let resp = self.agent.get(&url).header("Authorization", &self.auth()).call().map_err(|e| self.unreachable(e))?;
+        let resp = self
+            .agent
+            .get(&url)
+            .header("Authorization", &self.auth())
+            .call()
+            .map_err(|e| self.unreachable(e))?;
         Self::json(resp)
     }
 
     pub fn delete(&self, path: &str) -> Result<serde_json::Value, CliError> {
         let url = format!("{}{}", self.base, path);
-        let resp = self.agent.delete(&url).header("Authorization", &self.auth()).call().map_err(|e| self.unreachable(e))?;
+        let resp = self
+            .agent
+            .delete(&url)
+            .header("Authorization", &self.auth())
+            .call()
+            .map_err(|e| self.unreachable(e))?;
         Self::json(resp)
     }
 
     /// Streams `body` (of `len` bytes) with PUT.
-    pub fn put_stream(&self, path: &str, body: impl std::io::Read, len: u64) -> Result<serde_json::Value, CliError> {
+    pub fn put_stream(
+        &self,
+        path: &str,
+        body: impl std::io::Read,
+        len: u64,
+    ) -> Result<serde_json::Value, CliError> {
         let url = format!("{}{}", self.base, path);
         let resp = self
             .agent
@@ -129,15 +164,25 @@ impl Client {
             .header("Authorization", &self.auth())
             .header("Content-Type", "application/octet-stream")
             .header("Content-Length", &len.to_string())
-            .send(ureq::SendBody::from_reader(&mut std::io::BufReader::new(body)))
+            .send(ureq::SendBody::from_reader(&mut std::io::BufReader::new(
+                body,
+            )))
             .map_err(|e| self.unreachable(e))?;
         Self::json(resp)
     }
 
     /// GETs a binary body as a reader.
-    pub fn get_stream(&self, path: &str) -> Result<(Option<u64>, Box<dyn std::io::Read>), CliError> {
+    pub fn get_stream(
+        &self,
+        path: &str,
+    ) -> Result<(Option<u64>, Box<dyn std::io::Read>), CliError> {
         let url = format!("{}{}", self.base, path);
-        let resp = self.agent.get(&url).header("Authorization", &self.auth()).call().map_err(|e| self.unreachable(e))?;
+        let resp = self
+            .agent
+            .get(&url)
+            .header("Authorization", &self.auth())
+            .call()
+            .map_err(|e| self.unreachable(e))?;
         let resp = Self::check(resp)?;
         let len = resp.body().content_length();
         Ok((len, Box::new(resp.into_body().into_reader())))
@@ -145,31 +190,48 @@ impl Client {
 
     /// Rewraps a document's header to a current key; returns the new header.
     pub fn rewrap(&self, document_id: &str, header: &[u8]) -> Result<Vec<u8>, CliError> {
-        let v = self.post(&format!("/v1/documents/{document_id}/rewrap"), serde_json::json!({ "header": B64.encode(header) }))?;
-        let h = v["header"].as_str().ok_or_else(|| CliError::BadResponse("missing header".into()))?;
+        let v = self.post(
+            &format!("/v1/documents/{document_id}/rewrap"),
+            serde_json::json!({ "header": B64.encode(header) }),
+        )?;
+        let h = v["header"]
+            .as_str()
+            .ok_or_else(|| CliError::BadResponse("missing header".into()))?;
         decode_b64(h)
     }
 
     pub fn create_document(&self) -> Result<NewDocument, CliError> {
         let v = self.post("/v1/documents", serde_json::json!({}))?;
-        let d: NewDocument = serde_json::from_value(v).map_err(|e| CliError::BadResponse(e.to_string()))?;
+        let d: NewDocument =
+            serde_json::from_value(v).map_err(|e| CliError::BadResponse(e.to_string()))?;
         if d.key.algorithm != "ML-KEM-768" {
-            return Err(CliError::BadResponse(format!("unsupported key algorithm {}", d.key.algorithm)));
+            return Err(CliError::BadResponse(format!(
+                "unsupported key algorithm {}",
+                d.key.algorithm
+            )));
         }
         Ok(d)
     }
 
     /// Returns the transport stanza bytes.
-    pub fn unwrap(&self, document_id: &str, stanza: &[u8], ephemeral_pk: &[u8]) -> Result<Vec<u8>, CliError> {
+    pub fn unwrap(
+        &self,
+        document_id: &str,
+        stanza: &[u8],
+        ephemeral_pk: &[u8],
+    ) -> Result<Vec<u8>, CliError> {
         let v = self.post(
             &format!("/v1/documents/{document_id}/unwrap"),
             serde_json::json!({ "stanza": B64.encode(stanza), "ephemeral_public_key": B64.encode(ephemeral_pk) }),
         )?;
-        let u: Unwrapped = serde_json::from_value(v).map_err(|e| CliError::BadResponse(e.to_string()))?;
-        B64.decode(u.transport_stanza).map_err(|e| CliError::BadResponse(e.to_string()))
+        let u: Unwrapped =
+            serde_json::from_value(v).map_err(|e| CliError::BadResponse(e.to_string()))?;
+        B64.decode(u.transport_stanza)
+            .map_err(|e| CliError::BadResponse(e.to_string()))
     }
 }
 
 pub fn decode_b64(s: &str) -> Result<Vec<u8>, CliError> {
-    B64.decode(s).map_err(|e| CliError::BadResponse(e.to_string()))
+    B64.decode(s)
+        .map_err(|e| CliError::BadResponse(e.to_string()))
 }

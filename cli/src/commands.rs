@@ -26,9 +26,19 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Inspect { input, json } => inspect(input, json),
         Command::Rewrap { server, file } => rewrap(&Client::new(&server)?, &file),
         // Without --with or --revoke, `share` lists (what --list asks for).
-        Command::Share { server, document, with, revoke, list: _ } => share(&Client::new(&server)?, &document, with, revoke),
+        Command::Share {
+            server,
+            document,
+            with,
+            revoke,
+            list: _,
+        } => share(&Client::new(&server)?, &document, with, revoke),
         Command::Documents { server, all } => {
-            print_json(&Client::new(&server)?.get(if all { "/v1/documents?all=true" } else { "/v1/documents" })?);
+            print_json(&Client::new(&server)?.get(if all {
+                "/v1/documents?all=true"
+            } else {
+                "/v1/documents"
+            })?);
             Ok(())
         }
         Command::History { server, document } => {
@@ -37,9 +47,12 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Upload { server, file } => upload(&Client::new(&server)?, &file),
-        Command::Download { server, document_id, output, force } => {
-            download(&Client::new(&server)?, &document_id, output, force)
-        }
+        Command::Download {
+            server,
+            document_id,
+            output,
+            force,
+        } => download(&Client::new(&server)?, &document_id, output, force),
         Command::Admin { server, command } => admin(&Client::new(&server)?, command),
     }
 }
@@ -67,7 +80,10 @@ fn encrypt(client: &Client, args: IoArgs) -> Result<(), CliError> {
         .map_err(|_| CliError::BadResponse("invalid document id".into()))?;
     let public_key = mlkem768::PublicKey::from_bytes(&client::decode_b64(&doc.key.public_key)?)
         .map_err(|e| CliError::BadResponse(e.to_string()))?;
-    let recipient = Recipient { key_id: doc.key.key_id, public_key };
+    let recipient = Recipient {
+        key_id: doc.key.key_id,
+        public_key,
+    };
     let mut enc = Encryptor::with_document_id(document_id, &[recipient], &mut rng())?;
     let pb = io::progress(input.len, args.quiet, "encrypting");
     let mut buf = vec![0u8; BUF];
@@ -86,7 +102,12 @@ fn encrypt(client: &Client, args: IoArgs) -> Result<(), CliError> {
     out.write_all(&sealed)?;
     pb.finish_and_clear();
     if let Some(p) = out.commit()? {
-        eprintln!("encrypted to {} (document {}, key {})", p.display(), doc.document_id, doc.key.key_id);
+        eprintln!(
+            "encrypted to {} (document {}, key {})",
+            p.display(),
+            doc.document_id,
+            doc.key.key_id
+        );
     }
     Ok(())
 }
@@ -107,7 +128,9 @@ fn read_header(r: &mut dyn std::io::Read) -> Result<(Header, Vec<u8>), CliError>
                 while filled < head.len() {
                     let n = io::read_some(r, &mut head[filled..])?;
                     if n == 0 {
-                        return Err(CliError::Parse(ParseError::Incomplete { needed: head.len() - filled }));
+                        return Err(CliError::Parse(ParseError::Incomplete {
+                            needed: head.len() - filled,
+                        }));
                     }
                     filled += n;
                 }
@@ -121,7 +144,11 @@ fn decrypt(client: &Client, args: IoArgs) -> Result<(), CliError> {
     let mut input = io::open_input(args.input.as_deref())?;
     let (header, rest) = read_header(&mut input.reader)?;
     let document_id = header.document_id.to_string();
-    let candidates: Vec<_> = header.stanzas.iter().filter(|s| s.kem == KemId::ML_KEM_768).collect();
+    let candidates: Vec<_> = header
+        .stanzas
+        .iter()
+        .filter(|s| s.kem == KemId::ML_KEM_768)
+        .collect();
     if candidates.is_empty() {
         return Err(CliError::Decrypt(pqfile_core::DecryptError::UnsupportedKem));
     }
@@ -136,9 +163,12 @@ fn decrypt(client: &Client, args: IoArgs) -> Result<(), CliError> {
                 let transport = pqfile_core::Stanza::parse_exact(&bytes)
                     .map_err(|_| CliError::BadResponse("malformed transport stanza".into()))?;
                 if transport.key_id != TRANSPORT_KEY_ID {
-                    return Err(CliError::BadResponse("transport stanza has a non-zero key id".into()));
+                    return Err(CliError::BadResponse(
+                        "transport stanza has a non-zero key id".into(),
+                    ));
                 }
-                let key = stanza::unwrap(&transport, &header.document_id, &eph).map_err(pqfile_core::DecryptError::from)?;
+                let key = stanza::unwrap(&transport, &header.document_id, &eph)
+                    .map_err(pqfile_core::DecryptError::from)?;
                 file_key = Some(key);
                 break;
             }
@@ -146,7 +176,9 @@ fn decrypt(client: &Client, args: IoArgs) -> Result<(), CliError> {
         }
     }
     let Some(file_key) = file_key else {
-        return Err(last_err.unwrap_or(CliError::Decrypt(pqfile_core::DecryptError::NoMatchingStanza)));
+        return Err(last_err.unwrap_or(CliError::Decrypt(
+            pqfile_core::DecryptError::NoMatchingStanza,
+        )));
     };
     let mut dec = Decryptor::new(&header, &file_key)?;
     let mut out = Output::create(default_output(&args, false), args.force)?;
@@ -224,11 +256,18 @@ fn rewrap(client: &Client, path: &std::path::Path) -> Result<(), CliError> {
     drop(input);
     let old = header.to_bytes();
     let new = client.rewrap(&header.document_id.to_string(), &old)?;
-    let (parsed, used) = Header::parse(&new).map_err(|e| CliError::BadResponse(format!("rewrapped header: {e}")))?;
+    let (parsed, used) =
+        Header::parse(&new).map_err(|e| CliError::BadResponse(format!("rewrapped header: {e}")))?;
     if used != new.len() || parsed.document_id != header.document_id {
-        return Err(CliError::BadResponse("the rewrapped header does not belong to this document".into()));
+        return Err(CliError::BadResponse(
+            "the rewrapped header does not belong to this document".into(),
+        ));
     }
-    let recipients: Vec<String> = parsed.stanzas.iter().map(|s| format!("{} key {}", s.kem.name(), s.key_id)).collect();
+    let recipients: Vec<String> = parsed
+        .stanzas
+        .iter()
+        .map(|s| format!("{} key {}", s.kem.name(), s.key_id))
+        .collect();
     if new.len() == old.len() {
         // Keep the old header beside the file until the new one is durable.
         let backup = path.with_extension("pqf-header-backup");
@@ -237,15 +276,25 @@ fn rewrap(client: &Client, path: &std::path::Path) -> Result<(), CliError> {
             .write(true)
             .open(path)
             .map_err(io_err(format!("opening {}", path.display())))?;
-        f.seek(SeekFrom::Start(0)).map_err(io_err("seeking".into()))?;
-        f.write_all(&new).map_err(io_err(format!("writing {}", path.display())))?;
-        f.sync_all().map_err(io_err(format!("flushing {}", path.display())))?;
+        f.seek(SeekFrom::Start(0))
+            .map_err(io_err("seeking".into()))?;
+        f.write_all(&new)
+            .map_err(io_err(format!("writing {}", path.display())))?;
+        f.sync_all()
+            .map_err(io_err(format!("flushing {}", path.display())))?;
         let _ = std::fs::remove_file(&backup);
-        eprintln!("rewrapped {} in place ({} header bytes rewritten); recipients: {}", path.display(), new.len(), recipients.join(", "));
+        eprintln!(
+            "rewrapped {} in place ({} header bytes rewritten); recipients: {}",
+            path.display(),
+            new.len(),
+            recipients.join(", ")
+        );
     } else {
         // A different header size: rewrite the file through a temporary copy.
-        let mut src = std::fs::File::open(path).map_err(io_err(format!("opening {}", path.display())))?;
-        src.seek(SeekFrom::Start(old.len() as u64)).map_err(io_err("seeking".into()))?;
+        let mut src =
+            std::fs::File::open(path).map_err(io_err(format!("opening {}", path.display())))?;
+        src.seek(SeekFrom::Start(old.len() as u64))
+            .map_err(io_err("seeking".into()))?;
         let mut out = Output::create(Some(path.to_path_buf()), true)?;
         out.write_all(&new)?;
         let mut buf = vec![0u8; BUF];
@@ -257,16 +306,28 @@ fn rewrap(client: &Client, path: &std::path::Path) -> Result<(), CliError> {
             out.write_all(&buf[..n])?;
         }
         out.commit()?;
-        eprintln!("rewrapped {} (header size changed, file rewritten); recipients: {}", path.display(), recipients.join(", "));
+        eprintln!(
+            "rewrapped {} (header size changed, file rewritten); recipients: {}",
+            path.display(),
+            recipients.join(", ")
+        );
     }
     Ok(())
 }
 
-fn share(client: &Client, document: &str, with: Option<String>, revoke: Option<String>) -> Result<(), CliError> {
+fn share(
+    client: &Client,
+    document: &str,
+    with: Option<String>,
+    revoke: Option<String>,
+) -> Result<(), CliError> {
     let id = resolve_document(document)?;
     match (with, revoke) {
         (Some(user), _) => {
-            client.post(&format!("/v1/documents/{id}/grants"), serde_json::json!({ "user": user }))?;
+            client.post(
+                &format!("/v1/documents/{id}/grants"),
+                serde_json::json!({ "user": user }),
+            )?;
             eprintln!("{user} may now decrypt document {id}");
         }
         (None, Some(user)) => {
@@ -285,14 +346,22 @@ fn upload(client: &Client, path: &std::path::Path) -> Result<(), CliError> {
     let (header, _) = read_header(&mut input.reader)?;
     drop(input);
     let f = std::fs::File::open(path).map_err(io_err(format!("opening {}", path.display())))?;
-    let len = f.metadata().map_err(io_err(format!("reading {}", path.display())))?.len();
+    let len = f
+        .metadata()
+        .map_err(io_err(format!("reading {}", path.display())))?
+        .len();
     let id = header.document_id.to_string();
     client.put_stream(&format!("/v1/documents/{id}/content"), f, len)?;
     eprintln!("uploaded {} ({len} bytes) as document {id}", path.display());
     Ok(())
 }
 
-fn download(client: &Client, document_id: &str, output: Option<PathBuf>, force: bool) -> Result<(), CliError> {
+fn download(
+    client: &Client,
+    document_id: &str,
+    output: Option<PathBuf>,
+    force: bool,
+) -> Result<(), CliError> {
     let id = DocumentId::parse(document_id)?.to_string();
     let dest = output.unwrap_or_else(|| PathBuf::from(format!("{id}.pqf")));
     let mut out = Output::create(Some(dest), force)?;
@@ -316,13 +385,19 @@ fn query(pairs: &[(&str, Option<String>)]) -> String {
         .iter()
         .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", urlencode(v))))
         .collect();
-    if q.is_empty() { String::new() } else { format!("?{}", q.join("&")) }
+    if q.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", q.join("&"))
+    }
 }
 
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -331,17 +406,34 @@ fn urlencode(s: &str) -> String {
 fn admin(client: &Client, command: AdminCommand) -> Result<(), CliError> {
     let v = match command {
         AdminCommand::Stats => client.get("/v1/admin/stats")?,
-        AdminCommand::Keys { status } => client.get(&format!("/v1/admin/keys{}", query(&[("status", status)])))?,
-        AdminCommand::Revoke { key_id } => client.post(&format!("/v1/admin/keys/{key_id}/revoke"), serde_json::json!({}))?,
-        AdminCommand::Rotate => client.post("/v1/admin/rotation", serde_json::json!({}))?,
-        AdminCommand::Rotations { status } => client.get(&format!("/v1/admin/rotations{}", query(&[("status", status)])))?,
-        AdminCommand::Maintenance => client.post("/v1/admin/maintenance", serde_json::json!({}))?,
-        AdminCommand::Retention { older_than_days } => {
-            client.post("/v1/admin/access-logs/retention", serde_json::json!({ "older_than_days": older_than_days }))?
+        AdminCommand::Keys { status } => {
+            client.get(&format!("/v1/admin/keys{}", query(&[("status", status)])))?
         }
+        AdminCommand::Revoke { key_id } => client.post(
+            &format!("/v1/admin/keys/{key_id}/revoke"),
+            serde_json::json!({}),
+        )?,
+        AdminCommand::Rotate => client.post("/v1/admin/rotation", serde_json::json!({}))?,
+        AdminCommand::Rotations { status } => client.get(&format!(
+            "/v1/admin/rotations{}",
+            query(&[("status", status)])
+        ))?,
+        AdminCommand::Maintenance => client.post("/v1/admin/maintenance", serde_json::json!({}))?,
+        AdminCommand::Retention { older_than_days } => client.post(
+            "/v1/admin/access-logs/retention",
+            serde_json::json!({ "older_than_days": older_than_days }),
+        )?,
         // The same route: the server lets admins rescue documents of revoked keys.
         AdminCommand::Rewrap { file } => return rewrap(client, &file),
-        AdminCommand::Logs { document, user, access_type, since, until, page, per_page } => client.get(&format!(
+        AdminCommand::Logs {
+            document,
+            user,
+            access_type,
+            since,
+            until,
+            page,
+            per_page,
+        } => client.get(&format!(
             "/v1/admin/access-logs{}",
             query(&[
                 ("document_id", document),

@@ -6,7 +6,10 @@ use pqfile_core::{DecryptError, EncryptError, ParseError};
 #[derive(Debug)]
 pub enum CliError {
     /// Reading or writing a file.
-    Io { what: String, source: std::io::Error },
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
     /// The output exists.
     OutputExists(String),
     /// No token configured.
@@ -45,8 +48,13 @@ impl CliError {
             Self::Io { what, source } => format!("{what}: {source}"),
             Self::OutputExists(p) => format!("{p} already exists"),
             Self::NoToken => "no API token configured".into(),
-            Self::Unreachable { url, detail } => format!("cannot reach the key server at {url}: {detail}"),
-            Self::Api(e) => format!("key server refused the request (HTTP {}): {}", e.status, e.message),
+            Self::Unreachable { url, detail } => {
+                format!("cannot reach the key server at {url}: {detail}")
+            }
+            Self::Api(e) => format!(
+                "key server refused the request (HTTP {}): {}",
+                e.status, e.message
+            ),
             Self::Parse(e) => e.to_string(),
             Self::Decrypt(e) => e.to_string(),
             Self::Encrypt(e) => e.to_string(),
@@ -57,17 +65,29 @@ impl CliError {
     fn hint(&self) -> Option<&'static str> {
         Some(match self {
             Self::OutputExists(_) => "pass --force to overwrite it, or choose another name with -o",
-            Self::NoToken => "set PQFILE_TOKEN or pass --token-file (scripts/run.sh prints a token on first start)",
-            Self::Unreachable { .. } => "is the key server running? start it with scripts/run.sh or set PQFILE_SERVER",
-            Self::Api(e) if e.status == 401 => "your token is missing, unknown or revoked: check PQFILE_TOKEN",
+            Self::NoToken => {
+                "set PQFILE_TOKEN or pass --token-file (scripts/run.sh prints a token on first start)"
+            }
+            Self::Unreachable { .. } => {
+                "is the key server running? start it with scripts/run.sh or set PQFILE_SERVER"
+            }
+            Self::Api(e) if e.status == 401 => {
+                "your token is missing, unknown or revoked: check PQFILE_TOKEN"
+            }
             Self::Api(e) if e.code == "key_revoked" => {
                 "the key protecting this file was revoked; an admin can rescue it with `pqfile admin rewrap FILE`"
             }
             Self::Api(e) if e.code == "admin_only" => "this needs an admin token",
-            Self::Api(e) if e.status == 403 => "you are not allowed to decrypt this document: ask its owner to share it",
-            Self::Api(e) if e.status == 503 => "the key server's KMS is unavailable: try again later",
+            Self::Api(e) if e.status == 403 => {
+                "you are not allowed to decrypt this document: ask its owner to share it"
+            }
+            Self::Api(e) if e.status == 503 => {
+                "the key server's KMS is unavailable: try again later"
+            }
             Self::Parse(ParseError::BadMagic) => "this is not a .pqf file",
-            Self::Parse(ParseError::Incomplete { .. }) => "the file is cut short: was the download or copy complete?",
+            Self::Parse(ParseError::Incomplete { .. }) => {
+                "the file is cut short: was the download or copy complete?"
+            }
             Self::Decrypt(DecryptError::DecryptionFailed) => {
                 "the file was modified, truncated or is not the original; no output was kept"
             }

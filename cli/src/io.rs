@@ -16,19 +16,34 @@ pub struct Input {
 
 pub fn open_input(path: Option<&Path>) -> Result<Input, CliError> {
     match path {
-        None => Ok(Input { reader: Box::new(std::io::stdin().lock()), len: None }),
-        Some(p) if p == Path::new("-") => Ok(Input { reader: Box::new(std::io::stdin().lock()), len: None }),
+        None => Ok(Input {
+            reader: Box::new(std::io::stdin().lock()),
+            len: None,
+        }),
+        Some(p) if p == Path::new("-") => Ok(Input {
+            reader: Box::new(std::io::stdin().lock()),
+            len: None,
+        }),
         Some(p) => {
-            let f = std::fs::File::open(p).map_err(|source| CliError::Io { what: format!("opening {}", p.display()), source })?;
+            let f = std::fs::File::open(p).map_err(|source| CliError::Io {
+                what: format!("opening {}", p.display()),
+                source,
+            })?;
             let len = f.metadata().ok().map(|m| m.len());
-            Ok(Input { reader: Box::new(f), len })
+            Ok(Input {
+                reader: Box::new(f),
+                len,
+            })
         }
     }
 }
 
 pub enum Output {
     Stdout(std::io::StdoutLock<'static>),
-    File { tmp: tempfile::NamedTempFile, dest: PathBuf },
+    File {
+        tmp: tempfile::NamedTempFile,
+        dest: PathBuf,
+    },
 }
 
 impl Output {
@@ -40,11 +55,17 @@ impl Output {
                 if p.exists() && !force {
                     return Err(CliError::OutputExists(p.display().to_string()));
                 }
-                let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                let dir = p
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
                 let tmp = tempfile::Builder::new()
                     .prefix(".pqfile-partial-")
                     .tempfile_in(dir)
-                    .map_err(|source| CliError::Io { what: format!("creating a file in {}", dir.display()), source })?;
+                    .map_err(|source| CliError::Io {
+                        what: format!("creating a file in {}", dir.display()),
+                        source,
+                    })?;
                 Ok(Self::File { tmp, dest: p })
             }
         }
@@ -55,22 +76,31 @@ impl Output {
             Self::Stdout(s) => s.write_all(data),
             Self::File { tmp, .. } => tmp.write_all(data),
         };
-        r.map_err(|source| CliError::Io { what: "writing the output".into(), source })
+        r.map_err(|source| CliError::Io {
+            what: "writing the output".into(),
+            source,
+        })
     }
 
     /// Makes the output visible under its final name.
     pub fn commit(self) -> Result<Option<PathBuf>, CliError> {
         match self {
             Self::Stdout(mut s) => {
-                s.flush().map_err(|source| CliError::Io { what: "writing standard output".into(), source })?;
+                s.flush().map_err(|source| CliError::Io {
+                    what: "writing standard output".into(),
+                    source,
+                })?;
                 Ok(None)
             }
             Self::File { tmp, dest } => {
-                tmp.as_file()
-                    .sync_all()
-                    .map_err(|source| CliError::Io { what: "flushing the output".into(), source })?;
-                tmp.persist(&dest)
-                    .map_err(|e| CliError::Io { what: format!("saving {}", dest.display()), source: e.error })?;
+                tmp.as_file().sync_all().map_err(|source| CliError::Io {
+                    what: "flushing the output".into(),
+                    source,
+                })?;
+                tmp.persist(&dest).map_err(|e| CliError::Io {
+                    what: format!("saving {}", dest.display()),
+                    source: e.error,
+                })?;
                 Ok(Some(dest))
             }
         }
@@ -91,7 +121,11 @@ pub fn progress(len: Option<u64>, quiet: bool, what: &str) -> ProgressBar {
     } else {
         "{msg} {bytes} {bytes_per_sec}"
     };
-    pb.set_style(ProgressStyle::with_template(style).unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "));
+    pb.set_style(
+        ProgressStyle::with_template(style)
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
     pb.set_message(what.to_string());
     pb
 }
@@ -102,7 +136,12 @@ pub fn read_some(r: &mut dyn Read, buf: &mut [u8]) -> Result<usize, CliError> {
         match r.read(buf) {
             Ok(n) => return Ok(n),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(source) => return Err(CliError::Io { what: "reading the input".into(), source }),
+            Err(source) => {
+                return Err(CliError::Io {
+                    what: "reading the input".into(),
+                    source,
+                });
+            }
         }
     }
 }

@@ -8,12 +8,16 @@ use predicates::prelude::*;
 use std::path::PathBuf;
 
 fn vector(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/vectors").join(format!("{name}.pqf"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata/vectors")
+        .join(format!("{name}.pqf"))
 }
 
 fn pqfile() -> Command {
     let mut c = Command::cargo_bin("pqfile").unwrap();
-    c.env_remove("PQFILE_TOKEN").env_remove("PQFILE_SERVER").env_remove("PQFILE_TOKEN_FILE");
+    c.env_remove("PQFILE_TOKEN")
+        .env_remove("PQFILE_SERVER")
+        .env_remove("PQFILE_TOKEN_FILE");
     c
 }
 
@@ -26,7 +30,11 @@ fn inspect_shows_document_and_recipients() {
         .success()
         .stdout(predicate::str::contains("recipient: ML-KEM-768 key 1"))
         .stdout(predicate::str::contains("recipient: ML-KEM-768 key 2"));
-    let out = pqfile().args(["inspect", "--json"]).arg(vector("unknown_kem_stanza_skipped")).output().unwrap();
+    let out = pqfile()
+        .args(["inspect", "--json"])
+        .arg(vector("unknown_kem_stanza_skipped"))
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["stanzas"][0]["kem"], "X-Wing");
@@ -37,15 +45,33 @@ fn inspect_shows_document_and_recipients() {
 #[test]
 fn inspect_reads_stdin_and_reports_bad_files_with_codes() {
     let file = std::fs::read(vector("empty")).unwrap();
-    pqfile().args(["inspect", "-"]).write_stdin(file).assert().success().stdout(predicate::str::contains("document id:"));
+    pqfile()
+        .args(["inspect", "-"])
+        .write_stdin(file)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("document id:"));
     pqfile()
         .arg("inspect")
         .arg(vector("bad_magic"))
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("[bad_magic]").and(predicate::str::contains("hint: this is not a .pqf file")));
-    pqfile().arg("inspect").arg(vector("truncated_header")).assert().code(2).stderr(predicate::str::contains("[truncated_header]"));
-    pqfile().arg("inspect").arg(vector("unsupported_version")).assert().code(2).stderr(predicate::str::contains("version 2"));
+        .stderr(
+            predicate::str::contains("[bad_magic]")
+                .and(predicate::str::contains("hint: this is not a .pqf file")),
+        );
+    pqfile()
+        .arg("inspect")
+        .arg(vector("truncated_header"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("[truncated_header]"));
+    pqfile()
+        .arg("inspect")
+        .arg(vector("unsupported_version"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("version 2"));
 }
 
 #[test]
@@ -55,7 +81,9 @@ fn missing_token_is_reported_before_any_work() {
         .arg(vector("empty"))
         .assert()
         .code(3)
-        .stderr(predicate::str::contains("[no_token]").and(predicate::str::contains("PQFILE_TOKEN")));
+        .stderr(
+            predicate::str::contains("[no_token]").and(predicate::str::contains("PQFILE_TOKEN")),
+        );
 }
 
 #[test]
@@ -70,9 +98,18 @@ fn unreachable_server_is_a_clear_error_and_leaves_no_output() {
         .arg(&input)
         .assert()
         .code(3)
-        .stderr(predicate::str::contains("[server_unreachable]").and(predicate::str::contains("hint:")));
-    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(names, vec![std::ffi::OsString::from("in.txt")], "no partial output may remain");
+        .stderr(
+            predicate::str::contains("[server_unreachable]").and(predicate::str::contains("hint:")),
+        );
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        names,
+        vec![std::ffi::OsString::from("in.txt")],
+        "no partial output may remain"
+    );
 }
 
 #[test]
@@ -88,7 +125,9 @@ fn existing_output_is_not_overwritten_without_force() {
         .arg(&input)
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("[output_exists]").and(predicate::str::contains("--force")));
+        .stderr(
+            predicate::str::contains("[output_exists]").and(predicate::str::contains("--force")),
+        );
     assert_eq!(std::fs::read(dir.path().join("a.pqf")).unwrap(), b"keep me");
 }
 

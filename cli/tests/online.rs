@@ -20,13 +20,24 @@ fn files_of_several_sizes_round_trip() {
     for len in [0usize, 1, 16384, (1 << 20) + 7] {
         let input = dir.path().join(format!("f{len}.bin"));
         std::fs::write(&input, data(len)).unwrap();
-        pqfile(&token).arg("encrypt").arg(&input).assert().success().stderr(predicate::str::contains("encrypted to"));
+        pqfile(&token)
+            .arg("encrypt")
+            .arg(&input)
+            .assert()
+            .success()
+            .stderr(predicate::str::contains("encrypted to"));
         let enc = dir.path().join(format!("f{len}.bin.pqf"));
         let ct = std::fs::read(&enc).unwrap();
         assert_eq!(&ct[..4], b"PQF\0");
         assert!(ct.len() > len + 1200, "header + payload expected");
         let out = dir.path().join(format!("f{len}.out"));
-        pqfile(&token).arg("decrypt").arg(&enc).arg("-o").arg(&out).assert().success();
+        pqfile(&token)
+            .arg("decrypt")
+            .arg(&enc)
+            .arg("-o")
+            .arg(&out)
+            .assert()
+            .success();
         assert_eq!(std::fs::read(&out).unwrap(), data(len), "size {len}");
     }
 }
@@ -35,10 +46,26 @@ fn files_of_several_sizes_round_trip() {
 fn pipes_work_in_both_directions() {
     let token = env("PQFILE_TEST_TOKEN");
     let plain = data(100_000);
-    let enc = pqfile(&token).arg("encrypt").write_stdin(plain.clone()).output().unwrap();
-    assert!(enc.status.success(), "{}", String::from_utf8_lossy(&enc.stderr));
-    let dec = pqfile(&token).args(["decrypt", "-"]).write_stdin(enc.stdout).output().unwrap();
-    assert!(dec.status.success(), "{}", String::from_utf8_lossy(&dec.stderr));
+    let enc = pqfile(&token)
+        .arg("encrypt")
+        .write_stdin(plain.clone())
+        .output()
+        .unwrap();
+    assert!(
+        enc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&enc.stderr)
+    );
+    let dec = pqfile(&token)
+        .args(["decrypt", "-"])
+        .write_stdin(enc.stdout)
+        .output()
+        .unwrap();
+    assert!(
+        dec.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dec.stderr)
+    );
     assert_eq!(dec.stdout, plain);
 }
 
@@ -61,15 +88,26 @@ fn tampered_file_fails_opaquely_and_leaves_nothing() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("[decryption_failed]"));
-    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(names, vec![std::ffi::OsString::from("doc.txt.pqf")], "no partial plaintext may remain");
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        names,
+        vec![std::ffi::OsString::from("doc.txt.pqf")],
+        "no partial plaintext may remain"
+    );
 }
 
 #[test]
 fn another_user_cannot_decrypt_and_bad_tokens_are_refused() {
     let token = env("PQFILE_TEST_TOKEN");
     let other = env("PQFILE_TEST_OTHER_TOKEN");
-    let enc = pqfile(&token).arg("encrypt").write_stdin(b"secret".to_vec()).output().unwrap();
+    let enc = pqfile(&token)
+        .arg("encrypt")
+        .write_stdin(b"secret".to_vec())
+        .output()
+        .unwrap();
     assert!(enc.status.success());
     pqfile(&other)
         .args(["decrypt", "-"])
@@ -77,7 +115,9 @@ fn another_user_cannot_decrypt_and_bad_tokens_are_refused() {
         .assert()
         .code(3)
         .stdout(predicate::str::is_empty())
-        .stderr(predicate::str::contains("HTTP 403").and(predicate::str::contains("ask its owner")));
+        .stderr(
+            predicate::str::contains("HTTP 403").and(predicate::str::contains("ask its owner")),
+        );
     pqfile("not-a-real-token")
         .args(["decrypt", "-"])
         .write_stdin(enc.stdout)

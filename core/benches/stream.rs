@@ -5,7 +5,9 @@
 
 use aes_gcm::{Aes256Gcm, KeyInit, aead::AeadInOut};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use pqfile_core::{Decryptor, Encryptor, Header, LocalIdentity, Recipient, mlkem768, unwrap_file_key};
+use pqfile_core::{
+    Decryptor, Encryptor, Header, LocalIdentity, Recipient, mlkem768, unwrap_file_key,
+};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use std::hint::black_box;
@@ -16,8 +18,14 @@ const PIECE: usize = 1 << 20; // the caller's read size
 fn bench(c: &mut Criterion) {
     let mut rng = ChaCha20Rng::seed_from_u64(1);
     let sk = mlkem768::SecretKey::generate(&mut rng);
-    let recipient = Recipient { key_id: 1, public_key: sk.public_key() };
-    let identity = LocalIdentity { key_id: 1, secret_key: sk };
+    let recipient = Recipient {
+        key_id: 1,
+        public_key: sk.public_key(),
+    };
+    let identity = LocalIdentity {
+        key_id: 1,
+        secret_key: sk,
+    };
     let data = vec![0xa5u8; SIZE];
     let mut out = Vec::with_capacity(SIZE + SIZE / 1000 + 4096);
 
@@ -36,7 +44,9 @@ fn bench(c: &mut Criterion) {
                 nonce[4..].copy_from_slice(&(i as u64).to_be_bytes());
                 let start = out.len();
                 out.extend_from_slice(chunk);
-                let tag = cipher.encrypt_inout_detached(&nonce.into(), b"", (&mut out[start..]).into()).unwrap();
+                let tag = cipher
+                    .encrypt_inout_detached(&nonce.into(), b"", (&mut out[start..]).into())
+                    .unwrap();
                 out.extend_from_slice(&tag);
             }
             black_box(out.len())
@@ -61,7 +71,9 @@ fn bench(c: &mut Criterion) {
         nonce[4..].copy_from_slice(&(i as u64).to_be_bytes());
         let start = sealed.len();
         sealed.extend_from_slice(chunk);
-        let tag = cipher.encrypt_inout_detached(&nonce.into(), b"", (&mut sealed[start..]).into()).unwrap();
+        let tag = cipher
+            .encrypt_inout_detached(&nonce.into(), b"", (&mut sealed[start..]).into())
+            .unwrap();
         sealed.extend_from_slice(&tag);
     }
     g.bench_function(BenchmarkId::new("raw_aes_gcm_16k_chunks", "open"), |b| {
@@ -74,7 +86,12 @@ fn bench(c: &mut Criterion) {
                 let start = out.len();
                 out.extend_from_slice(body);
                 cipher
-                    .decrypt_inout_detached(&nonce.into(), b"", (&mut out[start..]).into(), tag.try_into().unwrap())
+                    .decrypt_inout_detached(
+                        &nonce.into(),
+                        b"",
+                        (&mut out[start..]).into(),
+                        tag.try_into().unwrap(),
+                    )
                     .unwrap();
             }
             black_box(out.len())

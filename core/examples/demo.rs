@@ -4,14 +4,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
-use pqfile_core::{Decryptor, Encryptor, Header, LocalIdentity, ParseError, Recipient, mlkem768, unwrap_file_key};
+use pqfile_core::{
+    Decryptor, Encryptor, Header, LocalIdentity, ParseError, Recipient, mlkem768, unwrap_file_key,
+};
 use std::io::{Read, Write};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let input = std::env::args().nth(1).ok_or("usage: demo INPUT")?;
     let mut rng = rand_chacha::ChaCha20Rng::from_os_rng_seed()?;
     let sk = mlkem768::SecretKey::generate(&mut rng);
-    let recipient = Recipient { key_id: 1, public_key: sk.public_key() };
+    let recipient = Recipient {
+        key_id: 1,
+        public_key: sk.public_key(),
+    };
 
     let t = std::time::Instant::now();
     let mut r = std::fs::File::open(&input)?;
@@ -20,7 +25,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (mut buf, mut out, mut total) = (vec![0u8; 1 << 20], Vec::new(), 0u64);
     loop {
         let n = r.read(&mut buf)?;
-        if n == 0 { break; }
+        if n == 0 {
+            break;
+        }
         total += n as u64;
         e.push(&buf[..n], &mut out)?;
         w.write_all(&out)?;
@@ -29,7 +36,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     e.finish(&mut out)?;
     w.write_all(&out)?;
     w.flush()?;
-    println!("encrypted {total} bytes -> {input}.pqf in {:?}", t.elapsed());
+    println!(
+        "encrypted {total} bytes -> {input}.pqf in {:?}",
+        t.elapsed()
+    );
 
     let t = std::time::Instant::now();
     let mut r = std::fs::File::open(format!("{input}.pqf"))?;
@@ -46,7 +56,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Err(e) => return Err(e.into()),
         }
     };
-    let identity = LocalIdentity { key_id: 1, secret_key: sk };
+    let identity = LocalIdentity {
+        key_id: 1,
+        secret_key: sk,
+    };
     let key = unwrap_file_key(&header, &[&identity])?;
     let mut d = Decryptor::new(&header, &key)?;
     out.clear();
@@ -55,7 +68,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         w.write_all(&out)?;
         out.clear();
         let n = r.read(&mut buf)?;
-        if n == 0 { break; }
+        if n == 0 {
+            break;
+        }
         d.push(&buf[..n], &mut out)?;
     }
     d.finish(&mut out)?;

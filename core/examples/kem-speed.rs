@@ -33,6 +33,11 @@ fn main() {
         std::hint::black_box(SecretKey::from_seed(sk.to_seed().as_ref()).unwrap());
     }
     let keygen = t.elapsed() / (n / 4);
-    println!("ML-KEM-768 per op: parse+check public key {parse:?}, encapsulate {enc:?}, decapsulate {dec:?}, key from seed {keygen:?}");
-    println!("one unwrap (parse + decapsulate + encapsulate): {:?}", parse + enc + dec);
+    println!(
+        "ML-KEM-768 per op: parse+check public key {parse:?}, encapsulate {enc:?}, decapsulate {dec:?}, key from seed {keygen:?}"
+    );
+    println!(
+        "one unwrap (parse + decapsulate + encapsulate): {:?}",
+        parse + enc + dec
+    );
 }

@@ -6,7 +6,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use aes_gcm::{Aes256Gcm, KeyInit, aead::AeadInOut};
-use pqfile_core::{Decryptor, Encryptor, Header, LocalIdentity, Recipient, mlkem768, unwrap_file_key};
+use pqfile_core::{
+    Decryptor, Encryptor, Header, LocalIdentity, Recipient, mlkem768, unwrap_file_key,
+};
 use rand_core::SeedableRng;
 use std::hint::black_box;
 use std::time::Instant;
@@ -23,10 +25,19 @@ fn raw(cipher: &Aes256Gcm, data: &[u8], out: &mut Vec<u8>, open: bool) {
         if open {
             let (body, tag) = chunk.split_at(chunk.len() - 16);
             out.extend_from_slice(body);
-            cipher.decrypt_inout_detached(&nonce.into(), b"", (&mut out[start..]).into(), tag.try_into().unwrap()).unwrap();
+            cipher
+                .decrypt_inout_detached(
+                    &nonce.into(),
+                    b"",
+                    (&mut out[start..]).into(),
+                    tag.try_into().unwrap(),
+                )
+                .unwrap();
         } else {
             out.extend_from_slice(chunk);
-            let tag = cipher.encrypt_inout_detached(&nonce.into(), b"", (&mut out[start..]).into()).unwrap();
+            let tag = cipher
+                .encrypt_inout_detached(&nonce.into(), b"", (&mut out[start..]).into())
+                .unwrap();
             out.extend_from_slice(&tag);
         }
     }
@@ -39,11 +50,20 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 fn main() {
-    let rounds: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(15);
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(15);
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
     let sk = mlkem768::SecretKey::generate(&mut rng);
-    let recipient = Recipient { key_id: 1, public_key: sk.public_key() };
-    let identity = LocalIdentity { key_id: 1, secret_key: sk };
+    let recipient = Recipient {
+        key_id: 1,
+        public_key: sk.public_key(),
+    };
+    let identity = LocalIdentity {
+        key_id: 1,
+        secret_key: sk,
+    };
     let data = vec![0xa5u8; SIZE];
     let cipher = Aes256Gcm::new(&[7u8; 32].into());
     let mut out = Vec::with_capacity(SIZE + SIZE / 500);
@@ -82,8 +102,19 @@ fn main() {
         d.finish(&mut out).unwrap();
         pd.push(mib / t.elapsed().as_secs_f64());
     }
-    let (re, pe, ro, pd) = (median(&mut re), median(&mut pe), median(&mut ro), median(&mut pd));
+    let (re, pe, ro, pd) = (
+        median(&mut re),
+        median(&mut pe),
+        median(&mut ro),
+        median(&mut pd),
+    );
     println!("64 MiB, {rounds} alternating rounds, median MiB/s");
-    println!("encrypt: raw aes-gcm {re:.0}  pqfile {pe:.0}  ratio {:.3}", pe / re);
-    println!("decrypt: raw aes-gcm {ro:.0}  pqfile {pd:.0}  ratio {:.3}", pd / ro);
+    println!(
+        "encrypt: raw aes-gcm {re:.0}  pqfile {pe:.0}  ratio {:.3}",
+        pe / re
+    );
+    println!(
+        "decrypt: raw aes-gcm {ro:.0}  pqfile {pd:.0}  ratio {:.3}",
+        pd / ro
+    );
 }

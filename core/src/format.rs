@@ -23,7 +23,8 @@ pub const MAX_STANZA_BODY: usize = 8192;
 /// kem + key id + body length.
 pub const STANZA_FIXED_LEN: usize = 8;
 /// Largest possible header (FORMAT.md §10).
-pub const MAX_HEADER_LEN: usize = FIXED_LEN + MAX_STANZAS * (STANZA_FIXED_LEN + MAX_STANZA_BODY) + MAC_LEN;
+pub const MAX_HEADER_LEN: usize =
+    FIXED_LEN + MAX_STANZAS * (STANZA_FIXED_LEN + MAX_STANZA_BODY) + MAC_LEN;
 /// Largest key id: the range of a PostgreSQL `SERIAL` (FORMAT.md S5).
 pub const MAX_KEY_ID: u32 = i32::MAX as u32;
 
@@ -171,9 +172,14 @@ impl ParseError {
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Incomplete { needed } => write!(f, "the header is truncated ({needed} more bytes needed)"),
+            Self::Incomplete { needed } => {
+                write!(f, "the header is truncated ({needed} more bytes needed)")
+            }
             Self::BadMagic => f.write_str("not a pqfile (.pqf) file: bad magic bytes"),
-            Self::UnsupportedVersion(v) => write!(f, "unsupported pqfile format version {v} (this build reads version 1)"),
+            Self::UnsupportedVersion(v) => write!(
+                f,
+                "unsupported pqfile format version {v} (this build reads version 1)"
+            ),
             Self::ReservedFlags => f.write_str("reserved header flags are set"),
             Self::BadStanzaCount(n) => write!(f, "invalid stanza count {n} (must be 1 to 16)"),
             Self::BadDocumentId => f.write_str("invalid document id"),
@@ -215,7 +221,9 @@ impl Stanza {
     /// where the stanza appears (file header or transport).
     pub fn parse(input: &[u8]) -> Result<(Self, usize), ParseError> {
         if input.len() < STANZA_FIXED_LEN {
-            return Err(ParseError::Incomplete { needed: STANZA_FIXED_LEN - input.len() });
+            return Err(ParseError::Incomplete {
+                needed: STANZA_FIXED_LEN - input.len(),
+            });
         }
         let kem = KemId(u16::from_be_bytes([input[0], input[1]]));
         let key_id = u32::from_be_bytes([input[2], input[3], input[4], input[5]]);
@@ -228,9 +236,18 @@ impl Stanza {
         }
         let end = STANZA_FIXED_LEN + body_len;
         if input.len() < end {
-            return Err(ParseError::Incomplete { needed: end - input.len() });
+            return Err(ParseError::Incomplete {
+                needed: end - input.len(),
+            });
         }
-        Ok((Self { kem, key_id, body: input[STANZA_FIXED_LEN..end].to_vec() }, end))
+        Ok((
+            Self {
+                kem,
+                key_id,
+                body: input[STANZA_FIXED_LEN..end].to_vec(),
+            },
+            end,
+        ))
     }
 
     /// Parses a stanza that must span all of `input` exactly.
@@ -282,7 +299,9 @@ impl Header {
             if !MAGIC.starts_with(input) {
                 return Err(ParseError::BadMagic);
             }
-            return Err(ParseError::Incomplete { needed: FIXED_LEN - input.len() });
+            return Err(ParseError::Incomplete {
+                needed: FIXED_LEN - input.len(),
+            });
         }
         if input[..4] != MAGIC {
             return Err(ParseError::BadMagic);
@@ -291,7 +310,9 @@ impl Header {
             if input.len() > 4 && input[4] != VERSION {
                 return Err(ParseError::UnsupportedVersion(input[4]));
             }
-            return Err(ParseError::Incomplete { needed: FIXED_LEN - input.len() });
+            return Err(ParseError::Incomplete {
+                needed: FIXED_LEN - input.len(),
+            });
         }
         if input[4] != VERSION {
             return Err(ParseError::UnsupportedVersion(input[4]));
@@ -312,25 +333,39 @@ impl Header {
             let (s, used) = match Stanza::parse(&input[pos..]) {
                 // The MAC follows, so at least that much more is needed too.
                 Err(ParseError::Incomplete { needed }) => {
-                    return Err(ParseError::Incomplete { needed: needed + MAC_LEN });
+                    return Err(ParseError::Incomplete {
+                        needed: needed + MAC_LEN,
+                    });
                 }
                 other => other?,
             };
             if s.key_id == 0 || s.key_id > MAX_KEY_ID {
                 return Err(ParseError::BadKeyId);
             }
-            if stanzas.iter().any(|t| t.kem == s.kem && t.key_id == s.key_id) {
+            if stanzas
+                .iter()
+                .any(|t| t.kem == s.kem && t.key_id == s.key_id)
+            {
                 return Err(ParseError::DuplicateStanza);
             }
             stanzas.push(s);
             pos += used;
         }
         if input.len() < pos + MAC_LEN {
-            return Err(ParseError::Incomplete { needed: pos + MAC_LEN - input.len() });
+            return Err(ParseError::Incomplete {
+                needed: pos + MAC_LEN - input.len(),
+            });
         }
         let mut mac = [0u8; MAC_LEN];
         mac.copy_from_slice(&input[pos..pos + MAC_LEN]);
-        Ok((Self { document_id, stanzas, mac }, pos + MAC_LEN))
+        Ok((
+            Self {
+                document_id,
+                stanzas,
+                mac,
+            },
+            pos + MAC_LEN,
+        ))
     }
 
     /// The 22-byte header prefix (FORMAT.md §2), the binding context of the
@@ -353,7 +388,13 @@ impl Header {
 
     /// Length of the encoded header.
     pub fn encoded_len(&self) -> usize {
-        FIXED_LEN + self.stanzas.iter().map(|s| STANZA_FIXED_LEN + s.body.len()).sum::<usize>() + MAC_LEN
+        FIXED_LEN
+            + self
+                .stanzas
+                .iter()
+                .map(|s| STANZA_FIXED_LEN + s.body.len())
+                .sum::<usize>()
+            + MAC_LEN
     }
 
     /// The encoded header, MAC included.
@@ -382,7 +423,10 @@ mod tests {
     fn document_id_hex_round_trip() {
         let id = DocumentId::from_bytes([0xab; 16]).unwrap();
         assert_eq!(DocumentId::parse(&id.to_string()).unwrap(), id);
-        assert_eq!(DocumentId::parse("00000000000000000000000000000000"), Err(ParseError::BadDocumentId));
+        assert_eq!(
+            DocumentId::parse("00000000000000000000000000000000"),
+            Err(ParseError::BadDocumentId)
+        );
         assert_eq!(DocumentId::parse("zz"), Err(ParseError::BadDocumentId));
     }
 
@@ -390,7 +434,11 @@ mod tests {
     fn every_prefix_of_a_header_is_incomplete_never_a_panic() {
         let h = Header {
             document_id: DocumentId::from_bytes([7; 16]).unwrap(),
-            stanzas: vec![Stanza { kem: KemId(0x0042), key_id: 5, body: vec![1, 2, 3] }],
+            stanzas: vec![Stanza {
+                kem: KemId(0x0042),
+                key_id: 5,
+                body: vec![1, 2, 3],
+            }],
             mac: [9; 32],
         };
         let bytes = h.to_bytes();
@@ -406,6 +454,9 @@ mod tests {
     #[test]
     fn wrong_magic_is_reported_from_the_first_byte() {
         assert_eq!(Header::parse(b"X"), Err(ParseError::BadMagic));
-        assert_eq!(Header::parse(b"PQF\0\x02"), Err(ParseError::UnsupportedVersion(2)));
+        assert_eq!(
+            Header::parse(b"PQF\0\x02"),
+            Err(ParseError::UnsupportedVersion(2))
+        );
     }
 }

@@ -6,7 +6,7 @@ use rand_core::CryptoRng;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use crate::format::{DocumentId, Header, KemId, MAX_STANZAS, MAX_KEY_ID, Stanza};
+use crate::format::{DocumentId, Header, KemId, MAX_KEY_ID, MAX_STANZAS, Stanza};
 use crate::kem::mlkem768;
 use crate::stanza::{self, FileKey};
 
@@ -99,7 +99,10 @@ fn check_stanzas(stanzas: &[Stanza]) -> Result<(), BuildError> {
         if s.key_id == 0 || s.key_id > MAX_KEY_ID {
             return Err(BuildError::BadKeyId);
         }
-        if stanzas[..i].iter().any(|t| t.kem == s.kem && t.key_id == s.key_id) {
+        if stanzas[..i]
+            .iter()
+            .any(|t| t.kem == s.kem && t.key_id == s.key_id)
+        {
             return Err(BuildError::DuplicateRecipient);
         }
     }
@@ -122,9 +125,17 @@ pub fn build<R: CryptoRng + ?Sized>(
 
 /// Builds a sealed header from ready stanzas (which may include stanzas of
 /// KEMs this build does not implement, S1).
-pub fn from_stanzas(document_id: DocumentId, stanzas: Vec<Stanza>, file_key: &FileKey) -> Result<Header, BuildError> {
+pub fn from_stanzas(
+    document_id: DocumentId,
+    stanzas: Vec<Stanza>,
+    file_key: &FileKey,
+) -> Result<Header, BuildError> {
     check_stanzas(&stanzas)?;
-    let mut h = Header { document_id, stanzas, mac: [0; 32] };
+    let mut h = Header {
+        document_id,
+        stanzas,
+        mac: [0; 32],
+    };
     seal(&mut h, file_key);
     Ok(h)
 }

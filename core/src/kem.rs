@@ -44,7 +44,9 @@ impl KeyError {
 impl core::fmt::Display for KeyError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
-            Self::InvalidPublicKey => "invalid ML-KEM-768 public key (must be 1184 bytes and pass the FIPS 203 check)",
+            Self::InvalidPublicKey => {
+                "invalid ML-KEM-768 public key (must be 1184 bytes and pass the FIPS 203 check)"
+            }
             Self::InvalidSecretKey => "invalid ML-KEM-768 secret key (must be a 64-byte seed)",
             Self::InvalidCiphertext => "invalid ML-KEM-768 ciphertext (must be 1088 bytes)",
         })
@@ -84,7 +86,9 @@ pub mod mlkem768 {
         /// Parses and checks a 1184-byte encapsulation key (FIPS 203 §7.2 input check).
         pub fn from_bytes(bytes: &[u8]) -> Result<Self, KeyError> {
             let arr = bytes.try_into().map_err(|_| KeyError::InvalidPublicKey)?;
-            EncapsulationKey::new(arr).map(Self).map_err(|_| KeyError::InvalidPublicKey)
+            EncapsulationKey::new(arr)
+                .map(Self)
+                .map_err(|_| KeyError::InvalidPublicKey)
         }
 
         /// The 1184-byte encoding.
@@ -140,8 +144,9 @@ pub mod mlkem768 {
         /// wrong or tampered ciphertext yields an unrelated secret, which then
         /// fails to open the wrapped key (FORMAT.md W1).
         pub fn decapsulate(&self, ciphertext: &[u8]) -> Result<SharedSecret, KeyError> {
-            let ct: &ml_kem::Ciphertext<MlKem768> =
-                ciphertext.try_into().map_err(|_| KeyError::InvalidCiphertext)?;
+            let ct: &ml_kem::Ciphertext<MlKem768> = ciphertext
+                .try_into()
+                .map_err(|_| KeyError::InvalidCiphertext)?;
             let ss = self.0.decapsulate(ct);
             let mut secret = Zeroizing::new([0u8; 32]);
             secret.copy_from_slice(&ss);
@@ -171,9 +176,15 @@ pub mod mlkem768 {
 
         #[test]
         fn malformed_keys_and_ciphertexts_are_rejected() {
-            assert_eq!(PublicKey::from_bytes(&[0u8; 10]).unwrap_err(), KeyError::InvalidPublicKey);
+            assert_eq!(
+                PublicKey::from_bytes(&[0u8; 10]).unwrap_err(),
+                KeyError::InvalidPublicKey
+            );
             // Coefficients ≥ q fail the FIPS 203 modulus check.
-            assert_eq!(PublicKey::from_bytes(&[0xff; PUBLIC_KEY_LEN]).unwrap_err(), KeyError::InvalidPublicKey);
+            assert_eq!(
+                PublicKey::from_bytes(&[0xff; PUBLIC_KEY_LEN]).unwrap_err(),
+                KeyError::InvalidPublicKey
+            );
             assert!(SecretKey::from_seed(&[0u8; 63]).is_err());
             let sk = SecretKey::generate(&mut ChaCha20Rng::seed_from_u64(2));
             assert!(sk.decapsulate(&[0u8; 1087]).is_err());

@@ -19,7 +19,11 @@ use rand_core::CryptoRng;
 pub trait Identity {
     /// Tries to open `stanza` for `document_id`. `None` when this identity is
     /// not the stanza's recipient.
-    fn unwrap_stanza(&self, stanza: &Stanza, document_id: &DocumentId) -> Option<Result<FileKey, UnwrapError>>;
+    fn unwrap_stanza(
+        &self,
+        stanza: &Stanza,
+        document_id: &DocumentId,
+    ) -> Option<Result<FileKey, UnwrapError>>;
 }
 
 /// A key-server key held locally: key id plus ML-KEM-768 secret key.
@@ -31,7 +35,11 @@ pub struct LocalIdentity {
 }
 
 impl Identity for LocalIdentity {
-    fn unwrap_stanza(&self, stanza: &Stanza, document_id: &DocumentId) -> Option<Result<FileKey, UnwrapError>> {
+    fn unwrap_stanza(
+        &self,
+        stanza: &Stanza,
+        document_id: &DocumentId,
+    ) -> Option<Result<FileKey, UnwrapError>> {
         if stanza.kem != KemId::ML_KEM_768 || stanza.key_id != self.key_id {
             return None;
         }
@@ -112,8 +120,12 @@ impl core::fmt::Display for DecryptError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Self::Parse(e) => e.fmt(f),
-            Self::UnsupportedKem => f.write_str("the file's stanzas all use KEMs this version does not support"),
-            Self::NoMatchingStanza => f.write_str("none of the available keys is a recipient of this file"),
+            Self::UnsupportedKem => {
+                f.write_str("the file's stanzas all use KEMs this version does not support")
+            }
+            Self::NoMatchingStanza => {
+                f.write_str("none of the available keys is a recipient of this file")
+            }
             Self::DecryptionFailed => f.write_str("decryption failed"),
         }
     }
@@ -151,7 +163,10 @@ pub struct Encryptor {
 
 impl Encryptor {
     /// Starts a file for `recipients` with a fresh random document id.
-    pub fn new<R: CryptoRng + ?Sized>(recipients: &[Recipient], rng: &mut R) -> Result<Self, EncryptError> {
+    pub fn new<R: CryptoRng + ?Sized>(
+        recipients: &[Recipient],
+        rng: &mut R,
+    ) -> Result<Self, EncryptError> {
         let id = DocumentId::generate(rng);
         Self::with_document_id(id, recipients, rng)
     }
@@ -165,14 +180,22 @@ impl Encryptor {
         let file_key = FileKey::generate(rng);
         let header = header::build(document_id, recipients, &file_key, rng)?;
         let payload = stream::Encryptor::new(&file_key, &header.prefix(), rng);
-        Ok(Self { header, header_pending: true, payload })
+        Ok(Self {
+            header,
+            header_pending: true,
+            payload,
+        })
     }
 
     /// Starts a file from a ready header and its file key (test vectors,
     /// callers that add stanzas of other KEMs).
     pub fn with_header(header: Header, file_key: &FileKey, salt: [u8; stream::SALT_LEN]) -> Self {
         let payload = stream::Encryptor::with_salt(file_key, &header.prefix(), salt);
-        Self { header, header_pending: true, payload }
+        Self {
+            header,
+            header_pending: true,
+            payload,
+        }
     }
 
     /// The header of the file being written.
@@ -202,7 +225,10 @@ impl Encryptor {
 
 /// Finds a stanza one of `identities` can open and returns the file key,
 /// after verifying the header MAC (M1).
-pub fn unwrap_file_key(header: &Header, identities: &[&dyn Identity]) -> Result<FileKey, DecryptError> {
+pub fn unwrap_file_key(
+    header: &Header,
+    identities: &[&dyn Identity],
+) -> Result<FileKey, DecryptError> {
     let mut saw_supported = false;
     for s in &header.stanzas {
         if s.kem.is_supported() {
@@ -218,7 +244,11 @@ pub fn unwrap_file_key(header: &Header, identities: &[&dyn Identity]) -> Result<
             }
         }
     }
-    Err(if saw_supported { DecryptError::NoMatchingStanza } else { DecryptError::UnsupportedKem })
+    Err(if saw_supported {
+        DecryptError::NoMatchingStanza
+    } else {
+        DecryptError::UnsupportedKem
+    })
 }
 
 /// Streaming payload decryptor for a header whose file key is known.
@@ -233,7 +263,9 @@ impl Decryptor {
         if !header::verify_mac(header, file_key) {
             return Err(DecryptError::DecryptionFailed);
         }
-        Ok(Self { payload: stream::Decryptor::new(file_key, &header.prefix()) })
+        Ok(Self {
+            payload: stream::Decryptor::new(file_key, &header.prefix()),
+        })
     }
 
     /// Decrypts payload bytes, appending authenticated plaintext to `out`.
@@ -268,7 +300,11 @@ pub fn decrypt(file: &[u8], identities: &[&dyn Identity]) -> Result<Vec<u8>, Dec
 }
 
 /// One-shot payload decryption with a known file key.
-pub fn decrypt_with_key(header: &Header, payload: &[u8], file_key: &FileKey) -> Result<Vec<u8>, DecryptError> {
+pub fn decrypt_with_key(
+    header: &Header,
+    payload: &[u8],
+    file_key: &FileKey,
+) -> Result<Vec<u8>, DecryptError> {
     let mut d = Decryptor::new(header, file_key)?;
     let mut out = Vec::with_capacity(payload.len());
     d.push(payload, &mut out)?;
@@ -294,7 +330,9 @@ pub fn decrypt_range<E>(
     let h = header_len as u64;
     let mut prefix = [0u8; stream::PAYLOAD_PREFIX_LEN];
     read_at(h, &mut prefix).map_err(stream::RangeError::Read)?;
-    let payload_len = file_len.checked_sub(h).ok_or(stream::RangeError::DecryptionFailed)?;
+    let payload_len = file_len
+        .checked_sub(h)
+        .ok_or(stream::RangeError::DecryptionFailed)?;
     let s = stream::Seekable::new(file_key, &header.prefix(), &prefix, payload_len)
         .map_err(|_| stream::RangeError::DecryptionFailed)?;
     s.decrypt_range(start, end, |off, buf| read_at(h + off, buf))

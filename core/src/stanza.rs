@@ -126,7 +126,11 @@ pub fn seal(
 
 /// Opens a stanza given the KEM shared secret, in the context of
 /// `document_id` (the id of the header being decrypted, W2).
-pub fn open(stanza: &Stanza, document_id: &DocumentId, ss: &SharedSecret) -> Result<FileKey, UnwrapError> {
+pub fn open(
+    stanza: &Stanza,
+    document_id: &DocumentId,
+    ss: &SharedSecret,
+) -> Result<FileKey, UnwrapError> {
     if stanza.kem != KemId::ML_KEM_768 {
         return Err(UnwrapError::UnsupportedKem);
     }
@@ -152,7 +156,10 @@ pub fn kem_ciphertext(stanza: &Stanza) -> Result<&[u8], UnwrapError> {
     if stanza.kem != KemId::ML_KEM_768 {
         return Err(UnwrapError::UnsupportedKem);
     }
-    stanza.body.get(..mlkem768::CIPHERTEXT_LEN).ok_or(UnwrapError::DecryptionFailed)
+    stanza
+        .body
+        .get(..mlkem768::CIPHERTEXT_LEN)
+        .ok_or(UnwrapError::DecryptionFailed)
 }
 
 /// Encapsulates to `public_key` and seals `file_key` (FORMAT.md §4).
@@ -174,7 +181,9 @@ pub fn unwrap(
     secret_key: &mlkem768::SecretKey,
 ) -> Result<FileKey, UnwrapError> {
     let ct = kem_ciphertext(stanza)?;
-    let ss = secret_key.decapsulate(ct).map_err(|_| UnwrapError::DecryptionFailed)?;
+    let ss = secret_key
+        .decapsulate(ct)
+        .map_err(|_| UnwrapError::DecryptionFailed)?;
     open(stanza, document_id, &ss)
 }
 
@@ -194,12 +203,30 @@ mod tests {
         let s = wrap(&fk, &doc_a, 7, &sk.public_key(), &mut rng);
         assert_eq!(s.body.len(), MLKEM768_BODY_LEN);
         assert_eq!(unwrap(&s, &doc_a, &sk).unwrap().expose(), fk.expose());
-        assert_eq!(unwrap(&s, &doc_b, &sk).err(), Some(UnwrapError::DecryptionFailed));
-        let relabelled = Stanza { key_id: 8, ..s.clone() };
-        assert_eq!(unwrap(&relabelled, &doc_a, &sk).err(), Some(UnwrapError::DecryptionFailed));
+        assert_eq!(
+            unwrap(&s, &doc_b, &sk).err(),
+            Some(UnwrapError::DecryptionFailed)
+        );
+        let relabelled = Stanza {
+            key_id: 8,
+            ..s.clone()
+        };
+        assert_eq!(
+            unwrap(&relabelled, &doc_a, &sk).err(),
+            Some(UnwrapError::DecryptionFailed)
+        );
         let other = mlkem768::SecretKey::generate(&mut rng);
-        assert_eq!(unwrap(&s, &doc_a, &other).err(), Some(UnwrapError::DecryptionFailed));
-        let unknown = Stanza { kem: KemId::X_WING, ..s };
-        assert_eq!(unwrap(&unknown, &doc_a, &sk).err(), Some(UnwrapError::UnsupportedKem));
+        assert_eq!(
+            unwrap(&s, &doc_a, &other).err(),
+            Some(UnwrapError::DecryptionFailed)
+        );
+        let unknown = Stanza {
+            kem: KemId::X_WING,
+            ..s
+        };
+        assert_eq!(
+            unwrap(&unknown, &doc_a, &sk).err(),
+            Some(UnwrapError::UnsupportedKem)
+        );
     }
 }

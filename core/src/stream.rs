@@ -76,7 +76,13 @@ impl PayloadKey {
         };
         let mut okm = Zeroizing::new([0u8; 32 + NONCE_LEN + COMMITMENT_LEN]);
         let _ = prk.expand_multi_info(
-            &[b"c2sp.org/chunked-encryption@v1+", AEAD_NAME, &[0], salt, context],
+            &[
+                b"c2sp.org/chunked-encryption@v1+",
+                AEAD_NAME,
+                &[0],
+                salt,
+                context,
+            ],
             okm.as_mut(),
         );
         let mut key = Zeroizing::new([0u8; 32]);
@@ -85,7 +91,11 @@ impl PayloadKey {
         base_nonce.copy_from_slice(&okm[32..44]);
         let mut commitment = [0u8; COMMITMENT_LEN];
         commitment.copy_from_slice(&okm[44..]);
-        Self { key, base_nonce, commitment }
+        Self {
+            key,
+            base_nonce,
+            commitment,
+        }
     }
 
     /// The AES-256-GCM key. Secret.
@@ -257,7 +267,8 @@ impl Decryptor {
         let (body, tag) = ct.split_at(ct.len() - TAG_LEN);
         let start = out.len();
         out.extend_from_slice(body);
-        let tag = aes_gcm::Tag::<aes_gcm::aead::consts::U16>::try_from(tag).map_err(|_| DecryptionFailed)?;
+        let tag = aes_gcm::Tag::<aes_gcm::aead::consts::U16>::try_from(tag)
+            .map_err(|_| DecryptionFailed)?;
         if cipher
             .decrypt_inout_detached(&nonce.into(), b"", (&mut out[start..]).into(), &tag)
             .is_err()
@@ -291,7 +302,10 @@ impl Decryptor {
                     salt.copy_from_slice(&self.buf[..SALT_LEN]);
                     let pk = PayloadKey::derive(&self.file_key, &salt, &self.context);
                     // C2: check the commitment before any chunk.
-                    if !bool::from(pk.commitment().ct_eq(&self.buf[SALT_LEN..PAYLOAD_PREFIX_LEN])) {
+                    if !bool::from(
+                        pk.commitment()
+                            .ct_eq(&self.buf[SALT_LEN..PAYLOAD_PREFIX_LEN]),
+                    ) {
                         return self.fail();
                     }
                     self.cipher = Some(pk.cipher());
@@ -359,8 +373,11 @@ impl Seekable {
         payload_prefix: &[u8],
         payload_len: u64,
     ) -> Result<Self, DecryptionFailed> {
-        let prefix: &[u8; PAYLOAD_PREFIX_LEN] = payload_prefix.try_into().map_err(|_| DecryptionFailed)?;
-        let body = payload_len.checked_sub(PAYLOAD_PREFIX_LEN as u64).ok_or(DecryptionFailed)?;
+        let prefix: &[u8; PAYLOAD_PREFIX_LEN] =
+            payload_prefix.try_into().map_err(|_| DecryptionFailed)?;
+        let body = payload_len
+            .checked_sub(PAYLOAD_PREFIX_LEN as u64)
+            .ok_or(DecryptionFailed)?;
         let full = body / CHUNK_CT_SIZE as u64;
         let last = body % CHUNK_CT_SIZE as u64;
         if last < TAG_LEN as u64 || full + 1 > MAX_CHUNKS {
@@ -411,7 +428,8 @@ impl Seekable {
         let nonce = chunk_nonce(&self.base_nonce, k);
         let (body, tag) = ct.split_at(len - TAG_LEN);
         let mut out = body.to_vec();
-        let tag = aes_gcm::Tag::<aes_gcm::aead::consts::U16>::try_from(tag).map_err(|_| DecryptionFailed)?;
+        let tag = aes_gcm::Tag::<aes_gcm::aead::consts::U16>::try_from(tag)
+            .map_err(|_| DecryptionFailed)?;
         self.cipher
             .decrypt_inout_detached(&nonce.into(), b"", out.as_mut_slice().into(), &tag)
             .map_err(|_| DecryptionFailed)?;
@@ -439,7 +457,9 @@ impl Seekable {
         for k in first..=last {
             let (off, len) = self.chunk_span(k).ok_or(RangeError::DecryptionFailed)?;
             read_at(off, &mut buf[..len]).map_err(RangeError::Read)?;
-            let pt = self.decrypt_chunk(k, &buf[..len]).map_err(|_| RangeError::DecryptionFailed)?;
+            let pt = self
+                .decrypt_chunk(k, &buf[..len])
+                .map_err(|_| RangeError::DecryptionFailed)?;
             let base = k * CHUNK_SIZE as u64;
             let lo = start.saturating_sub(base) as usize;
             let hi = ((end - base) as usize).min(pt.len());

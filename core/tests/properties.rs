@@ -3,8 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use pqfile_core::{
-    DocumentId, Encryptor, FileKey, Header, Identity, KemId, LocalIdentity, Recipient, Stanza, decrypt, header,
-    mlkem768, stream,
+    DocumentId, Encryptor, FileKey, Header, Identity, KemId, LocalIdentity, Recipient, Stanza,
+    decrypt, header, mlkem768, stream,
 };
 use proptest::prelude::*;
 use rand_chacha::ChaCha20Rng;
@@ -15,8 +15,17 @@ fn identity() -> &'static (LocalIdentity, Recipient) {
     static K: OnceLock<(LocalIdentity, Recipient)> = OnceLock::new();
     K.get_or_init(|| {
         let sk = mlkem768::SecretKey::generate(&mut ChaCha20Rng::seed_from_u64(42));
-        let r = Recipient { key_id: 3, public_key: sk.public_key() };
-        (LocalIdentity { key_id: 3, secret_key: sk }, r)
+        let r = Recipient {
+            key_id: 3,
+            public_key: sk.public_key(),
+        };
+        (
+            LocalIdentity {
+                key_id: 3,
+                secret_key: sk,
+            },
+            r,
+        )
     })
 }
 
@@ -37,10 +46,25 @@ fn encrypt_in_pieces(data: &[u8], cuts: &[usize], seed: u64) -> Vec<u8> {
 
 fn arb_stanza() -> impl Strategy<Value = Stanza> {
     prop_oneof![
-        (1u32..=i32::MAX as u32, proptest::collection::vec(any::<u8>(), 1136..=1136))
-            .prop_map(|(key_id, body)| Stanza { kem: KemId::ML_KEM_768, key_id, body }),
-        (2u16.., 1u32..=i32::MAX as u32, proptest::collection::vec(any::<u8>(), 0..300))
-            .prop_map(|(k, key_id, body)| Stanza { kem: KemId(k), key_id, body }),
+        (
+            1u32..=i32::MAX as u32,
+            proptest::collection::vec(any::<u8>(), 1136..=1136)
+        )
+            .prop_map(|(key_id, body)| Stanza {
+                kem: KemId::ML_KEM_768,
+                key_id,
+                body
+            }),
+        (
+            2u16..,
+            1u32..=i32::MAX as u32,
+            proptest::collection::vec(any::<u8>(), 0..300)
+        )
+            .prop_map(|(k, key_id, body)| Stanza {
+                kem: KemId(k),
+                key_id,
+                body
+            }),
     ]
 }
 
@@ -119,10 +143,16 @@ fn rewrap_replaces_a_stanza_without_touching_the_payload() {
     let new = pqfile_core::stanza::wrap(&fk, &h.document_id, 99, &new_sk.public_key(), &mut rng);
     let h2 = header::replace_stanza(&h, Some((KemId::ML_KEM_768, r1.key_id)), new, &fk).unwrap();
     let rewrapped = [h2.to_bytes(), file[hl..].to_vec()].concat();
-    let new_id = LocalIdentity { key_id: 99, secret_key: new_sk };
+    let new_id = LocalIdentity {
+        key_id: 99,
+        secret_key: new_sk,
+    };
     assert_eq!(decrypt(&rewrapped, &[&new_id]).unwrap(), vec![1u8; 50_000]);
     // The old key no longer opens it.
-    assert_eq!(decrypt(&rewrapped, &[id1]).unwrap_err().code(), "no_matching_stanza");
+    assert_eq!(
+        decrypt(&rewrapped, &[id1]).unwrap_err().code(),
+        "no_matching_stanza"
+    );
     // Only the header changed.
     assert_eq!(rewrapped[h2.encoded_len()..], file[hl..]);
 }

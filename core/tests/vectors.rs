@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 use pqfile_core::{
-    DecryptError, Decryptor, Header, Identity, LocalIdentity, ParseError, decrypt, decrypt_range, mlkem768,
-    unwrap_file_key,
+    DecryptError, Decryptor, Header, Identity, LocalIdentity, ParseError, decrypt, decrypt_range,
+    mlkem768, unwrap_file_key,
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -16,7 +16,8 @@ fn testdata() -> PathBuf {
 }
 
 fn vectors() -> Vec<Value> {
-    let m: Value = serde_json::from_slice(&std::fs::read(testdata().join("vectors.json")).unwrap()).unwrap();
+    let m: Value =
+        serde_json::from_slice(&std::fs::read(testdata().join("vectors.json")).unwrap()).unwrap();
     assert_eq!(m["format"], "pqfile-vectors/v1");
     m["vectors"].as_array().unwrap().clone()
 }
@@ -28,7 +29,10 @@ fn identities(v: &Value) -> Vec<LocalIdentity> {
         .iter()
         .map(|i| LocalIdentity {
             key_id: i["key_id"].as_u64().unwrap() as u32,
-            secret_key: mlkem768::SecretKey::from_seed(&hex::decode(i["seed"].as_str().unwrap()).unwrap()).unwrap(),
+            secret_key: mlkem768::SecretKey::from_seed(
+                &hex::decode(i["seed"].as_str().unwrap()).unwrap(),
+            )
+            .unwrap(),
         })
         .collect()
 }
@@ -38,13 +42,19 @@ fn expected_plaintext(len: usize) -> Vec<u8> {
 }
 
 /// Streaming decryption, feeding the file in pieces of `step` bytes.
-fn decrypt_streaming(file: &[u8], ids: &[&dyn Identity], step: usize) -> Result<Vec<u8>, DecryptError> {
+fn decrypt_streaming(
+    file: &[u8],
+    ids: &[&dyn Identity],
+    step: usize,
+) -> Result<Vec<u8>, DecryptError> {
     // Header: grow the buffer by what the parser asks for, like a reader would.
     let mut have = 0;
     let (header, used) = loop {
         match Header::parse(&file[..have]) {
             Ok(r) => break r,
-            Err(ParseError::Incomplete { needed }) if have < file.len() => have = (have + needed).min(file.len()),
+            Err(ParseError::Incomplete { needed }) if have < file.len() => {
+                have = (have + needed).min(file.len())
+            }
             Err(e) => return Err(e.into()),
         }
     };
@@ -79,10 +89,16 @@ fn every_vector_gives_the_expected_result_one_shot_and_streaming() {
                     let pt = r.unwrap_or_else(|e| panic!("{name}: {e}"));
                     let len = v["plaintext_len"].as_u64().unwrap() as usize;
                     assert_eq!(pt, expected_plaintext(len), "{name}");
-                    assert_eq!(hex::encode(Sha256::digest(&pt)), v["plaintext_sha256"].as_str().unwrap(), "{name}");
+                    assert_eq!(
+                        hex::encode(Sha256::digest(&pt)),
+                        v["plaintext_sha256"].as_str().unwrap(),
+                        "{name}"
+                    );
                 }
                 "error" => {
-                    let e = r.err().unwrap_or_else(|| panic!("{name}: decrypted but should fail"));
+                    let e = r
+                        .err()
+                        .unwrap_or_else(|| panic!("{name}: decrypted but should fail"));
                     assert_eq!(e.code(), v["error"].as_str().unwrap(), "{name}: {e}");
                 }
                 other => panic!("{name}: unknown expectation {other}"),
@@ -110,18 +126,40 @@ fn random_access_matches_full_decryption_on_every_success_vector() {
         let key = unwrap_file_key(&h, &refs).unwrap();
         let pt = expected_plaintext(v["plaintext_len"].as_u64().unwrap() as usize);
         let n = pt.len() as u64;
-        for (s, e) in [(0, n), (0, n.min(1)), (n / 3, n / 2), (n.saturating_sub(5), n), (16383.min(n), 16385.min(n))] {
+        for (s, e) in [
+            (0, n),
+            (0, n.min(1)),
+            (n / 3, n / 2),
+            (n.saturating_sub(5), n),
+            (16383.min(n), 16385.min(n)),
+        ] {
             let mut reads = 0;
-            let got = decrypt_range(&h, used, &key, file.len() as u64, s, e, |off, buf: &mut [u8]| {
-                reads += buf.len();
-                buf.copy_from_slice(&file[off as usize..off as usize + buf.len()]);
-                Ok::<_, ()>(())
-            })
+            let got = decrypt_range(
+                &h,
+                used,
+                &key,
+                file.len() as u64,
+                s,
+                e,
+                |off, buf: &mut [u8]| {
+                    reads += buf.len();
+                    buf.copy_from_slice(&file[off as usize..off as usize + buf.len()]);
+                    Ok::<_, ()>(())
+                },
+            )
             .unwrap();
             assert_eq!(got, pt[s as usize..e as usize], "{} {s}..{e}", v["name"]);
             // Only the overlapping chunks (plus the 56-byte prefix) are read.
-            let chunks = if e > s { (e - 1) / 16384 - s / 16384 + 1 } else { 0 };
-            assert!(reads as u64 <= 56 + chunks * 16400, "{}: read {reads} bytes", v["name"]);
+            let chunks = if e > s {
+                (e - 1) / 16384 - s / 16384 + 1
+            } else {
+                0
+            };
+            assert!(
+                reads as u64 <= 56 + chunks * 16400,
+                "{}: read {reads} bytes",
+                v["name"]
+            );
         }
     }
 }
