@@ -1,5 +1,6 @@
 //! Times the ML-KEM-768 operations one key-server unwrap performs
-//! (BENCHMARKS.md): `cargo run --release -p pqfile-core --example kem-speed`.
+//! (BENCHMARKS.md): `cargo run --release -p pqfile-core --example kem-speed`
+//! (RustCrypto ml-kem), add `--features libcrux` for the key server's libcrux-ml-kem.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use pqfile_core::mlkem768::{PublicKey, SecretKey};
