@@ -70,10 +70,10 @@ pub mod mlkem768 {
     use rand_core::CryptoRng;
     use zeroize::Zeroizing;
 
-    #[cfg(not(feature = "libcrux"))]
-    use rustcrypto as backend;
     #[cfg(feature = "libcrux")]
     use libcrux as backend;
+    #[cfg(not(feature = "libcrux"))]
+    use rustcrypto as backend;
 
     /// Encapsulation (public) key length.
     pub const PUBLIC_KEY_LEN: usize = 1184;
@@ -178,10 +178,7 @@ pub mod mlkem768 {
                 self.0.to_bytes().into()
             }
 
-            pub fn encapsulate(
-                &self,
-                m: &[u8; 32],
-            ) -> ([u8; CIPHERTEXT_LEN], Zeroizing<[u8; 32]>) {
+            pub fn encapsulate(&self, m: &[u8; 32]) -> ([u8; CIPHERTEXT_LEN], Zeroizing<[u8; 32]>) {
                 let (ct, ss) = self.0.encapsulate_deterministic(&(*m).into());
                 let mut secret = Zeroizing::new([0u8; 32]);
                 secret.copy_from_slice(&ss);
@@ -247,10 +244,7 @@ pub mod mlkem768 {
                 *self.0.as_slice()
             }
 
-            pub fn encapsulate(
-                &self,
-                m: &[u8; 32],
-            ) -> ([u8; CIPHERTEXT_LEN], Zeroizing<[u8; 32]>) {
+            pub fn encapsulate(&self, m: &[u8; 32]) -> ([u8; CIPHERTEXT_LEN], Zeroizing<[u8; 32]>) {
                 let (ct, ss) = k::encapsulate(&self.0, *m);
                 (*ct.as_slice(), Zeroizing::new(ss))
             }
@@ -339,8 +333,8 @@ pub mod mlkem768 {
         /// public-key check on keys with out-of-range coefficients.
         #[cfg(feature = "libcrux")]
         mod libcrux_matches_rustcrypto {
-            use super::super::{libcrux, rustcrypto};
             use super::super::{CIPHERTEXT_LEN, PUBLIC_KEY_LEN};
+            use super::super::{libcrux, rustcrypto};
             use proptest::prelude::*;
 
             proptest! {
