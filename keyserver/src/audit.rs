@@ -102,15 +102,16 @@ pub async fn record_refusal(db: &Pool, e: &Entry<'_>) {
     );
 }
 
+/// The audit row of one access.
+pub const INSERT_SQL: &str = "INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome, reason)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
 /// Inserts one row. The caller decides what a failure means; for granted
 /// access it must fail the request (fail closed).
 pub async fn record(db: &Pool, e: &Entry<'_>) -> Result<(), DbError> {
     let client = db.get().await?;
     let stmt = client
-        .prepare_cached(
-            "INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome, reason)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
+        .prepare_cached(INSERT_SQL)
         .await?;
     let outcome = if e.refusal.is_some() {
         "refused"
@@ -133,4 +134,49 @@ pub async fn record(db: &Pool, e: &Entry<'_>) -> Result<(), DbError> {
         )
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// `keyserver/benches/wrk/unwrap.sql`, the pgbench twin of an unwrap
+    /// (BENCHMARKS.md), runs exactly the server's statements.
+    #[test]
+    fn bench_twin_matches_the_server_sql() {
+        fn norm(sql: &str, params: &[&str]) -> String {
+            let mut s = sql.to_owned();
+            // $10 before $1.
+            for (i, p) in params.iter().enumerate().rev() {
+                s = s.replace(&format!("${}", i + 1), p);
+            }
+            s.split_whitespace().collect::<Vec<_>>().join(" ")
+        }
+        let twin = include_str!("../benches/wrk/unwrap.sql");
+        let twin: Vec<String> = twin
+            .lines()
+            .filter(|l| !l.starts_with("--"))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .split(';')
+            .map(|s| norm(s, &[]))
+            .filter(|s| !s.is_empty())
+            .collect();
+        let server = [
+            norm(crate::auth::TOKEN_SQL, &[":hash"]),
+            norm(crate::access::DOCUMENT_ACCESS_SQL, &[":doc", ":uid"]),
+            norm(
+                super::INSERT_SQL,
+                &[
+                    ":doc",
+                    "'decrypt'",
+                    ":uid",
+                    "'127.0.0.1'",
+                    "'pgbench'",
+                    ":kid",
+                    "'allowed'",
+                    "NULL",
+                ],
+            ),
+        ];
+        assert_eq!(twin, server);
+    }
 }
