@@ -7,9 +7,11 @@
 #
 # Side by side against a baseline (git revision AB_REV, default HEAD):
 #   scripts/bench-web.sh ab        the package's streams alone, A = AB_REV's wasm/js/src, B = working copy
-#   scripts/bench-web.sh ab-page   the whole page (service-worker download), A = AB_REV's web/ + package, B = working copy
+#   scripts/bench-web.sh ab-page   the whole page (service-worker download; AB_SINK=file-system: File System Access),
+#                                  A = AB_REV's web/ + package (+ AB_A_PATCH), B = working copy
 #   scripts/bench-web.sh profile   CDP CPU profile of one encrypt and decrypt through the page
 #   scripts/bench-web.sh sink      the service-worker download alone (no crypto), 256 MiB
+#   scripts/bench-web.sh ceiling   save paths alone and a package-free seal pipeline into them (web/e2e/ceiling.js)
 # (these default to BENCH_MIB=64, BENCH_ROUNDS=3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +26,7 @@ case "$mode" in
   "") exec web/e2e/with-stack.sh node web/e2e/bench.js ;;
   profile) exec web/e2e/with-stack.sh node web/e2e/profile.js ;;
   sink) exec web/e2e/with-stack.sh node web/e2e/sink.js ;;
+  ceiling) exec web/e2e/with-stack.sh node web/e2e/ceiling.js ;;
   ab)
     base=$ROOT/web/vendor/pqfile-base
     rm -rf "$base" && cp -a "$ROOT/web/vendor/pqfile" "$base"
@@ -35,6 +38,8 @@ case "$mode" in
     git archive "$rev" web | tar -x -C "$A"
     cp -a web/vendor "$A/web/vendor"
     for f in $(git ls-tree --name-only "$rev" wasm/js/src/); do git show "$rev:$f" > "$A/web/vendor/pqfile/src/$(basename "$f")"; done
+    # AB_A_PATCH: a diff (against AB_REV, paths under web/) applied to A, to compare two variants.
+    if [ -n "${AB_A_PATCH:-}" ]; then patch -d "$A" -p1 < "$AB_A_PATCH"; fi
     AB_WEB_DIR=$A/web AB_PORT=$(scripts/pg.sh free-port) web/e2e/with-stack.sh node web/e2e/ab-page.js ;;
-  *) echo "usage: $0 [ab|ab-page|profile|sink]" >&2; exit 2 ;;
+  *) echo "usage: $0 [ab|ab-page|profile|sink|ceiling]" >&2; exit 2 ;;
 esac

@@ -3,7 +3,8 @@
 // the committed web/ with the committed package), B from web/ (the working
 // copy). Every round: raw WebCrypto, then A and B encrypt + decrypt BENCH_MIB
 // (64) MiB through the streaming download (service worker), alternating which
-// goes first. Run: scripts/bench-web.sh ab-page.
+// goes first. Run: scripts/bench-web.sh ab-page. AB_SINK=file-system measures
+// the File System Access path instead (answered with an OPFS file, as in bench.js).
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
@@ -17,6 +18,15 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const noFileSystemAccess = () => Object.defineProperty(window, 'showSaveFilePicker', { value: undefined, configurable: true });
+const opfsPicker = () => {
+  window.showSaveFilePicker = async ({ suggestedName }) => {
+    const root = await navigator.storage.getDirectory();
+    return root.getFileHandle(suggestedName, { create: true });
+  };
+};
+const FSA = process.env.AB_SINK === 'file-system';
+const SINK = FSA ? 'file-system' : 'service-worker';
+const initScript = FSA ? opfsPicker : noFileSystemAccess;
 
 async function main() {
   const b = new KeyServer();
@@ -33,14 +43,36 @@ async function main() {
   try {
     const input = join(WORK(), 'ab.bin');
     makeFile(input, SIZE, randomBytes(16));
-    const pageA = await openSignedIn(browser.context, TOKENS().alice, { initScript: noFileSystemAccess });
+    const pageA = await openSignedIn(browser.context, TOKENS().alice, { initScript });
     Object.assign(process.env, { WEB_E2E_PORT: String(portB) });
-    const pageB = await openSignedIn(browser.context, TOKENS().alice, { initScript: noFileSystemAccess });
-    for (const p of [pageA, pageB]) await p.waitForFunction(() => document.querySelector('#save-mode').textContent.includes('service worker'));
+    const pageB = await openSignedIn(browser.context, TOKENS().alice, { initScript });
+    if (!FSA) for (const p of [pageA, pageB]) await p.waitForFunction(() => document.querySelector('#save-mode').textContent.includes('service worker'));
     const rows = {};
     const add = (k, v) => (rows[k] ??= []).push(v);
     const jobMs = (page) => page.evaluate(() => performance.getEntriesByName('pqfile:job')[0].duration);
     const round = async (name, page) => {
+      if (FSA) {
+        await chooseFile(page, input);
+        await page.click('#start');
+        await page.locator('#result[data-sink="file-system"]').waitFor({ timeout: 600_000 });
+        add(`${name} enc`, SIZE / MiB / ((await jobMs(page)) / 1000));
+        await page.evaluate(async () => {
+          const root = await navigator.storage.getDirectory();
+          const file = await (await root.getFileHandle('ab.bin.pqf')).getFile();
+          const dt = new DataTransfer();
+          dt.items.add(file);
+          document.querySelector('#dropzone').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+        });
+        await page.locator('#start:has-text("Decrypt")').waitFor();
+        await page.click('#start');
+        await page.locator('#result[data-sink="file-system"]').waitFor({ timeout: 600_000 });
+        add(`${name} dec`, SIZE / MiB / ((await jobMs(page)) / 1000));
+        await page.evaluate(async () => {
+          const root = await navigator.storage.getDirectory();
+          for (const n of ['ab.bin.pqf', 'ab.bin']) await root.removeEntry(n).catch(() => {});
+        });
+        return;
+      }
       await chooseFile(page, input);
       let r = await runJob(page, join(WORK(), `${name}.pqf`));
       if (r.error || r.sink !== 'service-worker') throw new Error(`${name} encrypt: ${r.error ?? r.sink} ${r.text ?? ''}`);
@@ -73,7 +105,9 @@ async function main() {
       console.log(`round ${i + 1}: ` + Object.entries(rows).map(([k, v]) => `${k} ${v.at(-1).toFixed(0)}`).join(', ') + ' MiB/s');
     }
     const r = median(rows.raw);
-    console.log(`\n== page A/B, ${SIZE / MiB} MiB, ${ROUNDS} rounds, service-worker download, medians: raw ${r.toFixed(0)} MiB/s`);
+    const wins = (k) => rows[`B ${k}`].filter((b, i) => b > rows[`A ${k}`][i]).length;
+    console.log(`\nB ahead of A: encrypt ${wins('enc')}/${ROUNDS} rounds, decrypt ${wins('dec')}/${ROUNDS}`);
+    console.log(`\n== page A/B, ${SIZE / MiB} MiB, ${ROUNDS} rounds, ${SINK}, medians: raw ${r.toFixed(0)} MiB/s`);
     for (const k of ['A enc', 'B enc', 'A dec', 'B dec']) console.log(`${k}: ${median(rows[k]).toFixed(0)} MiB/s (${(median(rows[k]) / r).toFixed(2)}× raw)`);
   } finally {
     await browser.close();
