@@ -439,6 +439,32 @@ test('large results go straight to disk with the File System Access API (drop a 
   await page.close();
 });
 
+test('cancel stops a File System Access save and leaves no file', { timeout: 300_000 }, async () => {
+  const opfsPicker = () => {
+    window.showSaveFilePicker = async ({ suggestedName }) => {
+      const root = await navigator.storage.getDirectory();
+      return root.getFileHandle(suggestedName, { create: true });
+    };
+  };
+  const page = await openSignedIn(browser.context, TOKENS().alice, { initScript: opfsPicker });
+  await chooseFile(page, path('big.bin'));
+  await page.click('#start');
+  // Some 4 MiB writes are in flight by then.
+  await page.waitForFunction(() => Number(document.querySelector('#progress').value) >= 10);
+  await page.keyboard.press('Escape');
+  await page.locator('#error[data-code="cancelled"]').waitFor();
+  assert.match(await page.textContent('#error'), /Nothing was saved/);
+  const left = await page.evaluate(async () => {
+    const root = await navigator.storage.getDirectory();
+    const names = [];
+    for await (const name of root.keys()) names.push(name);
+    return names;
+  });
+  assert.ok(!left.includes('big.bin.pqf'), `left in the OPFS: ${left.join(', ')}`);
+  assert.equal(await page.isEnabled('#start'), true);
+  await page.close();
+});
+
 test('an unreachable key server is reported as such', async () => {
   const page = await openSignedIn(browser.context, TOKENS().alice);
   await server.stop();

@@ -13,6 +13,8 @@
 /** Results up to this size are always saved through a Blob: no picker, no worker. */
 export const SMALL_FILE = 16 * 1024 * 1024;
 const BATCH = 4 * 1024 * 1024;
+const FSA_BATCH = 4 * 1024 * 1024;
+const FSA_DEPTH = 2;
 const SW_START_TIMEOUT_MS = 10_000;
 
 let worker = null; // Promise<ServiceWorkerRegistration | null>
@@ -78,35 +80,47 @@ export async function openSink(mode, name, { handle, signal }) {
 
 async function fileSystemSink(handle) {
   const writable = await handle.createWritable();
-  // Each write() is a round trip to the browser process: write 4 MiB at a
-  // time, not 16 KiB chunks (13 MiB/s -> disk speed).
-  let batch = [];
-  let batchBytes = 0;
+  // Each write() is a round trip to the browser process (which copies the
+  // bytes into its swap file): write FSA_BATCH bytes at a time, not 16 KiB
+  // chunks (13 MiB/s -> disk speed), from a ring of FSA_DEPTH reused buffers
+  // so that encryption fills one while the others are being written. A
+  // buffer is refilled only after its write() resolved (the bytes are
+  // consumed by then).
+  const bufs = [];
+  const writes = []; // in flight, oldest first, one per buffer in use
+  let cur = 0;
+  let fill = 0;
   const flush = async () => {
-    if (batchBytes === 0) return;
-    const buf = new Uint8Array(batchBytes);
-    let off = 0;
-    for (const c of batch) {
-      buf.set(c, off);
-      off += c.byteLength;
-    }
-    batch = [];
-    batchBytes = 0;
-    await writable.write(buf);
+    if (fill === 0) return;
+    const w = writable.write(bufs[cur].subarray(0, fill));
+    w.catch(() => {}); // awaited below or in close()
+    writes.push(w);
+    fill = 0;
+    cur = (cur + 1) % FSA_DEPTH;
+    if (writes.length === FSA_DEPTH) await writes.shift();
   };
   return {
     mode: 'file-system',
     async write(chunk) {
-      batch.push(chunk);
-      batchBytes += chunk.byteLength;
-      if (batchBytes >= BATCH) await flush();
+      let off = 0;
+      while (off < chunk.byteLength) {
+        bufs[cur] ??= new Uint8Array(FSA_BATCH);
+        const n = Math.min(FSA_BATCH - fill, chunk.byteLength - off);
+        bufs[cur].set(n === chunk.byteLength ? chunk : chunk.subarray(off, off + n), fill);
+        fill += n;
+        off += n;
+        if (fill === FSA_BATCH) await flush();
+      }
     },
     async close() {
       await flush();
+      while (writes.length) await writes.shift();
       await writable.close();
     },
     async abort(reason) {
-      batch = [];
+      bufs.length = 0;
+      writes.length = 0; // each has a catch handler
+      fill = 0;
       await writable.abort(reason).catch(() => {});
       // showSaveFilePicker created the (empty) file; do not leave it behind.
       await handle.remove?.().catch(() => {});
