@@ -32,6 +32,13 @@ const chromiumCpu = () => {
   }
   return ticks / 100;
 };
+// Whole machine: [busy, total] jiffies so far (every process, not only Chromium).
+const machineCpu = () => {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const idle = f[3] + f[4];
+  const total = f.reduce((a, b) => a + b, 0);
+  return [total - idle, total];
+};
 // CPU seconds per Chromium thread, keyed "process-type/thread-name".
 const threadCpu = () => {
   const out = {};
@@ -75,6 +82,7 @@ try {
     for (const v of VARIANTS) {
       const dl = v.includes('sw') && !v.includes('null') ? page.waitForEvent('download') : null;
       const cpu0 = chromiumCpu();
+      const m0 = machineCpu();
       const th0 = process.env.CEILING_THREADS ? threadCpu() : null;
       const ms = await page.evaluate(async (v) => {
         const { openSink } = await import('./lib/save.js');
@@ -271,6 +279,8 @@ try {
       if (dl) { const d = await dl; await d.path(); await d.delete(); }
       const r = SIZE / MiB / (ms / 1000);
       const cpu = chromiumCpu() - cpu0;
+      const m1 = machineCpu();
+      const busy = (m1[0] - m0[0]) / Math.max(1, m1[1] - m0[1]);
       if (th0) {
         const th1 = threadCpu();
         const d = Object.entries(th1).map(([k, v]) => [k, v - (th0[k] ?? 0)]).filter(([, v]) => v >= 0.02).sort((a, b) => b[1] - a[1]);
@@ -278,7 +288,7 @@ try {
       }
       (rows[v] ??= []).push(r);
       (cpus[v] ??= []).push(cpu / (ms / 1000));
-      line.push(`${v} ${r.toFixed(0)} (${(cpu / (ms / 1000)).toFixed(2)} cores)`);
+      line.push(`${v} ${r.toFixed(0)} (${(cpu / (ms / 1000)).toFixed(2)} cores, machine ${(100 * busy).toFixed(0)} % busy)`);
     }
     console.log(`round ${i + 1}: ${line.join(', ')} MiB/s`);
   }
