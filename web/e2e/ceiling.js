@@ -1,12 +1,22 @@
-// Ceiling of the page's save paths on this machine, no package, no key
-// server calls: in one page, alternating, 256 MiB (BENCH_MIB) per variant:
-//   raw        WebCrypto AES-256-GCM, 16 KiB chunks, 64 in flight, in memory
-//   sw-64k     File.stream() 64 KiB reads -> service-worker download (no crypto)
-//   sw-1m      Blob.slice() 1 MiB reads -> service-worker download (no crypto)
-//   fsa-4m     Blob.slice() 4 MiB reads -> OPFS createWritable (no crypto)
-//   seal-null  4 MiB reads -> seal 16 KiB chunks (64 in flight) -> 1 MiB pieces -> nothing
-//   seal-sw    the same -> service-worker download
-//   seal-fsa   the same, 4 MiB pieces -> OPFS createWritable
+// Ceiling of the page's save paths on this machine, mostly without the
+// package or the key server: BENCH_MIB (256) MiB per variant, variants
+// alternating in one fresh browser per round, BENCH_ROUNDS (3) rounds; for
+// each: MiB/s, ratio to raw, CPU used by all Chromium processes (cores, ms
+// per MiB) and how busy the whole machine was; CEILING_THREADS=1 also
+// prints ms CPU per MiB per Chromium thread. CEILING_VARIANTS (comma list):
+//   raw               WebCrypto AES-256-GCM, 16 KiB chunks, 64 in flight, in memory
+//   raw-worker[2]     the same in 1 (2) dedicated workers
+//   read-stream       File.stream() read alone; read-4m / read-1m: Blob.slice() reads
+//   sw-64k / sw-1m    File.stream() / 1 MiB slice reads -> service-worker download (no crypto)
+//   fsa-1m/4m/16m     slice reads of that size -> OPFS createWritable (no crypto)
+//   seal-stream-null  File.stream() -> seal (64 in flight) -> nothing; -join: into 1 MiB pieces
+//   seal-4m-nojoin    4 MiB slice reads -> seal -> nothing; seal-null: + 1 MiB pieces
+//   seal-sw/seal-fsa  4 MiB slice reads -> seal -> 1 MiB pieces -> download / 4 MiB pieces -> OPFS
+//   ss-sw-N           File.stream() -> seal -> download, sealed chunks joined N at a time (0: not)
+//   ss-fsa-N          File.stream() -> seal -> OPFS, one reused N-chunk buffer
+//   pkg-null/pkg-sw   the package's encrypt stream (as the page runs it) -> nothing / download
+//   wk-sw/wk-pkg-sw   the ss-sw-0 / pkg-sw pipeline in a dedicated worker talking to sw.js
+//   split-null-K/split-sw-K  sealing split: K of every 3 groups of 4 reads sealed in a worker
 // Run: scripts/bench-web.sh ceiling.
 import { join } from 'node:path';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -17,9 +27,9 @@ const MiB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_MIB ?? 256) * MiB;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const VARIANTS = (process.env.CEILING_VARIANTS ?? 'raw,sw-64k,sw-1m,fsa-4m,seal-null,seal-sw,seal-fsa').split(',');
-// CPU seconds used so far by every Chromium process (browser, renderers, utility).
-const chromiumCpu = () => {
-  let ticks = 0;
+// CPU seconds used so far by each Chromium process (browser, renderers, utility), by pid.
+const chromiumCpuByPid = () => {
+  const out = new Map();
   for (const pid of readdirSync('/proc')) {
     if (!/^[0-9]+$/.test(pid)) continue;
     try {
@@ -27,10 +37,16 @@ const chromiumCpu = () => {
       const comm = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
       if (!/chrom/i.test(comm)) continue;
       const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
+      out.set(pid, (Number(f[11]) + Number(f[12])) / 100);
     } catch {}
   }
-  return ticks / 100;
+  return out;
+};
+// CPU seconds Chromium used between two snapshots (processes present in the second).
+const chromiumCpuSince = (before) => {
+  let s = 0;
+  for (const [pid, t] of chromiumCpuByPid()) s += t - (before.get(pid) ?? 0);
+  return s;
 };
 // Whole machine: [busy, total] jiffies so far (every process, not only Chromium).
 const machineCpu = () => {
@@ -66,22 +82,27 @@ const median = (xs) => {
 
 const server = new KeyServer();
 await server.start();
-const browser = await launchBrowser();
-browser.context.on('page', (p) => p.on('crash', () => console.log('[page crashed]')));
+let browser = null;
 try {
   const input = join(WORK(), 'c.bin');
   makeFile(input, SIZE, randomBytes(16));
-  const page = await openSignedIn(browser.context, TOKENS().alice, { initScript: () => Object.defineProperty(window, 'showSaveFilePicker', { value: undefined, configurable: true }) });
-  await page.waitForFunction(() => document.querySelector('#save-mode').textContent.includes('service worker'));
-  await page.evaluate(() => { const el = Object.assign(document.createElement('input'), { id: 'f', type: 'file', hidden: true }); document.body.append(el); });
-  await page.setInputFiles('#f', input);
+  // A fresh browser every round: a page kept over several rounds of 256 MiB
+  // downloads was closed under the script in round 2 or 3 more than once,
+  // and a fresh page in the same browser ran its downloads 3x slower.
+  let page = null;
   const rows = {};
   const cpus = {};
   for (let i = 0; i < ROUNDS; i++) {
+    await browser?.close();
+    browser = await launchBrowser();
+    page = await openSignedIn(browser.context, TOKENS().alice, { initScript: () => Object.defineProperty(window, 'showSaveFilePicker', { value: undefined, configurable: true }) });
+    await page.waitForFunction(() => document.querySelector('#save-mode').textContent.includes('service worker'));
+    await page.evaluate(() => { const el = Object.assign(document.createElement('input'), { id: 'f', type: 'file', hidden: true }); document.body.append(el); });
+    await page.setInputFiles('#f', input);
     const line = [];
     for (const v of VARIANTS) {
       const dl = v.includes('sw') && !v.includes('null') ? page.waitForEvent('download') : null;
-      const cpu0 = chromiumCpu();
+      const cpu0 = chromiumCpuByPid();
       const m0 = machineCpu();
       const th0 = process.env.CEILING_THREADS ? threadCpu() : null;
       const ms = await page.evaluate(async (v) => {
@@ -136,8 +157,68 @@ try {
           while (q.length) await take();
           if (piece) await out(piece.slice(0, fill));
         }
+        // Sealing split between this thread and a dedicated worker: groups of
+        // 4 file reads (256 KiB) go, k of every 3, to the worker (the CryptoKey
+        // is posted once); results come back in order. 'split-null-K' / 'split-sw-K'.
+        async function splitSeal(k, out) {
+          const src = `let key; const iv = (n) => { const b = new Uint8Array(12); new DataView(b.buffer).setUint32(8, n); return b; };
+            onmessage = async ({ data }) => {
+              if (data.key) { key = data.key; return; }
+              const ps = []; let n = data.ctr;
+              for (const p of data.pieces) for (let o = 0; o < p.length; o += 16384) ps.push(crypto.subtle.encrypt({ name: 'AES-GCM', iv: iv(n++) }, key, p.subarray(o, o + 16384)));
+              const r = await Promise.all(ps);
+              postMessage({ id: data.id, r }, r);
+            };`;
+          const w = new Worker(URL.createObjectURL(new Blob([src], { type: 'text/javascript' })));
+          w.postMessage({ key });
+          const waiting = new Map();
+          w.onmessage = ({ data }) => { waiting.get(data.id)(data.r); waiting.delete(data.id); };
+          const pending = []; // Promise<ArrayBuffer> (local) or Promise<ArrayBuffer[]> (worker)
+          let inflight = 0; // chunks
+          let ctr = 0, gi = 0, id = 0;
+          let group = [], groupChunks = 0;
+          const drainTo = async (max) => {
+            while (inflight > max) {
+              const x = await pending.shift();
+              if (Array.isArray(x)) { inflight -= x.length; for (const b of x) await out(new Uint8Array(b)); }
+              else { inflight--; await out(new Uint8Array(x)); }
+            }
+          };
+          const sendGroup = () => {
+            if (!groupChunks) return;
+            const myId = id++;
+            pending.push(new Promise((res) => waiting.set(myId, res)));
+            w.postMessage({ id: myId, ctr, pieces: group }, group.map((p) => p.buffer));
+            ctr += groupChunks; inflight += groupChunks; group = []; groupChunks = 0;
+          };
+          const r = file.stream().getReader();
+          for (;;) {
+            const { done, value } = await r.read();
+            if (done) break;
+            // (prototype: assumes whole-chunk reads but the last)
+            const toWorker = gi % 3 < k;
+            if (toWorker) {
+              group.push(value.byteOffset === 0 && value.byteLength === value.buffer.byteLength ? value : value.slice());
+              groupChunks += Math.ceil(value.length / 16384);
+              if (group.length === 4) { sendGroup(); gi++; }
+            } else {
+              for (let o = 0; o < value.length; o += 16384) { pending.push(crypto.subtle.encrypt({ name: 'AES-GCM', iv: iv(ctr++) }, key, value.subarray(o, o + 16384))); inflight++; }
+              if (++group.length === 4) { group = []; gi++; }
+            }
+            await drainTo(128);
+          }
+          sendGroup();
+          await drainTo(0);
+          w.terminate();
+        }
         const t0 = performance.now();
-        if (v === 'raw') {
+        if (v.startsWith('split-null-')) {
+          await splitSeal(Number(v.slice(11)), () => {});
+        } else if (v.startsWith('split-sw-')) {
+          const sink = await openSink('service-worker', 'c.out', { signal: new AbortController().signal });
+          await splitSeal(Number(v.slice(9)), (c) => sink.write(c));
+          await sink.close();
+        } else if (v === 'raw') {
           const buf = new Uint8Array(16 * 1024 * 1024);
           const q = [];
           for (let done = 0; done < total; done += 16384) {
@@ -278,7 +359,7 @@ try {
       }, v);
       if (dl) { const d = await dl; await d.path(); await d.delete(); }
       const r = SIZE / MiB / (ms / 1000);
-      const cpu = chromiumCpu() - cpu0;
+      const cpu = chromiumCpuSince(cpu0);
       const m1 = machineCpu();
       const busy = (m1[0] - m0[0]) / Math.max(1, m1[1] - m0[1]);
       if (th0) {
@@ -296,6 +377,6 @@ try {
   console.log(`\n== ceiling, ${SIZE / MiB} MiB, ${ROUNDS} rounds, medians`);
   for (const [k, v] of Object.entries(rows)) console.log(`${k}: ${median(v).toFixed(0)} MiB/s (${(median(v) / raw).toFixed(2)}× raw), Chromium CPU ${median(cpus[k]).toFixed(2)} cores, ${(median(cpus[k]) / median(v) * 1000).toFixed(1)} ms CPU per MiB`);
 } finally {
-  await browser.close();
+  await browser?.close();
   await server.stop();
 }
