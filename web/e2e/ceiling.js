@@ -85,6 +85,7 @@ async function freshPage(old) {
   const browser = await launchBrowser();
   const page = await openSignedIn(browser.context, TOKENS().alice, { initScript: () => Object.defineProperty(window, 'showSaveFilePicker', { value: undefined, configurable: true }) });
   await page.waitForFunction(() => document.querySelector('#save-mode').textContent.includes('service worker'));
+  if (process.env.CEILING_DEBUG) browser.context.on('response', (r) => r.url().includes('__pqfile/download') && console.log(`[download response ${r.status()} from ${r.fromServiceWorker() ? 'service worker' : 'network'}]`));
   await page.evaluate(() => { const el = Object.assign(document.createElement('input'), { id: 'f', type: 'file', hidden: true }); document.body.append(el); });
   await page.setInputFiles('#f', join(WORK(), 'c.bin'));
   return { browser, page };
