@@ -34,7 +34,7 @@ TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$TARGET/release/pqfile-keyserver
 
 export PQFILE_DATABASE_URL=$DB_URL PQFILE_DATA_DIR=$WORK/state PQFILE_KMS=local
-export PQFILE_POOL_SIZE=100 PQFILE_DB_POOL_MAX=$CONNS PQFILE_WEB_DIR=/nonexistent
+export PQFILE_POOL_SIZE=100 PQFILE_DB_POOL_MAX=${PQFILE_DB_POOL_MAX:-$CONNS} PQFILE_WEB_DIR=/nonexistent
 PORT=$(scripts/pg.sh free-port)
 export PQFILE_BIND=127.0.0.1:$PORT
 "$BIN" user add bench --role user >/dev/null
