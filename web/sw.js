@@ -9,6 +9,12 @@
 // `end`, `error` {message}.
 
 const pending = new Map();
+// Fetches that arrived before their download's message: id -> wake-up.
+// The page's message and the iframe's navigation reach this worker by
+// different routes; the navigation's fetch event has been seen first (same
+// worker instance, about 1 download in 20 under load: web/e2e/repro-sw.js).
+const early = new Map();
+const MESSAGE_WAIT_MS = 5_000;
 const PREFIX = new URL('__pqfile/download/', self.registration.scope).pathname;
 
 self.addEventListener('install', () => self.skipWaiting());
@@ -18,6 +24,7 @@ self.addEventListener('message', (event) => {
   const data = event.data;
   if (data?.type !== 'pqfile-download' || !event.ports[0]) return; // pings only keep us alive
   pending.set(data.id, { port: event.ports[0], name: String(data.name) });
+  early.get(data.id)?.();
   // Forget downloads the page never started.
   setTimeout(() => pending.delete(data.id), 60_000);
 });
@@ -26,14 +33,28 @@ self.addEventListener('fetch', (event) => {
   const url = new URL(event.request.url);
   if (url.origin !== self.location.origin || !url.pathname.startsWith(PREFIX)) return;
   const id = url.pathname.slice(PREFIX.length).split('/')[0];
-  const entry = pending.get(id);
-  if (!entry) {
-    event.respondWith(new Response('This download has expired. Start it again from the page.', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' } }));
-    return;
-  }
-  pending.delete(id);
-  event.respondWith(streamResponse(entry));
+  event.respondWith(
+    entryFor(id).then((entry) => {
+      if (!entry) return new Response('This download has expired. Start it again from the page.', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' } });
+      pending.delete(id);
+      return streamResponse(entry);
+    }),
+  );
 });
+
+/** The download `id`, waiting up to MESSAGE_WAIT_MS for its message if the fetch came first. */
+async function entryFor(id) {
+  if (pending.has(id)) return pending.get(id);
+  await new Promise((resolve) => {
+    const timer = setTimeout(resolve, MESSAGE_WAIT_MS);
+    early.set(id, () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  early.delete(id);
+  return pending.get(id);
+}
 
 function streamResponse({ port, name }) {
   let waiting = null; // resolves the outstanding pull
