@@ -376,6 +376,39 @@ test(`a ${LARGE / MiB} MiB file streams through the page (service-worker downloa
   await page.close();
 });
 
+test('a download whose navigation reaches sw.js before the page\'s message still starts', { timeout: 60_000 }, async () => {
+  // The two travel separately; the fetch event was seen first under load
+  // ("the streaming download did not start"). Force that order.
+  const page = await openSignedIn(browser.context, TOKENS().alice, { initScript: noFileSystemAccess });
+  await page.waitForFunction(() => document.querySelector('#save-mode').textContent.includes('service worker'));
+  const download = page.waitForEvent('download', { timeout: 15_000 });
+  const messages = await page.evaluate(async () => {
+    const reg = await navigator.serviceWorker.ready;
+    const id = crypto.randomUUID();
+    const { port1, port2 } = new MessageChannel();
+    const got = [];
+    port1.onmessage = ({ data }) => {
+      got.push(data.type);
+      if (data.type === 'pull' && !got.includes('sent')) {
+        got.push('sent');
+        port1.postMessage({ type: 'chunks', chunks: [new Uint8Array([1, 2, 3])] });
+        port1.postMessage({ type: 'end' });
+      }
+    };
+    const iframe = Object.assign(document.createElement('iframe'), { hidden: true, src: new URL(`__pqfile/download/${id}/race.bin`, document.baseURI).href });
+    document.body.append(iframe);
+    await new Promise((r) => setTimeout(r, 300));
+    reg.active.postMessage({ type: 'pqfile-download', id, name: 'race.bin' }, [port2]);
+    for (let i = 0; i < 100 && !got.includes('sent'); i++) await new Promise((r) => setTimeout(r, 50));
+    return got;
+  });
+  assert.equal(messages[0], 'started', messages.join(','));
+  const d = await download;
+  assert.equal(d.suggestedFilename(), 'race.bin');
+  assert.deepEqual([...readFileSync(await d.path())], [1, 2, 3]);
+  await page.close();
+});
+
 test('cancel stops a running encryption', { timeout: 300_000 }, async () => {
   const page = await openSignedIn(browser.context, TOKENS().alice, { initScript: noFileSystemAccess });
   await chooseFile(page, path('big.bin'));
