@@ -33,18 +33,18 @@ self.addEventListener('fetch', (event) => {
   const url = new URL(event.request.url);
   if (url.origin !== self.location.origin || !url.pathname.startsWith(PREFIX)) return;
   const id = url.pathname.slice(PREFIX.length).split('/')[0];
-  event.respondWith(
-    entryFor(id).then((entry) => {
-      if (!entry) return new Response('This download has expired. Start it again from the page.', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' } });
-      pending.delete(id);
-      return streamResponse(entry);
-    }),
-  );
+  const respond = (entry) => {
+    if (!entry) return new Response('This download has expired. Start it again from the page.', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' } });
+    pending.delete(id);
+    return streamResponse(entry);
+  };
+  // The usual case answers at once (not through a promise).
+  if (pending.has(id)) event.respondWith(respond(pending.get(id)));
+  else event.respondWith(messageFor(id).then(respond));
 });
 
-/** The download `id`, waiting up to MESSAGE_WAIT_MS for its message if the fetch came first. */
-async function entryFor(id) {
-  if (pending.has(id)) return pending.get(id);
+/** The download `id` once its message arrived, or undefined after MESSAGE_WAIT_MS. */
+async function messageFor(id) {
   await new Promise((resolve) => {
     const timer = setTimeout(resolve, MESSAGE_WAIT_MS);
     early.set(id, () => {
