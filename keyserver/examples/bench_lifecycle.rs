@@ -64,6 +64,7 @@ async fn start(pg: &str, pool_size: u32) -> Server {
     let settings = Settings {
         database_url: url.clone(),
         db_pool_max: 16,
+        db_pipelined: 2,
         bind: "127.0.0.1:0".into(),
         web_dir: PathBuf::from("/nonexistent"),
         data_dir: dir.path().to_path_buf(),

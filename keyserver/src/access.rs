@@ -1,7 +1,7 @@
 //! Who may do what with a document: the owner, users the owner granted
 //! access to, and admins (issue 5, sharing).
 
-use deadpool_postgres::Pool;
+use crate::pipeline::Pipelined;
 
 use crate::db::DbError;
 use crate::domain::{AuthenticatedUser, KeyId, Role};
@@ -32,11 +32,10 @@ pub const DOCUMENT_ACCESS_SQL: &str =
 
 impl DocumentAccess {
     /// Loads document `id` as seen by user `user_id`.
-    pub async fn load(db: &Pool, id: &str, user_id: i32) -> Result<Option<Self>, DbError> {
-        let client = db.get().await?;
-        let stmt = client.prepare_cached(DOCUMENT_ACCESS_SQL).await?;
+    pub async fn load(db: &Pipelined, id: &str, user_id: i32) -> Result<Option<Self>, DbError> {
+        let client = db.conn().await?;
         Ok(client
-            .query_opt(&stmt, &[&id, &user_id])
+            .query_opt(DOCUMENT_ACCESS_SQL, &[&id, &user_id])
             .await?
             .map(|r| Self {
                 owner_id: r.get(0),

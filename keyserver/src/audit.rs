@@ -5,9 +5,9 @@ use std::net::IpAddr;
 
 use actix_web::HttpRequest;
 use actix_web::http::header::USER_AGENT;
-use deadpool_postgres::Pool;
 
 use crate::db::DbError;
+use crate::pipeline::Pipelined;
 
 /// The client side of a request, as the audit log records it.
 #[derive(Clone, Debug, Default)]
@@ -91,7 +91,7 @@ pub const ACCESS_TYPES: [&str; 7] = [
 
 /// Records a refusal. A failure to write it is logged: the request is
 /// refused either way.
-pub async fn record_refusal(db: &Pool, e: &Entry<'_>) {
+pub async fn record_refusal(db: &Pipelined, e: &Entry<'_>) {
     if let Err(err) = record(db, e).await {
         tracing::error!(error = %err, "could not audit a refusal");
     }
@@ -108,11 +108,8 @@ pub const INSERT_SQL: &str = "INSERT INTO access_logs (document_id, access_type,
 
 /// Inserts one row. The caller decides what a failure means; for granted
 /// access it must fail the request (fail closed).
-pub async fn record(db: &Pool, e: &Entry<'_>) -> Result<(), DbError> {
-    let client = db.get().await?;
-    let stmt = client
-        .prepare_cached(INSERT_SQL)
-        .await?;
+pub async fn record(db: &Pipelined, e: &Entry<'_>) -> Result<(), DbError> {
+    let client = db.conn().await?;
     let outcome = if e.refusal.is_some() {
         "refused"
     } else {
@@ -120,7 +117,7 @@ pub async fn record(db: &Pool, e: &Entry<'_>) -> Result<(), DbError> {
     };
     client
         .execute(
-            &stmt,
+            INSERT_SQL,
             &[
                 &e.document_id,
                 &e.access_type.as_str(),

@@ -1,13 +1,13 @@
 //! Bearer-token authentication for every `/v1` route, as middleware on the
 //! whole scope: a route added later is protected without opting in.
 
+use crate::pipeline::Pipelined;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{AUTHORIZATION, HeaderValue, WWW_AUTHENTICATE};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse, ResponseError, web};
-use deadpool_postgres::Pool;
 
 use crate::db::DbError;
 use crate::domain::{ApiToken, AuthenticatedUser, Role};
@@ -60,12 +60,11 @@ pub const TOKEN_SQL: &str = "SELECT u.id, u.name, u.role FROM api_tokens t JOIN 
 
 /// Looks up the user a token belongs to.
 pub async fn authenticate(
-    db: &Pool,
+    db: &Pipelined,
     token: &ApiToken,
 ) -> Result<Option<AuthenticatedUser>, DbError> {
-    let client = db.get().await?;
-    let stmt = client.prepare_cached(TOKEN_SQL).await?;
-    let row = client.query_opt(&stmt, &[&token.hash()]).await?;
+    let client = db.conn().await?;
+    let row = client.query_opt(TOKEN_SQL, &[&token.hash()]).await?;
     Ok(row.and_then(|r| {
         let role: String = r.get(2);
         Some(AuthenticatedUser {
@@ -100,7 +99,7 @@ pub async fn require_token(
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| actix_web::error::ErrorInternalServerError("no state"))?
         .clone();
-    let user = authenticate(&state.db, &token)
+    let user = authenticate(&state.hot, &token)
         .await
         .map_err(AuthError::Unavailable)?
         .ok_or(AuthError::InvalidToken)?;

@@ -20,8 +20,11 @@ pub enum KmsKind {
 pub struct Settings {
     /// PostgreSQL URL, e.g. `postgres://postgres@127.0.0.1:5432/pqfile_db`.
     pub database_url: String,
-    /// Most connections to PostgreSQL.
+    /// Most pooled connections to PostgreSQL (transactions, admin, background work).
     pub db_pool_max: usize,
+    /// Shared, pipelined connections per worker thread for the per-request
+    /// statements (token lookup, document lookup, audit row).
+    pub db_pipelined: usize,
     /// `host:port` to listen on; port 0 picks a free port.
     pub bind: String,
     /// Folder served at `/` (the web page).
@@ -84,6 +87,7 @@ impl Settings {
                 "postgres://postgres@127.0.0.1:5432/pqfile_db",
             )?
             .set_default("db_pool_max", 32)?
+            .set_default("db_pipelined", 2)?
             .set_default("bind", "127.0.0.1:8080")?
             .set_default("web_dir", "web")?
             .set_default("data_dir", ".pqfile")?

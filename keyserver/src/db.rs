@@ -25,6 +25,9 @@ pub enum DbError {
     /// No connection could be obtained.
     #[error("cannot connect to PostgreSQL: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
+    /// A pipelined connection closed and could not be reopened.
+    #[error("the PostgreSQL connection closed")]
+    Closed,
     /// A query failed.
     #[error("PostgreSQL error: {0}")]
     Query(#[from] tokio_postgres::Error),

@@ -14,6 +14,7 @@ pub mod keycache;
 pub mod kms;
 pub mod lifecycle;
 pub mod metrics;
+pub mod pipeline;
 pub mod pool;
 pub mod routes;
 pub mod startup;

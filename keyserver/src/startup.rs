@@ -20,6 +20,7 @@ use crate::kms::aws::AwsKms;
 use crate::kms::local::LocalKms;
 use crate::kms::{KeyWrapper, KmsError};
 use crate::metrics::Metrics;
+use crate::pipeline::Pipelined;
 use crate::pool;
 use crate::routes::{admin, content, documents, grants, health, keys, openapi, rewrap};
 use crate::state::AppState;
@@ -96,8 +97,13 @@ impl Application {
             .local_addr()
             .map_err(|e| StartupError::Bind(settings.bind.clone(), e))?
             .port();
+        let hot = Pipelined::new(
+            db::pg_config(&settings.database_url)?,
+            settings.db_pipelined,
+        );
         let state = web::Data::new(AppState {
             db,
+            hot,
             kms,
             cache: KeyCache::new(
                 settings.key_cache_size,

@@ -13,12 +13,16 @@ use crate::keycache::KeyCache;
 use crate::kms::{KeyWrapper, KmsError, WrappedKey};
 use crate::lifecycle::{self, KEY_STATUSES, MaintenancePolicy, MaintenanceReport};
 use crate::metrics::Metrics;
+use crate::pipeline::Pipelined;
 use crate::pool::{self, FillError};
 
 /// Shared application state.
 pub struct AppState {
     /// PostgreSQL connections.
     pub db: Pool,
+    /// Shared, pipelined connections for the per-request statements (token
+    /// lookup, document lookup, audit row); see `pipeline`.
+    pub hot: Pipelined,
     /// The KMS protecting private keys.
     pub kms: Arc<dyn KeyWrapper>,
     /// Unwrapped private keys.

@@ -109,7 +109,7 @@ async fn require_admin(
     let client = ClientInfo::from_request(req);
     let err = AdminApiError::AdminOnly;
     audit::record_refusal(
-        &state.db,
+        &state.hot,
         &Entry {
             document_id: None,
             access_type: AccessType::Admin,
@@ -145,7 +145,7 @@ async fn record_action(
         key_id,
         refusal: None,
     };
-    if let Err(e) = audit::record(&state.db, &entry).await {
+    if let Err(e) = audit::record(&state.hot, &entry).await {
         tracing::error!(error = %e, "could not audit an admin action");
     }
 }

@@ -140,7 +140,7 @@ async fn refuse(
     err: ContentError,
 ) -> ContentError {
     audit::record_refusal(
-        &state.db,
+        &state.hot,
         &Entry {
             document_id: Some(doc),
             access_type,
@@ -171,7 +171,7 @@ async fn authorize(
 ) -> Result<(DocumentId, DocumentAccess), ContentError> {
     let document_id = DocumentId::parse(path).map_err(|_| ContentError::InvalidDocumentId)?;
     let doc = document_id.to_string();
-    let (key_id, err) = match DocumentAccess::load(&state.db, &doc, user.id).await? {
+    let (key_id, err) = match DocumentAccess::load(&state.hot, &doc, user.id).await? {
         Some(a) if permitted(&a, user) => return Ok((document_id, a)),
         Some(a) => (Some(a.key_id.get()), ContentError::Forbidden),
         None => (None, ContentError::DocumentNotFound),
@@ -384,7 +384,7 @@ pub async fn get_content(
         key_id,
         refusal: None,
     };
-    if audit::record(&state.db, &entry).await.is_err() {
+    if audit::record(&state.hot, &entry).await.is_err() {
         return Err(ContentError::AuditUnavailable);
     }
     Ok(file.into_response(&req))

@@ -318,14 +318,14 @@ async fn unwrap_inner(
             key_id,
             refusal: Some(err.code()),
         };
-        if let Err(e) = audit::record(&state.db, &entry).await {
+        if let Err(e) = audit::record(&state.hot, &entry).await {
             tracing::error!(error = %e, "could not audit a refusal");
         }
         tracing::warn!(code = err.code(), "unwrap refused");
         Err(err)
     };
 
-    let Some(doc) = DocumentAccess::load(&state.db, &doc_hex, user.id).await? else {
+    let Some(doc) = DocumentAccess::load(&state.hot, &doc_hex, user.id).await? else {
         return refuse(None, UnwrapError::DocumentNotFound).await;
     };
     // Owner, grantee (issue 5) or admin.
@@ -374,7 +374,7 @@ async fn unwrap_inner(
         key_id: Some(doc.key_id.get()),
         refusal: None,
     };
-    if let Err(e) = audit::record(&state.db, &entry).await {
+    if let Err(e) = audit::record(&state.hot, &entry).await {
         tracing::error!(error = %e, "audit row not written; refusing the unwrap");
         return Err(UnwrapError::AuditUnavailable);
     }

@@ -135,7 +135,7 @@ async fn authorize(
     let doc = DocumentId::parse(path)
         .map_err(|_| GrantError::InvalidDocumentId)?
         .to_string();
-    match DocumentAccess::load(&state.db, &doc, user.id).await? {
+    match DocumentAccess::load(&state.hot, &doc, user.id).await? {
         Some(a) if a.is_owner(user) || user.role == Role::Admin => Ok((doc, a)),
         other => {
             let err = if other.is_some() {
@@ -166,7 +166,7 @@ async fn refuse(
     err: &GrantError,
 ) {
     audit::record_refusal(
-        &state.db,
+        &state.hot,
         &Entry {
             document_id: Some(doc),
             access_type: AccessType::Share,

@@ -241,13 +241,13 @@ async fn rewrap_inner(
             key_id,
             refusal: Some(err.code()),
         };
-        audit::record_refusal(&state.db, &entry).await;
+        audit::record_refusal(&state.hot, &entry).await;
         Err(err)
     };
     if header.document_id != document_id {
         return refuse(None, RewrapError::DocumentMismatch).await;
     }
-    let Some(doc) = DocumentAccess::load(&state.db, &doc_hex, user.id).await? else {
+    let Some(doc) = DocumentAccess::load(&state.hot, &doc_hex, user.id).await? else {
         return refuse(None, RewrapError::DocumentNotFound).await;
     };
     let old = doc.key_id;

@@ -227,3 +227,92 @@ async fn owners_list_their_documents_and_read_their_history() {
         .unwrap();
     assert_error(resp, 404, "document_not_found").await;
 }
+
+/// The per-request statements share pipelined connections (src/pipeline.rs):
+/// many concurrent requests, granted and refused, each get exactly their own
+/// outcome and their own audit row.
+#[tokio::test]
+async fn concurrent_requests_get_their_own_answers_and_audit_rows() {
+    let app = spawn_app().await;
+    let file = app.encrypt(&app.alice, b"shared connections").await;
+    let unknown = pqfile_core::DocumentId::parse("0123456789abcdef0123456789abcdef").unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let (token, doc) = match i % 3 {
+            0 => (&app.alice, &file.document_id),
+            1 => (&app.bob, &file.document_id),
+            _ => (&app.alice, &unknown),
+        };
+        tasks.push(app.unwrap(token, doc, file.stanza()));
+    }
+    let results = futures_util::future::join_all(tasks).await;
+    for (i, (resp, eph)) in results.into_iter().enumerate() {
+        match i % 3 {
+            0 => {
+                assert_eq!(resp.status(), 200, "request {i}");
+                let v: serde_json::Value = resp.json().await.unwrap();
+                let plain =
+                    decrypt_with_transport(&file, v["transport_stanza"].as_str().unwrap(), &eph);
+                assert_eq!(plain, b"shared connections");
+            }
+            1 => {
+                assert_error(resp, 403, "forbidden").await;
+            }
+            _ => {
+                assert_error(resp, 404, "document_not_found").await;
+            }
+        }
+    }
+    let rows = |outcome: &'static str, reason: &'static str| {
+        format!(
+            "SELECT count(*) FROM access_logs WHERE access_type = 'decrypt' AND outcome = '{outcome}' AND reason {reason}"
+        )
+    };
+    assert_eq!(app.count(&rows("allowed", "IS NULL")).await, 20);
+    assert_eq!(app.count(&rows("refused", "= 'forbidden'")).await, 20);
+    assert_eq!(
+        app.count(&rows("refused", "= 'document_not_found'")).await,
+        20
+    );
+}
+
+/// PostgreSQL restarting or an operator killing sessions drops the shared
+/// connections; the server reopens them instead of failing from then on.
+#[tokio::test]
+async fn server_reconnects_after_postgres_drops_its_connections() {
+    let app = spawn_app().await;
+    let file = app.encrypt(&app.alice, b"x").await;
+    for _ in 0..4 {
+        let (resp, _) = app
+            .unwrap(&app.alice, &file.document_id, file.stanza())
+            .await;
+        assert_eq!(resp.status(), 200);
+    }
+    let killed = app
+        .count(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+              WHERE application_name = 'pqfile-keyserver' AND datname = current_database()) t",
+        )
+        .await;
+    assert!(killed >= 1, "the server had connections open");
+    // The connection tasks see the termination notice and end.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    for i in 0..8 {
+        let (resp, _) = app
+            .unwrap(&app.alice, &file.document_id, file.stanza())
+            .await;
+        let status = resp.status();
+        assert_eq!(
+            status,
+            200,
+            "unwrap {i} after the connections were dropped: {}",
+            resp.text().await.unwrap()
+        );
+        let resp = app.create_document(&app.alice).await;
+        assert_eq!(
+            resp.status(),
+            201,
+            "create {i} after the connections were dropped"
+        );
+    }
+}

@@ -154,6 +154,7 @@ pub async fn spawn_app_with(o: Options) -> TestApp {
     let settings = Settings {
         database_url: database_url.clone(),
         db_pool_max: 16,
+        db_pipelined: 2,
         bind: "127.0.0.1:0".into(),
         web_dir: o.web_dir.unwrap_or_else(|| PathBuf::from("/nonexistent")),
         data_dir,
