@@ -4,6 +4,9 @@
 #
 #   scripts/bench-keyserver.sh [SECONDS_PER_RUN=10] [ROUNDS=3] [CONNECTIONS=32]
 #
+# BENCH_BIN=path runs another key-server build (e.g. an older revision built
+# into a second target dir) for side-by-side comparisons.
+#
 # Starts a throwaway PostgreSQL and the key server (local KMS, pool of 100),
 # and stops both on exit. Prints a Markdown table for BENCHMARKS.md.
 set -euo pipefail
@@ -31,7 +34,7 @@ log "building (release server, dev-profile client helper)"
 cargo build -q --release -p pqfile-keyserver
 cargo build -q -p pqfile-keyserver --example unwrap_body
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-BIN=$TARGET/release/pqfile-keyserver
+BIN=${BENCH_BIN:-$TARGET/release/pqfile-keyserver}  # BENCH_BIN: compare another build
 
 export PQFILE_DATABASE_URL=$DB_URL PQFILE_DATA_DIR=$WORK/state PQFILE_KMS=local
 export PQFILE_POOL_SIZE=100 PQFILE_DB_POOL_MAX=${PQFILE_DB_POOL_MAX:-$CONNS} PQFILE_WEB_DIR=/nonexistent
