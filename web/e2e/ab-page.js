@@ -39,13 +39,18 @@ async function main() {
   const a = new KeyServer();
   a.log = join(WORK(), 'server-a.log');
   await a.start();
-  const browser = await launchBrowser();
+  // One browser per side: in one shared browser, some runs put the second
+  // origin's page at half speed with identical code on both sides (an A/A
+  // run read A 127 / B 62 MiB/s), e.g. if its service worker lands in the
+  // other page's renderer process.
+  const browserA = await launchBrowser();
+  const browserB = await launchBrowser();
   try {
     const input = join(WORK(), 'ab.bin');
     makeFile(input, SIZE, randomBytes(16));
-    const pageA = await openSignedIn(browser.context, TOKENS().alice, { initScript });
+    const pageA = await openSignedIn(browserA.context, TOKENS().alice, { initScript });
     Object.assign(process.env, { WEB_E2E_PORT: String(portB) });
-    const pageB = await openSignedIn(browser.context, TOKENS().alice, { initScript });
+    const pageB = await openSignedIn(browserB.context, TOKENS().alice, { initScript });
     if (!FSA) for (const p of [pageA, pageB]) await p.waitForFunction(() => document.querySelector('#save-mode').textContent.includes('service worker'));
     const rows = {};
     const add = (k, v) => (rows[k] ??= []).push(v);
@@ -110,7 +115,8 @@ async function main() {
     console.log(`\n== page A/B, ${SIZE / MiB} MiB, ${ROUNDS} rounds, ${SINK}, medians: raw ${r.toFixed(0)} MiB/s`);
     for (const k of ['A enc', 'B enc', 'A dec', 'B dec']) console.log(`${k}: ${median(rows[k]).toFixed(0)} MiB/s (${(median(rows[k]) / r).toFixed(2)}× raw)`);
   } finally {
-    await browser.close();
+    await browserA.close();
+    await browserB.close();
     await a.stop();
     Object.assign(process.env, saved);
     await b.stop();
