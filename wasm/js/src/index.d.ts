@@ -80,7 +80,7 @@ export declare const CHUNK_CT_SIZE: 16400;
 export interface StreamOptions {
   /** `true`: always WebCrypto AES-GCM (throws where missing); `false`: AES-GCM and ML-KEM in wasm; default: WebCrypto when available. With `true` or the default, ML-KEM-768 encapsulation uses WebCrypto where the platform has it and wasm elsewhere. */
   webCrypto?: boolean | 'auto';
-  /** WebCrypto AES-GCM calls kept in flight (default 16); memory grows with it by 32 KiB each. */
+  /** WebCrypto AES-GCM calls kept in flight (default 64); memory grows with it by 32 KiB each. */
   concurrency?: number;
   /** Called after each input block with the total bytes consumed so far. */
   onProgress?: (bytes: number) => void;
