@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { KeyServer, TOKENS, WORK, chooseFile, launchBrowser, makeFile, openSignedIn, runJob } from './harness.js';
+import { KeyServer, TOKENS, WORK, chooseFile, dropOpfsFile, launchBrowser, makeFile, noFileSystemAccess, opfsPicker, openSignedIn, runJob } from './harness.js';
 
 const MiB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_MIB ?? 64) * MiB;
@@ -16,13 +16,6 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const noFileSystemAccess = () => Object.defineProperty(window, 'showSaveFilePicker', { value: undefined, configurable: true });
-const opfsPicker = () => {
-  window.showSaveFilePicker = async ({ suggestedName }) => {
-    const root = await navigator.storage.getDirectory();
-    return root.getFileHandle(suggestedName, { create: true });
-  };
 };
 const FSA = process.env.AB_SINK === 'file-system';
 const SINK = FSA ? 'file-system' : 'service-worker';
@@ -61,13 +54,7 @@ async function main() {
         await page.click('#start');
         await page.locator('#result[data-sink="file-system"]').waitFor({ timeout: 600_000 });
         add(`${name} enc`, SIZE / MiB / ((await jobMs(page)) / 1000));
-        await page.evaluate(async () => {
-          const root = await navigator.storage.getDirectory();
-          const file = await (await root.getFileHandle('ab.bin.pqf')).getFile();
-          const dt = new DataTransfer();
-          dt.items.add(file);
-          document.querySelector('#dropzone').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-        });
+        await dropOpfsFile(page, 'ab.bin.pqf');
         await page.locator('#start:has-text("Decrypt")').waitFor();
         await page.click('#start');
         await page.locator('#result[data-sink="file-system"]').waitFor({ timeout: 600_000 });

@@ -12,7 +12,7 @@
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { KeyServer, TOKENS, WORK, chooseFile, launchBrowser, makeFile, openSignedIn, runJob } from './harness.js';
+import { KeyServer, TOKENS, WORK, chooseFile, dropOpfsFile, launchBrowser, makeFile, noFileSystemAccess, opfsPicker, openSignedIn, runJob } from './harness.js';
 
 const MiB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_MIB ?? 256) * MiB;
@@ -76,15 +76,6 @@ async function pipelineOnly(page, input, pqf) {
   }, TOKENS().alice);
 }
 
-const noFileSystemAccess = () => {
-  Object.defineProperty(window, 'showSaveFilePicker', { value: undefined, configurable: true });
-};
-const opfsPicker = () => {
-  window.showSaveFilePicker = async ({ suggestedName }) => {
-    const root = await navigator.storage.getDirectory();
-    return root.getFileHandle(suggestedName, { create: true });
-  };
-};
 
 async function pageRound(page, input, work, mode) {
   const jobMs = () => page.evaluate(() => performance.getEntriesByName('pqfile:job')[0].duration);
@@ -105,13 +96,7 @@ async function pageRound(page, input, work, mode) {
   await page.click('#start');
   await page.locator('#result[data-sink="file-system"]').waitFor({ timeout: 600_000 });
   enc = await jobMs();
-  await page.evaluate(async () => {
-    const root = await navigator.storage.getDirectory();
-    const file = await (await root.getFileHandle('bench.bin.pqf')).getFile();
-    const dt = new DataTransfer();
-    dt.items.add(file);
-    document.querySelector('#dropzone').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-  });
+  await dropOpfsFile(page, 'bench.bin.pqf');
   await page.locator('#start:has-text("Decrypt")').waitFor();
   await page.click('#start');
   await page.locator('#result[data-sink="file-system"]').waitFor({ timeout: 600_000 });

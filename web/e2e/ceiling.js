@@ -21,7 +21,7 @@
 import { join } from 'node:path';
 import { readdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { KeyServer, TOKENS, WORK, launchBrowser, makeFile, openSignedIn } from './harness.js';
+import { KeyServer, launchBrowser, makeFile, noFileSystemAccess, openSignedIn, TOKENS, WORK } from './harness.js';
 
 const MiB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_MIB ?? 256) * MiB;
@@ -83,7 +83,7 @@ const median = (xs) => {
 async function freshPage(old) {
   await old?.close().catch(() => {});
   const browser = await launchBrowser();
-  const page = await openSignedIn(browser.context, TOKENS().alice, { initScript: () => Object.defineProperty(window, 'showSaveFilePicker', { value: undefined, configurable: true }) });
+  const page = await openSignedIn(browser.context, TOKENS().alice, { initScript: noFileSystemAccess });
   await page.waitForFunction(() => document.querySelector('#save-mode').textContent.includes('service worker'));
   if (process.env.CEILING_DEBUG) browser.context.on('response', (r) => r.url().includes('__pqfile/download') && console.log(`[download response ${r.status()} from ${r.fromServiceWorker() ? 'service worker' : 'network'}]`));
   await page.evaluate(() => { const el = Object.assign(document.createElement('input'), { id: 'f', type: 'file', hidden: true }); document.body.append(el); });

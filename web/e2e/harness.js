@@ -188,6 +188,33 @@ export async function heapMonitor(page, everyMs = 50) {
   };
 }
 
+/** Init script: a browser without the File System Access API (the page falls back to the service-worker download). */
+export const noFileSystemAccess = () => {
+  Object.defineProperty(window, 'showSaveFilePicker', { value: undefined, configurable: true });
+};
+
+/**
+ * Init script: showSaveFilePicker's dialog cannot be driven headless, so it is
+ * answered with a file in the origin-private file system, a real FileSystemFileHandle.
+ */
+export const opfsPicker = () => {
+  window.showSaveFilePicker = async ({ suggestedName }) => {
+    const root = await navigator.storage.getDirectory();
+    return root.getFileHandle(suggestedName, { create: true });
+  };
+};
+
+/** Drops the origin-private file `name` onto the page's drop zone, as a user dropping a file. */
+export async function dropOpfsFile(page, name) {
+  await page.evaluate(async (name) => {
+    const root = await navigator.storage.getDirectory();
+    const file = await (await root.getFileHandle(name)).getFile();
+    const dt = new DataTransfer();
+    dt.items.add(file);
+    document.querySelector('#dropzone').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, name);
+}
+
 /** Opens the page signed in through the run command's link format. */
 export async function openSignedIn(context, token, { pathHash = '', initScript } = {}) {
   const page = await context.newPage();

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { KeyServer, TOKENS, WORK, artifactsDir, chooseFile, launchBrowser, makeFile, openSignedIn, runJob } from './harness.js';
+import { artifactsDir, chooseFile, KeyServer, launchBrowser, makeFile, noFileSystemAccess, openSignedIn, runJob, TOKENS, WORK } from './harness.js';
 
 const MiB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_MIB ?? 64) * MiB;
@@ -38,7 +38,7 @@ async function main() {
     const input = join(work, 'prof.bin');
     makeFile(input, SIZE, randomBytes(16));
     const page = await openSignedIn(browser.context, TOKENS().alice, {
-      initScript: () => Object.defineProperty(window, 'showSaveFilePicker', { value: undefined, configurable: true }),
+      initScript: noFileSystemAccess,
     });
     await page.waitForFunction(() => document.querySelector('#save-mode').textContent.includes('service worker'));
     const cdp = await page.context().newCDPSession(page);

@@ -5,7 +5,7 @@
 // worker was the bug). Run: web/e2e/with-stack.sh node web/e2e/repro-sw.js
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { KeyServer, TOKENS, WORK, chooseFile, launchBrowser, makeFile, openSignedIn, runJob } from './harness.js';
+import { chooseFile, KeyServer, launchBrowser, makeFile, noFileSystemAccess, openSignedIn, runJob, TOKENS, WORK } from './harness.js';
 const MiB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_MIB ?? 64) * MiB;
 const server = new KeyServer();
@@ -16,7 +16,7 @@ try {
   makeFile(input, SIZE, randomBytes(16));
   browser.context.on('response', (r) => r.url().includes('__pqfile/download') && console.log(`[download response ${r.status()} ${r.fromServiceWorker() ? 'from service worker' : 'from network'}]`));
   browser.context.on('requestfailed', (r) => r.url().includes('__pqfile/download') && console.log(`[download request failed ${r.failure()?.errorText}]`));
-  const page = await openSignedIn(browser.context, TOKENS().alice, { initScript: () => Object.defineProperty(window, 'showSaveFilePicker', { value: undefined, configurable: true }) });
+  const page = await openSignedIn(browser.context, TOKENS().alice, { initScript: noFileSystemAccess });
   await page.waitForFunction(() => document.querySelector('#save-mode').textContent.includes('service worker'));
   for (let i = 0; i < Number(process.env.REPRO_RUNS ?? 8); i++) {
     await chooseFile(page, input);

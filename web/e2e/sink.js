@@ -5,13 +5,13 @@
 // Run: scripts/bench-web.sh sink. It bounds what the page can reach.
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { KeyServer, TOKENS, WORK, launchBrowser, makeFile, openSignedIn } from './harness.js';
+import { KeyServer, launchBrowser, makeFile, noFileSystemAccess, openSignedIn, TOKENS, WORK } from './harness.js';
 const MiB = 1024 * 1024, SIZE = 256 * MiB;
 const server = new KeyServer(); await server.start();
 const browser = await launchBrowser();
 try {
   const input = join(WORK(), 's.bin'); makeFile(input, SIZE, randomBytes(16));
-  const page = await openSignedIn(browser.context, TOKENS().alice, { initScript: () => Object.defineProperty(window, 'showSaveFilePicker', { value: undefined, configurable: true }) });
+  const page = await openSignedIn(browser.context, TOKENS().alice, { initScript: noFileSystemAccess });
   await page.waitForFunction(() => document.querySelector('#save-mode').textContent.includes('service worker'));
   await page.evaluate(() => { const el = Object.assign(document.createElement('input'), { id: 'f', type: 'file', hidden: true }); document.body.append(el); });
   await page.setInputFiles('#f', input);

@@ -7,8 +7,8 @@ import { copyFileSync, readFileSync, writeFileSync, statSync, rmSync } from 'nod
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
-  BASE_URL, KeyServer, TOKENS, WORK, chooseFile, heapMonitor, launchBrowser, leakNeedles, makeFile,
-  openSignedIn, psql, recordRequests, runJob, screenshot, sha256File,
+  BASE_URL, KeyServer, TOKENS, WORK, chooseFile, dropOpfsFile, heapMonitor, launchBrowser, leakNeedles,
+  makeFile, noFileSystemAccess, opfsPicker, openSignedIn, psql, recordRequests, runJob, screenshot, sha256File,
 } from './harness.js';
 
 const MiB = 1024 * 1024;
@@ -329,11 +329,6 @@ test('a revoked key is reported as revoked', async () => {
   await page.close();
 });
 
-/** Hides the File System Access API, so large results stream through sw.js. */
-const noFileSystemAccess = () => {
-  Object.defineProperty(window, 'showSaveFilePicker', { value: undefined, configurable: true });
-};
-
 test(`a ${LARGE / MiB} MiB file streams through the page (service-worker download), heap bounded`, { timeout: 1_200_000 }, async () => {
   const big = path('big.bin');
   const bigSha = makeFile(big, LARGE, marker);
@@ -431,14 +426,7 @@ test('cancel stops a running encryption', { timeout: 300_000 }, async () => {
 });
 
 test('large results go straight to disk with the File System Access API (drop a file)', { timeout: 300_000 }, async () => {
-  // showSaveFilePicker's dialog cannot be driven headless: answer it with a
-  // file in the origin-private file system, a real FileSystemFileHandle.
-  const opfsPicker = () => {
-    window.showSaveFilePicker = async ({ suggestedName }) => {
-      const root = await navigator.storage.getDirectory();
-      return root.getFileHandle(suggestedName, { create: true });
-    };
-  };
+  // showSaveFilePicker is answered with a file in the origin-private file system (harness.js).
   const mid = path('mid.bin');
   const midSha = makeFile(mid, 40 * MiB + 123, marker);
   const page = await openSignedIn(browser.context, TOKENS().alice, { initScript: opfsPicker });
@@ -447,13 +435,7 @@ test('large results go straight to disk with the File System Access API (drop a 
   await page.locator('#result[data-sink="file-system"]').waitFor({ timeout: 120_000 });
 
   // Drop the encrypted file from the OPFS onto the page to decrypt it.
-  await page.evaluate(async () => {
-    const root = await navigator.storage.getDirectory();
-    const file = await (await root.getFileHandle('mid.bin.pqf')).getFile();
-    const dt = new DataTransfer();
-    dt.items.add(file);
-    document.querySelector('#dropzone').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-  });
+  await dropOpfsFile(page, 'mid.bin.pqf');
   await page.locator('#start:has-text("Decrypt")').waitFor();
   await page.click('#start');
   await page.locator('#result[data-sink="file-system"]').waitFor({ timeout: 120_000 });
@@ -473,12 +455,6 @@ test('large results go straight to disk with the File System Access API (drop a 
 });
 
 test('cancel stops a File System Access save and leaves no file', { timeout: 300_000 }, async () => {
-  const opfsPicker = () => {
-    window.showSaveFilePicker = async ({ suggestedName }) => {
-      const root = await navigator.storage.getDirectory();
-      return root.getFileHandle(suggestedName, { create: true });
-    };
-  };
   const page = await openSignedIn(browser.context, TOKENS().alice, { initScript: opfsPicker });
   await chooseFile(page, path('big.bin'));
   await page.click('#start');
