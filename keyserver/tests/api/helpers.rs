@@ -345,6 +345,18 @@ impl TestApp {
     pub async fn count(&self, sql: &str) -> i64 {
         self.db.query_one(sql, &[]).await.expect("query").get(0)
     }
+
+    /// Audit rows of refused `access_type` accesses with error code `reason`.
+    pub async fn refusals(&self, access_type: &str, reason: &str) -> i64 {
+        self.db
+            .query_one(
+                "SELECT count(*) FROM access_logs WHERE access_type = $1 AND outcome = 'refused' AND reason = $2",
+                &[&access_type, &reason],
+            )
+            .await
+            .expect("query")
+            .get(0)
+    }
 }
 
 /// Decrypts a file with a transport stanza from the server, as a client would.

@@ -7,17 +7,6 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 use crate::ops::*;
 
-async fn refused(app: &TestApp, access_type: &str, reason: &str) -> i64 {
-    app.db
-        .query_one(
-            "SELECT count(*) FROM access_logs WHERE access_type = $1 AND outcome = 'refused' AND reason = $2",
-            &[&access_type, &reason],
-        )
-        .await
-        .unwrap()
-        .get(0)
-}
-
 #[tokio::test]
 async fn rotation_queues_old_keys_and_completes_once_every_document_is_rewrapped() {
     let app = spawn_app_with(Options {
@@ -198,7 +187,7 @@ async fn revocation_refuses_everyone_admins_rescue_and_the_pool_refills() {
         )
         .await;
     assert_error(resp, 403, "admin_only").await;
-    assert_eq!(refused(&app, "admin", "admin_only").await, 1);
+    assert_eq!(app.refusals("admin", "admin_only").await, 1);
     assert_eq!(app.key_status(a.key_id).await, "active");
 
     let v = app
@@ -231,7 +220,7 @@ async fn revocation_refuses_everyone_admins_rescue_and_the_pool_refills() {
         "key_revoked",
     )
     .await;
-    assert_eq!(refused(&app, "rewrap", "key_revoked").await, 1);
+    assert_eq!(app.refusals("rewrap", "key_revoked").await, 1);
     let (h, v) = rewrapped(app.rewrap(&app.admin, &doc, a.header_bytes()).await).await;
     assert_eq!(v["replaced_key_id"], i64::from(a.key_id));
     assert_eq!(
@@ -303,7 +292,7 @@ async fn rewrap_refusals_are_refused_and_audited() {
         "forbidden",
     )
     .await;
-    assert_eq!(refused(&app, "rewrap", "forbidden").await, 1);
+    assert_eq!(app.refusals("rewrap", "forbidden").await, 1);
 
     // A tampered header: the MAC fails.
     let mut tampered = a.header_bytes().to_vec();
@@ -324,7 +313,7 @@ async fn rewrap_refusals_are_refused_and_audited() {
         "decryption_failed",
     )
     .await;
-    assert_eq!(refused(&app, "rewrap", "decryption_failed").await, 2);
+    assert_eq!(app.refusals("rewrap", "decryption_failed").await, 2);
 
     // Another document's header.
     assert_error(
@@ -333,7 +322,7 @@ async fn rewrap_refusals_are_refused_and_audited() {
         "document_mismatch",
     )
     .await;
-    assert_eq!(refused(&app, "rewrap", "document_mismatch").await, 1);
+    assert_eq!(app.refusals("rewrap", "document_mismatch").await, 1);
 
     // Whole files, truncated headers, garbage, bad base64.
     assert_error(

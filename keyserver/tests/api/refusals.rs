@@ -5,17 +5,6 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-async fn refusals_logged(app: &TestApp, reason: &str) -> i64 {
-    app.db
-        .query_one(
-            "SELECT count(*) FROM access_logs WHERE access_type = 'decrypt' AND outcome = 'refused' AND reason = $1",
-            &[&reason],
-        )
-        .await
-        .unwrap()
-        .get(0)
-}
-
 #[tokio::test]
 async fn no_token_is_401() {
     let app = spawn_app().await;
@@ -80,7 +69,7 @@ async fn another_users_document_is_403_and_audited() {
     let file = app.encrypt(&app.alice, b"alice's").await;
     let (resp, _) = app.unwrap(&app.bob, &file.document_id, file.stanza()).await;
     assert_error(resp, 403, "forbidden").await;
-    assert_eq!(refusals_logged(&app, "forbidden").await, 1);
+    assert_eq!(app.refusals("decrypt", "forbidden").await, 1);
     let bob_id: String = app
         .db
         .query_one("SELECT id::text FROM users WHERE name = 'bob'", &[])
@@ -113,7 +102,7 @@ async fn a_stanza_of_another_document_does_not_unwrap() {
     assert_eq!(a.key_id, b.key_id);
     let (resp, _) = app.unwrap(&app.alice, &a.document_id, b.stanza()).await;
     assert_error(resp, 400, "decryption_failed").await;
-    assert_eq!(refusals_logged(&app, "decryption_failed").await, 1);
+    assert_eq!(app.refusals("decrypt", "decryption_failed").await, 1);
 }
 
 #[tokio::test]
@@ -141,7 +130,7 @@ async fn tampered_stanzas_fail_with_decryption_failed() {
         let (resp, _) = app.unwrap(&app.alice, &file.document_id, &s).await;
         assert_error(resp, 400, "decryption_failed").await;
     }
-    assert_eq!(refusals_logged(&app, "decryption_failed").await, 3);
+    assert_eq!(app.refusals("decrypt", "decryption_failed").await, 3);
     // The genuine stanza still works afterwards.
     let (resp, _) = app
         .unwrap(&app.alice, &file.document_id, file.stanza())
@@ -170,8 +159,8 @@ async fn wrong_key_ids_are_refused() {
     };
     let (resp, _) = app.unwrap(&app.alice, &file.document_id, &unknown).await;
     assert_error(resp, 404, "key_not_found").await;
-    assert_eq!(refusals_logged(&app, "key_mismatch").await, 1);
-    assert_eq!(refusals_logged(&app, "key_not_found").await, 1);
+    assert_eq!(app.refusals("decrypt", "key_mismatch").await, 1);
+    assert_eq!(app.refusals("decrypt", "key_not_found").await, 1);
 }
 
 #[tokio::test]
@@ -193,7 +182,7 @@ async fn a_revoked_key_refuses_unwrap_for_everyone() {
         .unwrap(&app.admin, &file.document_id, file.stanza())
         .await;
     assert_error(resp, 403, "key_revoked").await;
-    assert_eq!(refusals_logged(&app, "key_revoked").await, 2);
+    assert_eq!(app.refusals("decrypt", "key_revoked").await, 2);
     // Keys queued for rotation or expired still unwrap existing documents.
     for status in ["rotation_queued", "expired"] {
         app.db
