@@ -34,8 +34,9 @@ impl DocumentAccess {
     /// Loads document `id` as seen by user `user_id`.
     pub async fn load(db: &Pipelined, id: &str, user_id: i32) -> Result<Option<Self>, DbError> {
         let client = db.conn().await?;
+        let stmt = client.prepare_cached(DOCUMENT_ACCESS_SQL).await?;
         Ok(client
-            .query_opt(DOCUMENT_ACCESS_SQL, &[&id, &user_id])
+            .query_opt(&stmt, &[&id, &user_id])
             .await?
             .map(|r| Self {
                 owner_id: r.get(0),

@@ -110,6 +110,7 @@ pub const INSERT_SQL: &str = "INSERT INTO access_logs (document_id, access_type,
 /// access it must fail the request (fail closed).
 pub async fn record(db: &Pipelined, e: &Entry<'_>) -> Result<(), DbError> {
     let client = db.conn().await?;
+    let stmt = client.prepare_cached(INSERT_SQL).await?;
     let outcome = if e.refusal.is_some() {
         "refused"
     } else {
@@ -117,7 +118,7 @@ pub async fn record(db: &Pipelined, e: &Entry<'_>) -> Result<(), DbError> {
     };
     client
         .execute(
-            INSERT_SQL,
+            &stmt,
             &[
                 &e.document_id,
                 &e.access_type.as_str(),

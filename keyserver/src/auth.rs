@@ -64,7 +64,8 @@ pub async fn authenticate(
     token: &ApiToken,
 ) -> Result<Option<AuthenticatedUser>, DbError> {
     let client = db.conn().await?;
-    let row = client.query_opt(TOKEN_SQL, &[&token.hash()]).await?;
+    let stmt = client.prepare_cached(TOKEN_SQL).await?;
+    let row = client.query_opt(&stmt, &[&token.hash()]).await?;
     Ok(row.and_then(|r| {
         let role: String = r.get(2);
         Some(AuthenticatedUser {

@@ -12,7 +12,8 @@
 //! Each actix worker thread keeps `size` such connections (round robin),
 //! opened on first use on that thread, so the connection tasks run on the
 //! thread whose handlers use them. A connection that closed is replaced on
-//! its next use. Statements are prepared once per connection.
+//! its next use. Each is a deadpool `ClientWrapper`, so statements are
+//! prepared once per connection with `prepare_cached`, as on pooled ones.
 //!
 //! Only single-statement autocommit work may go through here: anything that
 //! needs a transaction, a session setting or an advisory lock takes a pooled
@@ -23,9 +24,9 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use deadpool_postgres::ClientWrapper;
 use tokio::sync::OnceCell;
-use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, NoTls, Row, Statement};
+use tokio_postgres::NoTls;
 
 use crate::db::DbError;
 
@@ -38,13 +39,7 @@ pub struct Pipelined {
     size: usize,
 }
 
-/// One shared connection and its prepared statements.
-pub struct Conn {
-    client: Client,
-    statements: RefCell<HashMap<&'static str, Statement>>,
-}
-
-type Slot = Rc<OnceCell<Rc<Conn>>>;
+type Slot = Rc<OnceCell<Rc<ClientWrapper>>>;
 
 thread_local! {
     /// Slots per `Pipelined` (several servers may share a process in tests).
@@ -94,7 +89,7 @@ impl Pipelined {
     /// A connection of this thread, (re)connecting if needed. Must be called
     /// on an actix (or other `LocalSet`) thread: the connection task is
     /// spawned there.
-    pub async fn conn(&self) -> Result<Rc<Conn>, DbError> {
+    pub async fn conn(&self) -> Result<Rc<ClientWrapper>, DbError> {
         let i = self.next_index();
         // A closed connection is replaced once; a second closed one in a
         // row means PostgreSQL is not taking connections.
@@ -103,19 +98,16 @@ impl Pipelined {
             let conn = slot
                 .get_or_try_init(|| async {
                     let (client, connection) = self.config.connect(NoTls).await?;
-                    tokio::task::spawn_local(async move {
+                    let task = tokio::task::spawn_local(async move {
                         if let Err(e) = connection.await {
                             tracing::warn!(error = %e, "pipelined PostgreSQL connection ended");
                         }
                     });
-                    Ok::<_, DbError>(Rc::new(Conn {
-                        client,
-                        statements: RefCell::new(HashMap::new()),
-                    }))
+                    Ok::<_, DbError>(Rc::new(ClientWrapper::new(client, task)))
                 })
                 .await;
             match conn {
-                Ok(c) if !c.client.is_closed() => return Ok(Rc::clone(c)),
+                Ok(c) if !c.is_closed() => return Ok(Rc::clone(c)),
                 Ok(_) => self.reset(i, &slot),
                 Err(e) => {
                     self.reset(i, &slot);
@@ -124,36 +116,5 @@ impl Pipelined {
             }
         }
         Err(DbError::Closed)
-    }
-}
-
-impl Conn {
-    async fn statement(&self, sql: &'static str) -> Result<Statement, DbError> {
-        if let Some(s) = self.statements.borrow().get(sql) {
-            return Ok(s.clone());
-        }
-        let s = self.client.prepare(sql).await?;
-        self.statements.borrow_mut().insert(sql, s.clone());
-        Ok(s)
-    }
-
-    /// At most one row of `sql`.
-    pub async fn query_opt(
-        &self,
-        sql: &'static str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Option<Row>, DbError> {
-        let stmt = self.statement(sql).await?;
-        Ok(self.client.query_opt(&stmt, params).await?)
-    }
-
-    /// Runs `sql`; the number of rows it touched.
-    pub async fn execute(
-        &self,
-        sql: &'static str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<u64, DbError> {
-        let stmt = self.statement(sql).await?;
-        Ok(self.client.execute(&stmt, params).await?)
     }
 }
