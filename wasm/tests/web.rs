@@ -1,6 +1,6 @@
-//! wasm-bindgen tests: run in Node (`cargo test --target
-//! wasm32-unknown-unknown`) and in headless Chromium
-//! (`WASM_BINDGEN_USE_BROWSER=1`), see scripts/test.d/20-wasm.sh.
+//! The wasm-bindgen tests, one module shared by two test targets: `node.rs`
+//! (`wasm-pack test --node`) and `browser.rs` (`wasm-pack test --headless
+//! --chrome`); see scripts/test.d/20-wasm.sh.
 #![cfg(target_arch = "wasm32")]
 #![allow(missing_docs, clippy::unwrap_used, clippy::panic)]
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the npm package's wasm: cargo (wasm32, release) -> wasm-bindgen for
 # the web, bundler and nodejs targets -> wasm-opt from npm's binaryen (Debian's
-# breaks wasm-bindgen output, see shared/TOOLCHAIN.md). Output: dist/.
+# breaks wasm-bindgen output, see docs/TOOLCHAIN.md). Output: dist/.
 # Needs `npm ci` first (for binaryen). Honors CARGO_TARGET_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
