@@ -14,7 +14,7 @@ use tracing_actix_web::TracingLogger;
 use crate::auth::require_token;
 use crate::configuration::{KmsKind, Settings};
 use crate::db::{self, DbError};
-use crate::error::RequestError;
+use crate::error::{ApiError, ErrorCode};
 use crate::keycache::KeyCache;
 use crate::kms::aws::AwsKms;
 use crate::kms::local::LocalKms;
@@ -205,15 +205,26 @@ fn run(
         let json = web::JsonConfig::default()
             .limit(64 * 1024)
             .content_type_required(false)
-            .error_handler(|err, _req| RequestError::InvalidJson(err.to_string()).into());
+            .error_handler(|err, _req| {
+                ApiError::new(ErrorCode::InvalidJson)
+                    .message(format!(
+                        "{}: {err}",
+                        ErrorCode::InvalidJson.default_message()
+                    ))
+                    .into()
+            });
         let mut app = App::new()
             .wrap(TracingLogger::default())
             .app_data(state.clone())
             .app_data(json)
-            .app_data(
-                web::QueryConfig::default()
-                    .error_handler(|err, _req| RequestError::InvalidQuery(err.to_string()).into()),
-            )
+            .app_data(web::QueryConfig::default().error_handler(|err, _req| {
+                ApiError::new(ErrorCode::InvalidQuery)
+                    .message(format!(
+                        "{}: {err}",
+                        ErrorCode::InvalidQuery.default_message()
+                    ))
+                    .into()
+            }))
             .service(
                 web::scope("/v1")
                     .wrap(from_fn(require_token))
@@ -237,7 +248,7 @@ fn run(
                     .service(admin::access_logs)
                     .service(keys::get_key)
                     .default_service(web::to(|| async {
-                        Err::<HttpResponse, _>(RequestError::NotFound)
+                        Err::<HttpResponse, _>(ApiError::new(ErrorCode::NotFound))
                     })),
             )
             .service(health::healthz)

@@ -4,11 +4,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use deadpool_postgres::Pool;
+use pqfile_core::format::Stanza;
 use pqfile_core::mlkem768::SecretKey;
+use pqfile_core::stanza::{self, FileKey};
 use tokio::sync::Notify;
 
+use crate::access::DocumentAccess;
 use crate::configuration::Settings;
-use crate::domain::KeyId;
+use crate::domain::{DocumentId, KeyId};
+use crate::error::ApiError;
 use crate::keycache::KeyCache;
 use crate::kms::{KeyWrapper, KmsError, WrappedKey};
 use crate::lifecycle::{self, KEY_STATUSES, MaintenancePolicy, MaintenanceReport};
@@ -64,6 +68,20 @@ impl AppState {
         );
         self.cache.insert(id, Arc::clone(&key));
         Ok(key)
+    }
+
+    /// Opens `stanza` with the document's key (through the cache or the KMS)
+    /// in the context of `document_id`: the one place unwrap and rewrap get
+    /// a file key. `Ok(None)`: the stanza does not open for this document
+    /// (wrong document, tampered stanza); the caller refuses.
+    pub async fn open_stanza(
+        &self,
+        doc: &DocumentAccess,
+        stanza: &Stanza,
+        document_id: &DocumentId,
+    ) -> Result<Option<FileKey>, ApiError> {
+        let secret = self.secret_key(doc.key_id, &doc.wrapped).await?;
+        Ok(stanza::unwrap(stanza, document_id, &secret).ok())
     }
 }
 

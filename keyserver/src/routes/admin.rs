@@ -4,150 +4,33 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::audit::{self, ACCESS_TYPES, AccessType, ClientInfo, Entry};
+use crate::audit::{ACCESS_TYPES, AccessType};
+use crate::authorize::Attempt;
 use crate::db::DbError;
-use crate::domain::{AuthenticatedUser, DocumentId, KeyId, Role};
-use crate::error::{ErrorBody, json_error};
+use crate::domain::{AuthenticatedUser, DocumentId, KeyId};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::lifecycle::{self, KEY_STATUSES, ROTATION_STATUSES};
-use crate::pool::{self, FillError};
+use crate::pool;
 use crate::state::AppState;
 
-/// Why an admin request failed.
-#[derive(Debug, thiserror::Error)]
-pub enum AdminApiError {
-    /// The caller is not an admin.
-    #[error("this route is for admins only")]
-    AdminOnly,
-    /// A query parameter or body field is invalid.
-    #[error("{0}")]
-    InvalidQuery(String),
-    /// Bad key id.
-    #[error("the key id must be an integer between 1 and 2147483647")]
-    InvalidKeyId,
-    /// No such key.
-    #[error("no key has this id")]
-    KeyNotFound,
-    /// The KMS could not wrap a new key.
-    #[error("the key management service is unavailable; try again later")]
-    KmsUnavailable,
-    /// Database trouble.
-    #[error("internal error")]
-    Db(#[from] DbError),
-}
-
-impl AdminApiError {
-    /// The stable code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::AdminOnly => "admin_only",
-            Self::InvalidQuery(_) => "invalid_query",
-            Self::InvalidKeyId => "invalid_key_id",
-            Self::KeyNotFound => "key_not_found",
-            Self::KmsUnavailable => "kms_unavailable",
-            Self::Db(_) => "internal_error",
-        }
-    }
-}
-
-impl ResponseError for AdminApiError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            Self::AdminOnly => StatusCode::FORBIDDEN,
-            Self::InvalidQuery(_) | Self::InvalidKeyId => StatusCode::BAD_REQUEST,
-            Self::KeyNotFound => StatusCode::NOT_FOUND,
-            Self::KmsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Db(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        if let Self::Db(e) = self {
-            return crate::error::internal("admin request failed", e);
-        }
-        json_error(self.status_code(), self.code(), self.to_string())
-    }
-}
-
-impl From<tokio_postgres::Error> for AdminApiError {
-    fn from(e: tokio_postgres::Error) -> Self {
-        Self::Db(e.into())
-    }
-}
-
-impl From<deadpool_postgres::PoolError> for AdminApiError {
-    fn from(e: deadpool_postgres::PoolError) -> Self {
-        Self::Db(e.into())
-    }
-}
-
-impl From<FillError> for AdminApiError {
-    fn from(e: FillError) -> Self {
-        match e {
-            FillError::Db(e) => Self::Db(e),
-            FillError::Kms(e) => {
-                tracing::warn!(error = %e, "KMS unavailable during an admin request");
-                Self::KmsUnavailable
-            }
-        }
-    }
-}
-
-/// Refuses (and audits) a caller that is not an admin.
-async fn require_admin(
+/// The caller's attempt at an admin route; refused (and audited as
+/// `admin`) unless they are an admin.
+async fn admin<'a>(
     req: &HttpRequest,
-    state: &AppState,
-    user: &AuthenticatedUser,
-) -> Result<(), AdminApiError> {
-    if user.role == Role::Admin {
-        return Ok(());
-    }
-    let client = ClientInfo::from_request(req);
-    let err = AdminApiError::AdminOnly;
-    audit::record_refusal(
-        &state.hot,
-        &Entry {
-            document_id: None,
-            access_type: AccessType::Admin,
-            user_id: user.id,
-            client: &client,
-            key_id: None,
-            refusal: Some(err.code()),
-        },
-    )
-    .await;
-    state
-        .metrics
-        .refusals
-        .with_label_values(&["admin", err.code()])
-        .inc();
-    Err(err)
+    state: &'a AppState,
+    user: &'a AuthenticatedUser,
+) -> Result<Attempt<'a>, ApiError> {
+    let attempt = Attempt::new(req, state, user, AccessType::Admin, None);
+    attempt.require_admin().await?;
+    Ok(attempt)
 }
 
-/// Records an admin action that changed something (fail closed is not
-/// needed: nothing secret is released).
-async fn record_action(
-    req: &HttpRequest,
-    state: &AppState,
-    user: &AuthenticatedUser,
-    key_id: Option<i32>,
-) {
-    let client = ClientInfo::from_request(req);
-    let entry = Entry {
-        document_id: None,
-        access_type: AccessType::Admin,
-        user_id: user.id,
-        client: &client,
-        key_id,
-        refusal: None,
-    };
-    if let Err(e) = audit::record(&state.hot, &entry).await {
-        tracing::error!(error = %e, "could not audit an admin action");
-    }
+fn invalid_query(message: impl Into<std::borrow::Cow<'static, str>>) -> ApiError {
+    ApiError::new(ErrorCode::InvalidQuery).message(message)
 }
 
 fn rfc3339(t: Option<chrono::NaiveDateTime>) -> Option<String> {
@@ -157,9 +40,9 @@ fn rfc3339(t: Option<chrono::NaiveDateTime>) -> Option<String> {
     })
 }
 
-fn check_status(value: Option<&str>, allowed: &[&str]) -> Result<(), AdminApiError> {
+fn check_status(value: Option<&str>, allowed: &[&str]) -> Result<(), ApiError> {
     match value {
-        Some(s) if !allowed.contains(&s) => Err(AdminApiError::InvalidQuery(format!(
+        Some(s) if !allowed.contains(&s) => Err(invalid_query(format!(
             "status must be one of {}",
             allowed.join(", ")
         ))),
@@ -212,8 +95,8 @@ pub async fn list_keys(
     state: web::Data<AppState>,
     user: web::ReqData<AuthenticatedUser>,
     query: web::Query<StatusQuery>,
-) -> Result<HttpResponse, AdminApiError> {
-    require_admin(&req, &state, &user).await?;
+) -> Result<HttpResponse, ApiError> {
+    admin(&req, &state, &user).await?;
     check_status(query.status.as_deref(), &KEY_STATUSES)?;
     let db = state.db.get().await?;
     let rows = db
@@ -267,14 +150,14 @@ pub async fn revoke_key(
     state: web::Data<AppState>,
     user: web::ReqData<AuthenticatedUser>,
     path: web::Path<String>,
-) -> Result<HttpResponse, AdminApiError> {
-    require_admin(&req, &state, &user).await?;
-    let id = KeyId::parse(&path).ok_or(AdminApiError::InvalidKeyId)?;
+) -> Result<HttpResponse, ApiError> {
+    let attempt = admin(&req, &state, &user).await?;
+    let id = KeyId::parse(&path).ok_or(ErrorCode::InvalidKeyId)?;
     let previous = lifecycle::revoke_key(&state.db, id)
         .await?
-        .ok_or(AdminApiError::KeyNotFound)?;
+        .ok_or(ErrorCode::KeyNotFound)?;
     state.cache.remove(id);
-    record_action(&req, &state, &user, Some(id.get())).await;
+    attempt.record_action(Some(id)).await;
     // Refill now rather than at the next background tick.
     let keys_generated = match pool::fill(
         &state.db,
@@ -314,8 +197,8 @@ pub async fn run_rotation(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: web::ReqData<AuthenticatedUser>,
-) -> Result<HttpResponse, AdminApiError> {
-    require_admin(&req, &state, &user).await?;
+) -> Result<HttpResponse, ApiError> {
+    let attempt = admin(&req, &state, &user).await?;
     let check = lifecycle::check_for_keys_to_rotate(
         &state.db,
         state.kms.as_ref(),
@@ -326,7 +209,7 @@ pub async fn run_rotation(
         .metrics
         .rotations_started
         .inc_by(check.queued.len() as u64);
-    record_action(&req, &state, &user, None).await;
+    attempt.record_action(None).await;
     state.refresh_pool_gauges().await;
     Ok(HttpResponse::Ok().json(check))
 }
@@ -408,8 +291,8 @@ pub async fn list_rotations(
     state: web::Data<AppState>,
     user: web::ReqData<AuthenticatedUser>,
     query: web::Query<StatusQuery>,
-) -> Result<HttpResponse, AdminApiError> {
-    require_admin(&req, &state, &user).await?;
+) -> Result<HttpResponse, ApiError> {
+    admin(&req, &state, &user).await?;
     check_status(query.status.as_deref(), &ROTATION_STATUSES)?;
     let rotations = rotations(
         &state.db,
@@ -432,10 +315,10 @@ pub async fn run_maintenance(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: web::ReqData<AuthenticatedUser>,
-) -> Result<HttpResponse, AdminApiError> {
-    require_admin(&req, &state, &user).await?;
+) -> Result<HttpResponse, ApiError> {
+    let attempt = admin(&req, &state, &user).await?;
     let report = state.maintenance().await?;
-    record_action(&req, &state, &user, None).await;
+    attempt.record_action(None).await;
     Ok(HttpResponse::Ok().json(report))
 }
 
@@ -528,8 +411,8 @@ pub async fn stats(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: web::ReqData<AuthenticatedUser>,
-) -> Result<HttpResponse, AdminApiError> {
-    require_admin(&req, &state, &user).await?;
+) -> Result<HttpResponse, ApiError> {
+    admin(&req, &state, &user).await?;
     let db = state.db.get().await?;
     let active_keys: i64 = db.query_one(pool::ACTIVE_KEYS_SQL, &[]).await?.get(0);
     let keys_by_status = lifecycle::keys_by_status(&state.db)
@@ -647,19 +530,17 @@ pub async fn retention(
     state: web::Data<AppState>,
     user: web::ReqData<AuthenticatedUser>,
     body: Option<web::Json<RetentionRequest>>,
-) -> Result<HttpResponse, AdminApiError> {
-    require_admin(&req, &state, &user).await?;
+) -> Result<HttpResponse, ApiError> {
+    let attempt = admin(&req, &state, &user).await?;
     let days = match body.and_then(|b| b.older_than_days) {
         None => state.settings.access_log_retention_days,
         Some(d) => u32::try_from(d)
             .ok()
             .filter(|d| *d <= 36_500)
-            .ok_or_else(|| {
-                AdminApiError::InvalidQuery("older_than_days must be between 0 and 36500".into())
-            })?,
+            .ok_or_else(|| invalid_query("older_than_days must be between 0 and 36500"))?,
     };
     let deleted = lifecycle::apply_retention(&state.db, days).await?;
-    record_action(&req, &state, &user, None).await;
+    attempt.record_action(None).await;
     tracing::info!(deleted, days, "access-log retention");
     Ok(HttpResponse::Ok().json(RetentionResult {
         deleted,
@@ -724,11 +605,11 @@ pub struct LogPage {
     pub total: i64,
 }
 
-fn parse_time(name: &str, v: Option<&str>) -> Result<Option<chrono::NaiveDateTime>, AdminApiError> {
+fn parse_time(name: &str, v: Option<&str>) -> Result<Option<chrono::NaiveDateTime>, ApiError> {
     v.map(|s| {
         chrono::DateTime::parse_from_rfc3339(s)
             .map(|t| t.naive_utc())
-            .map_err(|_| AdminApiError::InvalidQuery(format!("`{name}` must be an RFC 3339 time")))
+            .map_err(|_| invalid_query(format!("`{name}` must be an RFC 3339 time")))
     })
     .transpose()
 }
@@ -751,21 +632,21 @@ pub async fn access_logs(
     state: web::Data<AppState>,
     user: web::ReqData<AuthenticatedUser>,
     query: web::Query<LogQuery>,
-) -> Result<HttpResponse, AdminApiError> {
-    require_admin(&req, &state, &user).await?;
+) -> Result<HttpResponse, ApiError> {
+    admin(&req, &state, &user).await?;
     let document_id = query
         .document_id
         .as_deref()
         .map(|d| {
-            DocumentId::parse(d).map(|d| d.to_string()).map_err(|_| {
-                AdminApiError::InvalidQuery("`document_id` must be 32 hexadecimal digits".into())
-            })
+            DocumentId::parse(d)
+                .map(|d| d.to_string())
+                .map_err(|_| invalid_query("`document_id` must be 32 hexadecimal digits"))
         })
         .transpose()?;
     if let Some(t) = query.access_type.as_deref()
         && !ACCESS_TYPES.contains(&t)
     {
-        return Err(AdminApiError::InvalidQuery(format!(
+        return Err(invalid_query(format!(
             "`access_type` must be one of {}",
             ACCESS_TYPES.join(", ")
         )));
@@ -775,14 +656,10 @@ pub async fn access_logs(
     let page = query.page.unwrap_or(1);
     let per_page = query.per_page.unwrap_or(50);
     if !(1..=1_000_000).contains(&page) {
-        return Err(AdminApiError::InvalidQuery(
-            "`page` must be between 1 and 1000000".into(),
-        ));
+        return Err(invalid_query("`page` must be between 1 and 1000000"));
     }
     if !(1..=500).contains(&per_page) {
-        return Err(AdminApiError::InvalidQuery(
-            "`per_page` must be between 1 and 500".into(),
-        ));
+        return Err(invalid_query("`per_page` must be between 1 and 500"));
     }
     let db = state.db.get().await?;
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [

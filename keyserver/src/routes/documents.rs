@@ -1,8 +1,7 @@
 //! `/v1/documents`: registering a document, and unwrapping its file key
 //! sealed to the caller's ephemeral key (FORMAT.md §7).
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use pqfile_core::format::{KemId, Stanza};
@@ -11,12 +10,11 @@ use pqfile_core::stanza::{self, TRANSPORT_KEY_ID};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::access::DocumentAccess;
-use crate::audit::{self, AccessType, ClientInfo, Entry};
+use crate::audit::{AccessType, ClientInfo};
+use crate::authorize::{self, Attempt, Rule};
 use crate::db::DbError;
 use crate::domain::{AuthenticatedUser, DocumentId, rng};
-use crate::error::{ErrorBody, json_error};
-use crate::kms::KmsError;
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::pool::{self, Registration};
 use crate::state::AppState;
 
@@ -40,37 +38,6 @@ pub struct CreatedDocument {
     pub key: KeyRef,
 }
 
-/// Why a document could not be registered.
-#[derive(Debug, thiserror::Error)]
-pub enum CreateDocumentError {
-    /// The pool is empty (and the KMS may be down, so it cannot refill).
-    #[error("no encryption key is available right now; try again shortly")]
-    NoActiveKey,
-    /// Database (or the audit row, which fails closed) unavailable.
-    #[error("the document could not be registered")]
-    Db(#[from] DbError),
-}
-
-impl ResponseError for CreateDocumentError {
-    fn status_code(&self) -> StatusCode {
-        StatusCode::SERVICE_UNAVAILABLE
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        match self {
-            Self::NoActiveKey => json_error(self.status_code(), "no_active_key", self.to_string()),
-            Self::Db(e) => {
-                tracing::error!(error = %e, "document registration failed");
-                json_error(
-                    self.status_code(),
-                    "database_unavailable",
-                    "the document could not be registered or audited",
-                )
-            }
-        }
-    }
-}
-
 /// Registers a new document owned by the caller on the least-used active
 /// key and returns its id and that key. The body is ignored (send nothing or `{}`).
 #[utoipa::path(
@@ -88,7 +55,7 @@ pub async fn create_document(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: web::ReqData<AuthenticatedUser>,
-) -> Result<HttpResponse, CreateDocumentError> {
+) -> Result<HttpResponse, ApiError> {
     let client = ClientInfo::from_request(&req);
     let document_id = DocumentId::generate(&mut rng());
     let reg = Registration {
@@ -97,9 +64,17 @@ pub async fn create_document(
         ip: client.ip,
         user_agent: client.user_agent.as_deref(),
     };
-    let Some(key) = pool::register_document(&state.db, &reg).await? else {
+    // Database trouble here (or the audit row, which fails closed) is a 503.
+    let registered = pool::register_document(&state.db, &reg)
+        .await
+        .map_err(|e| {
+            ApiError::new(ErrorCode::DatabaseUnavailable)
+                .message("the document could not be registered or audited")
+                .caused_by(e)
+        })?;
+    let Some(key) = registered else {
         state.refill.notify_one();
-        return Err(CreateDocumentError::NoActiveKey);
+        return Err(ErrorCode::NoActiveKey.into());
     };
     state.metrics.documents_created.inc();
     tracing::info!(document_id = %document_id, key_id = %key.id, "document registered");
@@ -130,106 +105,6 @@ pub struct UnwrapResponse {
     pub transport_stanza: String,
 }
 
-/// Why an unwrap was refused or failed.
-#[derive(Debug, thiserror::Error)]
-pub enum UnwrapError {
-    /// The path's document id is not 32 hex digits (or is all zeros).
-    #[error("the document id must be 32 hexadecimal digits and not all zeros")]
-    InvalidDocumentId,
-    /// A field is not standard base64.
-    #[error("`{0}` is not valid standard base64")]
-    InvalidBase64(&'static str),
-    /// The stanza is not one well-formed stanza encoding.
-    #[error("`stanza` is not a valid stanza encoding: {0}")]
-    InvalidStanza(String),
-    /// The stanza's KEM is not implemented.
-    #[error("the stanza's KEM is not supported by this key server")]
-    UnsupportedKem,
-    /// The ephemeral key is not a valid ML-KEM-768 key.
-    #[error("`ephemeral_public_key` must be a valid 1184-byte ML-KEM-768 public key")]
-    InvalidPublicKey,
-    /// No such document.
-    #[error("no document has this id")]
-    DocumentNotFound,
-    /// The caller may not unwrap this document.
-    #[error("you are not allowed to unwrap this document")]
-    Forbidden,
-    /// The stanza names a key that does not exist.
-    #[error("the stanza names a key this server does not have")]
-    KeyNotFound,
-    /// The stanza names another key than the one the document was registered with.
-    #[error("the stanza names another key than the one this document was encrypted to")]
-    KeyMismatch,
-    /// The key is revoked.
-    #[error("the document's key has been revoked")]
-    KeyRevoked,
-    /// Decapsulation or the stanza AEAD failed: wrong document, tampered stanza.
-    #[error("the stanza could not be unwrapped for this document")]
-    DecryptionFailed,
-    /// The KMS could not be reached.
-    #[error("the key management service is unavailable; try again later")]
-    KmsUnavailable,
-    /// The audit row could not be written, so nothing is released.
-    #[error("the access could not be audited, so it was refused; try again later")]
-    AuditUnavailable,
-    /// Anything else (logged, not shown).
-    #[error("the key server hit an internal error")]
-    Internal(String),
-}
-
-impl UnwrapError {
-    /// The stable code of this error.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::InvalidDocumentId => "invalid_document_id",
-            Self::InvalidBase64(_) => "invalid_base64",
-            Self::InvalidStanza(_) => "invalid_stanza",
-            Self::UnsupportedKem => "unsupported_kem",
-            Self::InvalidPublicKey => "invalid_public_key",
-            Self::DocumentNotFound => "document_not_found",
-            Self::Forbidden => "forbidden",
-            Self::KeyNotFound => "key_not_found",
-            Self::KeyMismatch => "key_mismatch",
-            Self::KeyRevoked => "key_revoked",
-            Self::DecryptionFailed => "decryption_failed",
-            Self::KmsUnavailable => "kms_unavailable",
-            Self::AuditUnavailable => "audit_unavailable",
-            Self::Internal(_) => "internal_error",
-        }
-    }
-}
-
-impl ResponseError for UnwrapError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            Self::InvalidDocumentId
-            | Self::InvalidBase64(_)
-            | Self::InvalidStanza(_)
-            | Self::UnsupportedKem
-            | Self::InvalidPublicKey
-            | Self::KeyMismatch
-            | Self::DecryptionFailed => StatusCode::BAD_REQUEST,
-            Self::DocumentNotFound | Self::KeyNotFound => StatusCode::NOT_FOUND,
-            Self::Forbidden | Self::KeyRevoked => StatusCode::FORBIDDEN,
-            Self::KmsUnavailable | Self::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        if let Self::Internal(detail) = self {
-            tracing::error!(detail, "unwrap failed");
-        }
-        json_error(self.status_code(), self.code(), self.to_string())
-    }
-}
-
-impl From<DbError> for UnwrapError {
-    fn from(e: DbError) -> Self {
-        Self::Internal(e.to_string())
-    }
-}
-
 async fn key_exists(state: &AppState, id: u32) -> Result<bool, DbError> {
     let Ok(id) = i32::try_from(id) else {
         return Ok(false);
@@ -241,10 +116,11 @@ async fn key_exists(state: &AppState, id: u32) -> Result<bool, DbError> {
         .is_some())
 }
 
-fn decode(field: &'static str, value: &str) -> Result<Vec<u8>, UnwrapError> {
-    STANDARD
-        .decode(value.trim())
-        .map_err(|_| UnwrapError::InvalidBase64(field))
+fn decode(field: &'static str, value: &str) -> Result<Vec<u8>, ApiError> {
+    STANDARD.decode(value.trim()).map_err(|_| {
+        ApiError::new(ErrorCode::InvalidBase64)
+            .message(format!("`{field}` is not valid standard base64"))
+    })
 }
 
 /// Checks the caller may unwrap document `{document_id}`, opens the stanza
@@ -272,88 +148,63 @@ pub async fn unwrap_document(
     user: web::ReqData<AuthenticatedUser>,
     path: web::Path<String>,
     body: web::Json<UnwrapRequest>,
-) -> Result<HttpResponse, UnwrapError> {
-    let client = ClientInfo::from_request(&req);
-    let result = unwrap_inner(&state, &user, &client, &path, &body).await;
+) -> Result<HttpResponse, ApiError> {
+    let result = unwrap_inner(&req, &state, &user, &path, &body).await;
     let outcome = match &result {
         Ok(_) => "ok",
-        Err(e) => e.code(),
+        Err(e) => e.code().as_str(),
     };
     state.metrics.unwraps.with_label_values(&[outcome]).inc();
     result
 }
 
 async fn unwrap_inner(
+    req: &HttpRequest,
     state: &AppState,
     user: &AuthenticatedUser,
-    client: &ClientInfo,
     path: &str,
     body: &UnwrapRequest,
-) -> Result<HttpResponse, UnwrapError> {
-    let document_id = DocumentId::parse(path).map_err(|_| UnwrapError::InvalidDocumentId)?;
-    let doc_hex = document_id.to_string();
+) -> Result<HttpResponse, ApiError> {
+    let document_id = authorize::document_id(path)?;
     let stanza_bytes = decode("stanza", &body.stanza)?;
-    let stanza = Stanza::parse_exact(&stanza_bytes)
-        .map_err(|e| UnwrapError::InvalidStanza(e.to_string()))?;
+    let stanza = Stanza::parse_exact(&stanza_bytes).map_err(|e| {
+        ApiError::core(
+            ErrorCode::InvalidStanza,
+            "`stanza` is not a valid stanza encoding",
+            &e,
+        )
+    })?;
     if stanza.kem != KemId::ML_KEM_768 {
-        return Err(UnwrapError::UnsupportedKem);
+        return Err(ErrorCode::UnsupportedKem.into());
     }
     if stanza.key_id == TRANSPORT_KEY_ID {
-        return Err(UnwrapError::InvalidStanza(
-            "key id 0 is reserved for transport stanzas".into(),
+        return Err(ApiError::new(ErrorCode::InvalidStanza).message(
+            "`stanza` is not a valid stanza encoding: key id 0 is reserved for transport stanzas",
         ));
     }
     let ephemeral =
         PublicKey::from_bytes(&decode("ephemeral_public_key", &body.ephemeral_public_key)?)
-            .map_err(|_| UnwrapError::InvalidPublicKey)?;
+            .map_err(|_| ApiError::new(ErrorCode::InvalidPublicKey))?;
 
-    // From here on every refusal is audited.
-    let doc_ref: &str = &doc_hex;
-    let refuse = |key_id: Option<i32>, err: UnwrapError| async move {
-        let entry = Entry {
-            document_id: Some(doc_ref),
-            access_type: AccessType::Decrypt,
-            user_id: user.id,
-            client,
-            key_id,
-            refusal: Some(err.code()),
-        };
-        if let Err(e) = audit::record(&state.hot, &entry).await {
-            tracing::error!(error = %e, "could not audit a refusal");
-        }
-        tracing::warn!(code = err.code(), "unwrap refused");
-        Err(err)
-    };
-
-    let Some(doc) = DocumentAccess::load(&state.hot, &doc_hex, user.id).await? else {
-        return refuse(None, UnwrapError::DocumentNotFound).await;
-    };
-    // Owner, grantee (issue 5) or admin.
-    if !doc.may_read(user) {
-        return refuse(Some(doc.key_id.get()), UnwrapError::Forbidden).await;
-    }
+    // From here on every refusal is audited. Owner, grantee (issue 5) or admin.
+    let attempt = Attempt::new(req, state, user, AccessType::Decrypt, Some(&document_id));
+    let doc = attempt
+        .load(Rule::Read, "you are not allowed to unwrap this document")
+        .await?;
+    let key = Some(doc.key_id);
     if stanza.key_id != doc.key_id.as_u32() {
         let err = if key_exists(state, stanza.key_id).await? {
-            UnwrapError::KeyMismatch
+            ErrorCode::KeyMismatch
         } else {
-            UnwrapError::KeyNotFound
+            ErrorCode::KeyNotFound
         };
-        return refuse(Some(doc.key_id.get()), err).await;
+        return Err(attempt.refuse(key, err).await);
     }
     if doc.revoked() {
-        return refuse(Some(doc.key_id.get()), UnwrapError::KeyRevoked).await;
+        return Err(attempt.refuse(key, ErrorCode::KeyRevoked).await);
     }
-    let secret = match state.secret_key(doc.key_id, &doc.wrapped).await {
-        Ok(k) => k,
-        Err(KmsError::Unavailable(why)) => {
-            tracing::warn!(why, "KMS unavailable");
-            return Err(UnwrapError::KmsUnavailable);
-        }
-        Err(e) => return Err(UnwrapError::Internal(e.to_string())),
-    };
-    let file_key = match stanza::unwrap(&stanza, &document_id, &secret) {
-        Ok(k) => k,
-        Err(_) => return refuse(Some(doc.key_id.get()), UnwrapError::DecryptionFailed).await,
+    let Some(file_key) = state.open_stanza(&doc, &stanza, &document_id).await? else {
+        return Err(attempt.refuse(key, ErrorCode::DecryptionFailed).await);
     };
     let (ct, ss) = ephemeral.encapsulate(&mut rng());
     let transport = stanza::seal(
@@ -366,18 +217,7 @@ async fn unwrap_inner(
     );
 
     // Fail closed: nothing is released unless the access is on record.
-    let entry = Entry {
-        document_id: Some(&doc_hex),
-        access_type: AccessType::Decrypt,
-        user_id: user.id,
-        client,
-        key_id: Some(doc.key_id.get()),
-        refusal: None,
-    };
-    if let Err(e) = audit::record(&state.hot, &entry).await {
-        tracing::error!(error = %e, "audit row not written; refusing the unwrap");
-        return Err(UnwrapError::AuditUnavailable);
-    }
+    attempt.record_allowed(key).await?;
     tracing::info!(key_id = %doc.key_id, "file key unwrapped");
     Ok(HttpResponse::Ok().json(UnwrapResponse {
         transport_stanza: STANDARD.encode(transport.to_bytes()),
@@ -418,56 +258,6 @@ pub struct ListQuery {
     pub all: bool,
 }
 
-/// Why a listing failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ListError {
-    /// Bad path parameter.
-    #[error("the document id must be 32 hexadecimal digits and not all zeros")]
-    InvalidDocumentId,
-    /// No such document.
-    #[error("no document has this id")]
-    DocumentNotFound,
-    /// Not the owner (nor an admin).
-    #[error("you are not allowed to see this document's history")]
-    Forbidden,
-    /// Database trouble.
-    #[error("internal error")]
-    Db(#[from] DbError),
-}
-
-impl ResponseError for ListError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            Self::InvalidDocumentId => StatusCode::BAD_REQUEST,
-            Self::DocumentNotFound => StatusCode::NOT_FOUND,
-            Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::Db(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let code = match self {
-            Self::InvalidDocumentId => "invalid_document_id",
-            Self::DocumentNotFound => "document_not_found",
-            Self::Forbidden => "forbidden",
-            Self::Db(e) => return crate::error::internal("listing failed", e),
-        };
-        json_error(self.status_code(), code, self.to_string())
-    }
-}
-
-impl From<tokio_postgres::Error> for ListError {
-    fn from(e: tokio_postgres::Error) -> Self {
-        Self::Db(e.into())
-    }
-}
-
-impl From<deadpool_postgres::PoolError> for ListError {
-    fn from(e: deadpool_postgres::PoolError) -> Self {
-        Self::Db(e.into())
-    }
-}
-
 fn rfc3339(t: chrono::NaiveDateTime) -> String {
     t.and_utc()
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -492,7 +282,7 @@ pub async fn list_documents(
     state: web::Data<AppState>,
     user: web::ReqData<AuthenticatedUser>,
     query: web::Query<ListQuery>,
-) -> Result<HttpResponse, ListError> {
+) -> Result<HttpResponse, ApiError> {
     let client = state.db.get().await?;
     let admin = query.all && user.role == crate::domain::Role::Admin;
     let rows = client
@@ -565,18 +355,17 @@ pub async fn access_history(
     user: web::ReqData<AuthenticatedUser>,
     path: web::Path<String>,
     query: web::Query<ListQuery>,
-) -> Result<HttpResponse, ListError> {
-    let id = DocumentId::parse(&path)
-        .map_err(|_| ListError::InvalidDocumentId)?
-        .to_string();
+) -> Result<HttpResponse, ApiError> {
+    let id = authorize::document_id(&path)?.to_string();
     let client = state.db.get().await?;
     let owner: i32 = client
         .query_opt("SELECT owner_id FROM documents WHERE id = $1", &[&id])
         .await?
-        .ok_or(ListError::DocumentNotFound)?
+        .ok_or(ErrorCode::DocumentNotFound)?
         .get(0);
     if !user.may_unwrap(owner) {
-        return Err(ListError::Forbidden);
+        return Err(ApiError::new(ErrorCode::Forbidden)
+            .message("you are not allowed to see this document's history"));
     }
     let rows = client
         .query(

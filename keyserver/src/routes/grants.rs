@@ -1,16 +1,15 @@
 //! `/v1/documents/{id}/grants`: the owner (or an admin) lets another user
 //! unwrap, rewrap and download a document, and takes that back.
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, ResponseError, delete, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::access::DocumentAccess;
-use crate::audit::{self, AccessType, ClientInfo, Entry};
-use crate::db::DbError;
-use crate::domain::{AuthenticatedUser, DocumentId, Role};
-use crate::error::{ErrorBody, json_error};
+use crate::audit::AccessType;
+use crate::authorize::{self, Attempt, Rule};
+use crate::domain::AuthenticatedUser;
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 
 /// Body of `POST /v1/documents/{id}/grants`.
@@ -47,141 +46,26 @@ pub struct GrantList {
     pub grants: Vec<Grant>,
 }
 
-/// Why a grant could not be made, listed or revoked.
-#[derive(Debug, thiserror::Error)]
-pub enum GrantError {
-    /// Bad path parameter.
-    #[error("the document id must be 32 hexadecimal digits and not all zeros")]
-    InvalidDocumentId,
-    /// No such document.
-    #[error("no document has this id")]
-    DocumentNotFound,
-    /// Not the owner (nor an admin).
-    #[error("only the document's owner or an admin can manage its grants")]
-    Forbidden,
-    /// No such user.
-    #[error("no user has this name")]
-    UserNotFound,
-    /// The owner needs no grant.
-    #[error("the owner cannot be granted access to their own document")]
-    SelfGrant,
-    /// The user has no grant on this document.
-    #[error("this user has no grant on this document")]
-    GrantNotFound,
-    /// Database trouble.
-    #[error("internal error")]
-    Db(#[from] DbError),
-}
-
-impl GrantError {
-    /// The stable code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::InvalidDocumentId => "invalid_document_id",
-            Self::DocumentNotFound => "document_not_found",
-            Self::Forbidden => "forbidden",
-            Self::UserNotFound => "user_not_found",
-            Self::SelfGrant => "self_grant",
-            Self::GrantNotFound => "grant_not_found",
-            Self::Db(_) => "internal_error",
-        }
-    }
-}
-
-impl ResponseError for GrantError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            Self::InvalidDocumentId | Self::SelfGrant => StatusCode::BAD_REQUEST,
-            Self::DocumentNotFound | Self::UserNotFound | Self::GrantNotFound => {
-                StatusCode::NOT_FOUND
-            }
-            Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::Db(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        if let Self::Db(e) = self {
-            return crate::error::internal("grant failed", e);
-        }
-        json_error(self.status_code(), self.code(), self.to_string())
-    }
-}
-
-impl From<tokio_postgres::Error> for GrantError {
-    fn from(e: tokio_postgres::Error) -> Self {
-        Self::Db(e.into())
-    }
-}
-
-impl From<deadpool_postgres::PoolError> for GrantError {
-    fn from(e: deadpool_postgres::PoolError) -> Self {
-        Self::Db(e.into())
-    }
-}
-
 fn rfc3339(t: chrono::NaiveDateTime) -> String {
     t.and_utc()
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// Checks the caller manages `path`'s grants; audits a refusal as `share`.
-async fn authorize(
-    state: &AppState,
-    user: &AuthenticatedUser,
-    client: &ClientInfo,
-    path: &str,
-) -> Result<(String, DocumentAccess), GrantError> {
-    let doc = DocumentId::parse(path)
-        .map_err(|_| GrantError::InvalidDocumentId)?
-        .to_string();
-    match DocumentAccess::load(&state.hot, &doc, user.id).await? {
-        Some(a) if a.is_owner(user) || user.role == Role::Admin => Ok((doc, a)),
-        other => {
-            let err = if other.is_some() {
-                GrantError::Forbidden
-            } else {
-                GrantError::DocumentNotFound
-            };
-            refuse(
-                state,
-                user,
-                client,
-                &doc,
-                other.map(|a| a.key_id.get()),
-                &err,
-            )
-            .await;
-            Err(err)
-        }
-    }
-}
+/// The sentence of a refused grant request.
+const FORBIDDEN: &str = "only the document's owner or an admin can manage its grants";
 
-async fn refuse(
-    state: &AppState,
-    user: &AuthenticatedUser,
-    client: &ClientInfo,
-    doc: &str,
-    key_id: Option<i32>,
-    err: &GrantError,
-) {
-    audit::record_refusal(
-        &state.hot,
-        &Entry {
-            document_id: Some(doc),
-            access_type: AccessType::Share,
-            user_id: user.id,
-            client,
-            key_id,
-            refusal: Some(err.code()),
-        },
-    )
-    .await;
-    state
-        .metrics
-        .refusals
-        .with_label_values(&["share", err.code()])
-        .inc();
+/// The caller's attempt at managing `path`'s grants (owner or admin); a
+/// refusal is audited as `share`.
+async fn authorize<'a>(
+    req: &HttpRequest,
+    state: &'a AppState,
+    user: &'a AuthenticatedUser,
+    path: &str,
+) -> Result<(Attempt<'a>, DocumentAccess), ApiError> {
+    let document_id = authorize::document_id(path)?;
+    let attempt = Attempt::new(req, state, user, AccessType::Share, Some(&document_id));
+    let access = attempt.load(Rule::Manage, FORBIDDEN).await?;
+    Ok((attempt, access))
 }
 
 /// Lets `user` unwrap, rewrap and download the document (owner or admin).
@@ -205,39 +89,21 @@ pub async fn create_grant(
     user: web::ReqData<AuthenticatedUser>,
     path: web::Path<String>,
     body: web::Json<GrantRequest>,
-) -> Result<HttpResponse, GrantError> {
-    let client = ClientInfo::from_request(&req);
-    let (doc, access) = authorize(&state, &user, &client, &path).await?;
+) -> Result<HttpResponse, ApiError> {
+    let (attempt, access) = authorize(&req, &state, &user, &path).await?;
+    let doc = attempt.document();
+    let client = attempt.client();
+    let key = Some(access.key_id);
     let db = state.db.get().await?;
     let Some(grantee) = db
         .query_opt("SELECT id, name FROM users WHERE name = $1", &[&body.user])
         .await?
     else {
-        let err = GrantError::UserNotFound;
-        refuse(
-            &state,
-            &user,
-            &client,
-            &doc,
-            Some(access.key_id.get()),
-            &err,
-        )
-        .await;
-        return Err(err);
+        return Err(attempt.refuse(key, ErrorCode::UserNotFound).await);
     };
     let grantee_id: i32 = grantee.get(0);
     if grantee_id == access.owner_id {
-        let err = GrantError::SelfGrant;
-        refuse(
-            &state,
-            &user,
-            &client,
-            &doc,
-            Some(access.key_id.get()),
-            &err,
-        )
-        .await;
-        return Err(err);
+        return Err(attempt.refuse(key, ErrorCode::SelfGrant).await);
     }
     let row = db
         .query_one(
@@ -262,7 +128,7 @@ pub async fn create_grant(
         .await?;
     tracing::info!(grantee = grantee_id, "access granted");
     Ok(HttpResponse::Created().json(GrantCreated {
-        document_id: doc,
+        document_id: doc.to_owned(),
         user: grantee.get(1),
         granted_at: rfc3339(row.get(0)),
     }))
@@ -286,10 +152,11 @@ pub async fn delete_grant(
     state: web::Data<AppState>,
     user: web::ReqData<AuthenticatedUser>,
     path: web::Path<(String, String)>,
-) -> Result<HttpResponse, GrantError> {
-    let client = ClientInfo::from_request(&req);
+) -> Result<HttpResponse, ApiError> {
     let (doc_path, name) = path.into_inner();
-    let (doc, access) = authorize(&state, &user, &client, &doc_path).await?;
+    let (attempt, access) = authorize(&req, &state, &user, &doc_path).await?;
+    let doc = attempt.document();
+    let client = attempt.client();
     let db = state.db.get().await?;
     let deleted = db
         .query_opt(
@@ -316,20 +183,11 @@ pub async fn delete_grant(
             .await?
             .is_some();
         let err = if exists {
-            GrantError::GrantNotFound
+            ErrorCode::GrantNotFound
         } else {
-            GrantError::UserNotFound
+            ErrorCode::UserNotFound
         };
-        refuse(
-            &state,
-            &user,
-            &client,
-            &doc,
-            Some(access.key_id.get()),
-            &err,
-        )
-        .await;
-        return Err(err);
+        return Err(attempt.refuse(Some(access.key_id), err).await);
     }
     tracing::info!(grantee = %name, "access revoked");
     Ok(HttpResponse::NoContent().finish())
@@ -352,9 +210,9 @@ pub async fn list_grants(
     state: web::Data<AppState>,
     user: web::ReqData<AuthenticatedUser>,
     path: web::Path<String>,
-) -> Result<HttpResponse, GrantError> {
-    let client = ClientInfo::from_request(&req);
-    let (doc, _) = authorize(&state, &user, &client, &path).await?;
+) -> Result<HttpResponse, ApiError> {
+    let (attempt, _) = authorize(&req, &state, &user, &path).await?;
+    let doc = attempt.document();
     let db = state.db.get().await?;
     let grants = db
         .query(

@@ -1,13 +1,11 @@
 //! `/v1/keys/{id}`: a key's public half and status.
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError, get, web};
+use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::db::DbError;
 use crate::domain::KeyId;
-use crate::error::{ErrorBody, internal, json_error};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
 
 /// A key as clients see it.
@@ -25,40 +23,6 @@ pub struct KeyInfo {
     pub created_at: Option<String>,
     /// RFC 3339, UTC; `null` when the key does not expire.
     pub expires_at: Option<String>,
-}
-
-/// Why a key could not be shown.
-#[derive(Debug, thiserror::Error)]
-pub enum GetKeyError {
-    /// Not a positive 31-bit integer.
-    #[error("the key id must be an integer between 1 and 2147483647")]
-    InvalidKeyId,
-    /// No such key.
-    #[error("no key has this id")]
-    NotFound,
-    /// Database trouble.
-    #[error("internal error")]
-    Db(#[from] DbError),
-}
-
-impl ResponseError for GetKeyError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            Self::InvalidKeyId => StatusCode::BAD_REQUEST,
-            Self::NotFound => StatusCode::NOT_FOUND,
-            Self::Db(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        match self {
-            Self::InvalidKeyId => {
-                json_error(self.status_code(), "invalid_key_id", self.to_string())
-            }
-            Self::NotFound => json_error(self.status_code(), "key_not_found", self.to_string()),
-            Self::Db(e) => internal("key lookup failed", e),
-        }
-    }
 }
 
 fn rfc3339(t: Option<chrono::NaiveDateTime>) -> Option<String> {
@@ -84,17 +48,16 @@ fn rfc3339(t: Option<chrono::NaiveDateTime>) -> Option<String> {
 pub async fn get_key(
     state: web::Data<AppState>,
     path: web::Path<String>,
-) -> Result<HttpResponse, GetKeyError> {
-    let id = KeyId::parse(&path).ok_or(GetKeyError::InvalidKeyId)?;
-    let client = state.db.get().await.map_err(DbError::from)?;
+) -> Result<HttpResponse, ApiError> {
+    let id = KeyId::parse(&path).ok_or(ErrorCode::InvalidKeyId)?;
+    let client = state.db.get().await?;
     let row = client
         .query_opt(
             "SELECT id, algorithm, public_key, status, created_at, expires_at FROM encryption_keys WHERE id = $1",
             &[&id.get()],
         )
-        .await
-        .map_err(DbError::from)?
-        .ok_or(GetKeyError::NotFound)?;
+        .await?
+        .ok_or(ErrorCode::KeyNotFound)?;
     Ok(HttpResponse::Ok().json(KeyInfo {
         key_id: row.get(0),
         algorithm: row.get(1),

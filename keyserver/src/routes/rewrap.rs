@@ -3,7 +3,6 @@
 //! (FORMAT.md §8). Only the header travels: rewrap is O(header), whatever
 //! the size of the file.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, post, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -13,13 +12,11 @@ use pqfile_core::stanza::{self, FileKey};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::access::DocumentAccess;
-use crate::audit::{self, AccessType, ClientInfo, Entry};
+use crate::audit::AccessType;
+use crate::authorize::{self, Attempt, Rule};
 use crate::content;
-use crate::db::DbError;
 use crate::domain::{AuthenticatedUser, DocumentId, KeyId, Role, rng};
-use crate::error::{ErrorBody, json_error};
-use crate::kms::KmsError;
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::lifecycle::ADVANCE_ROTATIONS_SQL;
 use crate::state::AppState;
 
@@ -40,120 +37,6 @@ pub struct RewrapResponse {
     pub key_id: i32,
     /// The key it depended on before.
     pub replaced_key_id: i32,
-}
-
-/// Why a rewrap was refused or failed.
-#[derive(Debug, thiserror::Error)]
-pub enum RewrapError {
-    /// Bad path parameter.
-    #[error("the document id must be 32 hexadecimal digits and not all zeros")]
-    InvalidDocumentId,
-    /// `header` is not base64.
-    #[error("`header` is not valid standard base64")]
-    InvalidBase64,
-    /// `header` is not exactly one PQF header.
-    #[error("`header` is not exactly one valid pqfile header: {0}")]
-    InvalidHeader(String),
-    /// The header belongs to another document.
-    #[error("the header belongs to another document than the one in the URL")]
-    DocumentMismatch,
-    /// No such document.
-    #[error("no document has this id")]
-    DocumentNotFound,
-    /// Not owner, grantee or admin.
-    #[error("you are not allowed to rewrap this document")]
-    Forbidden,
-    /// The header has no stanza for the key the document depends on.
-    #[error("the header has no stanza for the key this document depends on")]
-    NoMatchingStanza,
-    /// The key is revoked and the caller is not an admin.
-    #[error("the document's key has been revoked; only an admin can rescue it")]
-    KeyRevoked,
-    /// The stanza does not open, or the header MAC does not verify.
-    #[error("the header could not be verified for this document")]
-    DecryptionFailed,
-    /// No active key to rewrap to.
-    #[error("no encryption key is available right now; try again shortly")]
-    NoActiveKey,
-    /// Another rewrap of the same document won.
-    #[error("the document was rewrapped concurrently; fetch its header again")]
-    Conflict,
-    /// The KMS could not be reached.
-    #[error("the key management service is unavailable; try again later")]
-    KmsUnavailable,
-    /// The audit row could not be written, so nothing changed.
-    #[error("the rewrap could not be audited, so it was refused; try again later")]
-    AuditUnavailable,
-    /// Anything else (logged, not shown).
-    #[error("the key server hit an internal error")]
-    Internal(String),
-}
-
-impl RewrapError {
-    /// The stable code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::InvalidDocumentId => "invalid_document_id",
-            Self::InvalidBase64 => "invalid_base64",
-            Self::InvalidHeader(_) => "invalid_header",
-            Self::DocumentMismatch => "document_mismatch",
-            Self::DocumentNotFound => "document_not_found",
-            Self::Forbidden => "forbidden",
-            Self::NoMatchingStanza => "no_matching_stanza",
-            Self::KeyRevoked => "key_revoked",
-            Self::DecryptionFailed => "decryption_failed",
-            Self::NoActiveKey => "no_active_key",
-            Self::Conflict => "rewrap_conflict",
-            Self::KmsUnavailable => "kms_unavailable",
-            Self::AuditUnavailable => "audit_unavailable",
-            Self::Internal(_) => "internal_error",
-        }
-    }
-}
-
-impl ResponseError for RewrapError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            Self::InvalidDocumentId
-            | Self::InvalidBase64
-            | Self::InvalidHeader(_)
-            | Self::DocumentMismatch
-            | Self::NoMatchingStanza
-            | Self::DecryptionFailed => StatusCode::BAD_REQUEST,
-            Self::DocumentNotFound => StatusCode::NOT_FOUND,
-            Self::Forbidden | Self::KeyRevoked => StatusCode::FORBIDDEN,
-            Self::Conflict => StatusCode::CONFLICT,
-            Self::NoActiveKey | Self::KmsUnavailable | Self::AuditUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        if let Self::Internal(detail) = self {
-            tracing::error!(detail, "rewrap failed");
-        }
-        json_error(self.status_code(), self.code(), self.to_string())
-    }
-}
-
-impl From<DbError> for RewrapError {
-    fn from(e: DbError) -> Self {
-        Self::Internal(e.to_string())
-    }
-}
-
-impl From<tokio_postgres::Error> for RewrapError {
-    fn from(e: tokio_postgres::Error) -> Self {
-        Self::Internal(e.to_string())
-    }
-}
-
-impl From<deadpool_postgres::PoolError> for RewrapError {
-    fn from(e: deadpool_postgres::PoolError) -> Self {
-        Self::Internal(e.to_string())
-    }
 }
 
 /// Takes the least-used active key other than `$1` (the one being left) and
@@ -197,12 +80,11 @@ pub async fn rewrap_document(
     user: web::ReqData<AuthenticatedUser>,
     path: web::Path<String>,
     body: web::Json<RewrapRequest>,
-) -> Result<HttpResponse, RewrapError> {
-    let client = ClientInfo::from_request(&req);
-    let result = rewrap_inner(&state, &user, &client, &path, &body).await;
+) -> Result<HttpResponse, ApiError> {
+    let result = rewrap_inner(&req, &state, &user, &path, &body).await;
     let outcome = match &result {
         Ok(_) => "ok",
-        Err(e) => e.code(),
+        Err(e) => e.code().as_str(),
     };
     state.metrics.rewraps.with_label_values(&[outcome]).inc();
     if let Err(e) = &result
@@ -211,75 +93,57 @@ pub async fn rewrap_document(
         state
             .metrics
             .refusals
-            .with_label_values(&["rewrap", e.code()])
+            .with_label_values(&["rewrap", e.code().as_str()])
             .inc();
     }
     result
 }
 
 async fn rewrap_inner(
+    req: &HttpRequest,
     state: &AppState,
     user: &AuthenticatedUser,
-    client: &ClientInfo,
     path: &str,
     body: &RewrapRequest,
-) -> Result<HttpResponse, RewrapError> {
-    let document_id = DocumentId::parse(path).map_err(|_| RewrapError::InvalidDocumentId)?;
+) -> Result<HttpResponse, ApiError> {
+    let document_id = authorize::document_id(path)?;
     let doc_hex = document_id.to_string();
-    let raw = STANDARD
-        .decode(body.header.trim())
-        .map_err(|_| RewrapError::InvalidBase64)?;
+    let raw = STANDARD.decode(body.header.trim()).map_err(|_| {
+        ApiError::new(ErrorCode::InvalidBase64).message("`header` is not valid standard base64")
+    })?;
     let header = parse_whole_header(&raw)?;
 
-    let doc_ref: &str = &doc_hex;
-    let refuse = |key_id: Option<i32>, err: RewrapError| async move {
-        let entry = Entry {
-            document_id: Some(doc_ref),
-            access_type: AccessType::Rewrap,
-            user_id: user.id,
-            client,
-            key_id,
-            refusal: Some(err.code()),
-        };
-        audit::record_refusal(&state.hot, &entry).await;
-        Err(err)
-    };
+    let attempt = Attempt::new(req, state, user, AccessType::Rewrap, Some(&document_id));
     if header.document_id != document_id {
-        return refuse(None, RewrapError::DocumentMismatch).await;
+        return Err(attempt.refuse(None, ErrorCode::DocumentMismatch).await);
     }
-    let Some(doc) = DocumentAccess::load(&state.hot, &doc_hex, user.id).await? else {
-        return refuse(None, RewrapError::DocumentNotFound).await;
-    };
+    let doc = attempt
+        .load(Rule::Read, "you are not allowed to rewrap this document")
+        .await?;
     let old = doc.key_id;
-    if !doc.may_read(user) {
-        return refuse(Some(old.get()), RewrapError::Forbidden).await;
-    }
     let Some(old_stanza) = header
         .stanzas
         .iter()
         .find(|s| s.kem == KemId::ML_KEM_768 && s.key_id == old.as_u32())
     else {
-        return refuse(Some(old.get()), RewrapError::NoMatchingStanza).await;
+        return Err(attempt.refuse(Some(old), ErrorCode::NoMatchingStanza).await);
     };
     if doc.revoked() && user.role != Role::Admin {
-        return refuse(Some(old.get()), RewrapError::KeyRevoked).await;
+        let err = ApiError::new(ErrorCode::KeyRevoked)
+            .message("the document's key has been revoked; only an admin can rescue it");
+        return Err(attempt.refuse(Some(old), err).await);
     }
-    let secret = match state.secret_key(old, &doc.wrapped).await {
-        Ok(k) => k,
-        Err(KmsError::Unavailable(why)) => {
-            tracing::warn!(why, "KMS unavailable");
-            return Err(RewrapError::KmsUnavailable);
-        }
-        Err(e) => return Err(RewrapError::Internal(e.to_string())),
+    let not_verified = || {
+        ApiError::new(ErrorCode::DecryptionFailed)
+            .message("the header could not be verified for this document")
     };
-    let file_key = match stanza::unwrap(old_stanza, &document_id, &secret) {
-        Ok(k) => k,
-        Err(_) => return refuse(Some(old.get()), RewrapError::DecryptionFailed).await,
+    let Some(file_key) = state.open_stanza(&doc, old_stanza, &document_id).await? else {
+        return Err(attempt.refuse(Some(old), not_verified()).await);
     };
     // The header MAC proves the header is the one sealed with this file key:
     // a header with other stanzas added or changed is refused (FORMAT.md M1).
     if !pqfile_core::header::verify_mac(&header, &file_key) {
-        return refuse(Some(old.get()), RewrapError::DecryptionFailed).await;
+        return Err(attempt.refuse(Some(old), not_verified()).await);
     }
 
     let mut db = state.db.get().await?;
@@ -303,7 +167,7 @@ async fn rewrap_inner(
     let Some((new_id, public_b64)) = new_key else {
         drop(tx);
         state.refill.notify_one();
-        return Err(RewrapError::NoActiveKey);
+        return Err(ErrorCode::NoActiveKey.into());
     };
     let new_header = reseal(&header, &document_id, old, new_id, &public_b64, &file_key)?;
     let moved = tx
@@ -314,7 +178,7 @@ async fn rewrap_inner(
         .await?;
     if moved != 1 {
         drop(tx);
-        return refuse(Some(old.get()), RewrapError::Conflict).await;
+        return Err(attempt.refuse(Some(old), ErrorCode::RewrapConflict).await);
     }
     tx.execute(ADVANCE_ROTATIONS_SQL, &[&Some(old.get())])
         .await?;
@@ -326,16 +190,17 @@ async fn rewrap_inner(
             &[
                 &doc_hex,
                 &user.id.to_string(),
-                &client.ip,
-                &client.user_agent,
+                &attempt.client().ip,
+                &attempt.client().user_agent,
                 &new_id.get(),
                 &format!("from key {old}"),
             ],
         )
         .await;
     if let Err(e) = audited {
-        tracing::error!(error = %e, "audit row not written; refusing the rewrap");
-        return Err(RewrapError::AuditUnavailable);
+        return Err(ApiError::new(ErrorCode::AuditUnavailable)
+            .message("the rewrap could not be audited, so it was refused; try again later")
+            .caused_by(e));
     }
     let new_bytes = new_header.to_bytes();
     // A stored ciphertext gets the new header in place (same length: one
@@ -343,7 +208,7 @@ async fn rewrap_inner(
     let stored = if doc.content_size.is_some() {
         content::replace_header(&state.settings.content_dir(), &doc_hex, &raw, &new_bytes)
             .await
-            .map_err(|e| RewrapError::Internal(format!("stored content header: {e}")))?
+            .map_err(ApiError::internal)?
     } else {
         false
     };
@@ -364,17 +229,18 @@ async fn rewrap_inner(
 }
 
 /// Parses `raw` as exactly one header, nothing before or after it.
-pub fn parse_whole_header(raw: &[u8]) -> Result<Header, RewrapError> {
+pub fn parse_whole_header(raw: &[u8]) -> Result<Header, ApiError> {
+    const NOT_ONE: &str = "`header` is not exactly one valid pqfile header";
     match Header::parse(raw) {
         Ok((h, n)) if n == raw.len() => Ok(h),
-        Ok((_, n)) => Err(RewrapError::InvalidHeader(format!(
-            "{} bytes follow the header; send the header only",
+        Ok((_, n)) => Err(ApiError::new(ErrorCode::InvalidHeader).message(format!(
+            "{NOT_ONE}: {} bytes follow the header; send the header only",
             raw.len() - n
         ))),
-        Err(ParseError::Incomplete { .. }) => {
-            Err(RewrapError::InvalidHeader("the header is truncated".into()))
-        }
-        Err(e) => Err(RewrapError::InvalidHeader(e.to_string())),
+        Err(e @ ParseError::Incomplete { .. }) => Err(ApiError::new(ErrorCode::InvalidHeader)
+            .message(format!("{NOT_ONE}: the header is truncated"))
+            .detail(e.code())),
+        Err(e) => Err(ApiError::core(ErrorCode::InvalidHeader, NOT_ONE, &e)),
     }
 }
 
@@ -385,12 +251,12 @@ fn reseal(
     new: KeyId,
     public_b64: &str,
     file_key: &FileKey,
-) -> Result<Header, RewrapError> {
+) -> Result<Header, ApiError> {
     let public = STANDARD
         .decode(public_b64)
         .ok()
         .and_then(|b| PublicKey::from_bytes(&b).ok())
-        .ok_or_else(|| RewrapError::Internal(format!("stored public key {new} is invalid")))?;
+        .ok_or_else(|| ApiError::internal(format!("stored public key {new} is invalid")))?;
     let new_stanza = stanza::wrap(file_key, document_id, new.as_u32(), &public, &mut rng());
     // When the header already holds a stanza for the new key (several
     // recipients), that one is replaced too so S6 holds.
@@ -403,5 +269,5 @@ fn reseal(
         new_stanza,
         file_key,
     )
-    .map_err(|e| RewrapError::Internal(e.to_string()))
+    .map_err(ApiError::internal)
 }

@@ -217,7 +217,7 @@ async fn owners_list_their_documents_and_read_their_history() {
         .send()
         .await
         .unwrap();
-    assert_error(resp, 400, "invalid_document_id").await;
+    assert_error(resp, 400, "bad_document_id").await;
     let resp = app
         .http
         .get(app.url("/v1/documents/0123456789abcdef0123456789abcdef/access"))

@@ -108,7 +108,7 @@ async fn bad_and_unknown_document_ids() {
         "0123456789abcdef0123456789abcdef00",
     ] {
         let resp = app.unwrap_raw(&app.alice, bad, &body).await;
-        assert_error(resp, 400, "invalid_document_id").await;
+        assert_error(resp, 400, "bad_document_id").await;
     }
     let unknown = "0123456789abcdef0123456789abcdef";
     let resp = app.unwrap_raw(&app.alice, unknown, &body).await;
@@ -175,4 +175,51 @@ async fn keys_route_returns_the_key_and_rejects_bad_ids() {
             .unwrap();
         assert_error(resp, status, code).await;
     }
+}
+
+/// A pqfile-core error that reaches the API keeps the HTTP code and adds the
+/// core's code as `detail`.
+#[tokio::test]
+async fn core_errors_keep_their_core_code_as_detail() {
+    let app = spawn_app().await;
+    let file = app.encrypt(&app.alice, b"x").await;
+    let doc = file.document_id.to_string();
+    for (header, detail) in [
+        (b"not a header".to_vec(), "bad_magic"),
+        (file.bytes[..100].to_vec(), "truncated_header"),
+    ] {
+        let v = assert_error(
+            app.rewrap(&app.alice, &doc, &header).await,
+            400,
+            "invalid_header",
+        )
+        .await;
+        assert_eq!(v["error"]["detail"], detail, "{v}");
+    }
+    let resp = app
+        .http
+        .put(app.url(&format!("/v1/documents/{doc}/content")))
+        .bearer_auth(&app.alice)
+        .body(b"plaintext!".repeat(100))
+        .send()
+        .await
+        .unwrap();
+    let v = assert_error(resp, 400, "invalid_header").await;
+    assert_eq!(v["error"]["detail"], "bad_magic", "{v}");
+    let body = json!({"stanza": STANDARD.encode([0u8, 1, 0]), "ephemeral_public_key": eph_b64()});
+    let v = assert_error(
+        app.unwrap_raw(&app.alice, &doc, &body).await,
+        400,
+        "invalid_stanza",
+    )
+    .await;
+    assert_eq!(v["error"]["detail"], "truncated_header", "{v}");
+    // Errors of the key server's own have no detail.
+    let v = assert_error(
+        app.rewrap(&app.bob, &doc, file.header_bytes()).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    assert!(v["error"].get("detail").is_none(), "{v}");
 }

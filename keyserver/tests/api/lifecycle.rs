@@ -358,7 +358,7 @@ async fn rewrap_refusals_are_refused_and_audited() {
             &json!({"header": ""}),
         )
         .await;
-    assert_error(resp, 400, "invalid_document_id").await;
+    assert_error(resp, 400, "bad_document_id").await;
 
     // A header whose stanza is not for the document's key (rewrapped once, the
     // old header names the old key).

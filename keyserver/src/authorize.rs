@@ -1,0 +1,156 @@
+//! Every access decision goes through an [`Attempt`]: it checks the caller
+//! against a [`Rule`] (or the admin role) and, when it refuses, writes the
+//! refusal's audit row, logs it and counts it, so a route cannot refuse
+//! without leaving a trace, nor forget the check.
+
+use actix_web::HttpRequest;
+
+use crate::access::DocumentAccess;
+use crate::audit::{self, AccessType, ClientInfo, Entry};
+use crate::domain::{AuthenticatedUser, DocumentId, KeyId, Role};
+use crate::error::{ApiError, ErrorCode};
+use crate::state::AppState;
+
+/// Who may do what with a document (issue 5, sharing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rule {
+    /// Owner, grantee or admin: unwrap, rewrap, download.
+    Read,
+    /// The owner only: upload.
+    Own,
+    /// The owner or an admin: manage grants, read the access history.
+    Manage,
+}
+
+impl Rule {
+    /// Whether `user` may act on `doc` under this rule.
+    pub fn permits(self, doc: &DocumentAccess, user: &AuthenticatedUser) -> bool {
+        let owner = user.id == doc.owner_id;
+        let admin = user.role == Role::Admin;
+        match self {
+            Self::Read => owner || admin || doc.granted,
+            Self::Own => owner,
+            Self::Manage => owner || admin,
+        }
+    }
+}
+
+/// One request's attempt at one kind of access, on one document or none.
+pub struct Attempt<'a> {
+    state: &'a AppState,
+    user: &'a AuthenticatedUser,
+    client: ClientInfo,
+    access_type: AccessType,
+    document: Option<String>,
+}
+
+/// Parses a document id from a URL path segment.
+pub fn document_id(path: &str) -> Result<DocumentId, ApiError> {
+    DocumentId::parse(path).map_err(|_| ApiError::new(ErrorCode::BadDocumentId))
+}
+
+impl<'a> Attempt<'a> {
+    /// `user`'s attempt at `access_type` on `document` (or on no document).
+    pub fn new(
+        req: &HttpRequest,
+        state: &'a AppState,
+        user: &'a AuthenticatedUser,
+        access_type: AccessType,
+        document: Option<&DocumentId>,
+    ) -> Self {
+        Self {
+            state,
+            user,
+            client: ClientInfo::from_request(req),
+            access_type,
+            document: document.map(ToString::to_string),
+        }
+    }
+
+    /// The caller.
+    pub fn user(&self) -> &AuthenticatedUser {
+        self.user
+    }
+
+    /// The caller's address and agent, for audit rows written in SQL.
+    pub fn client(&self) -> &ClientInfo {
+        &self.client
+    }
+
+    /// The document, as the database stores its id.
+    pub fn document(&self) -> &str {
+        self.document.as_deref().unwrap_or_default()
+    }
+
+    /// Refuses with `err`: writes the audit row (a failure to write it is
+    /// logged; the request is refused either way), logs and counts it.
+    pub async fn refuse(&self, key_id: Option<KeyId>, err: impl Into<ApiError>) -> ApiError {
+        let err = err.into();
+        let code = err.code().as_str();
+        audit::record_refusal(&self.state.hot, &self.entry(key_id, Some(code))).await;
+        // Unwrap and rewrap count every outcome themselves (`unwraps`,
+        // `rewraps` and rewrap's client errors in `refusals`).
+        if !matches!(self.access_type, AccessType::Decrypt | AccessType::Rewrap) {
+            self.state
+                .metrics
+                .refusals
+                .with_label_values(&[self.access_type.as_str(), code])
+                .inc();
+        }
+        err
+    }
+
+    /// Admins only; anyone else is refused with `admin_only`.
+    pub async fn require_admin(&self) -> Result<(), ApiError> {
+        if self.user.role == Role::Admin {
+            return Ok(());
+        }
+        Err(self.refuse(None, ErrorCode::AdminOnly).await)
+    }
+
+    /// Loads the document and the caller's relation to it, refusing an
+    /// unknown document (`document_not_found`) or a caller `rule` does not
+    /// permit (`forbidden`, with `forbidden`'s sentence for this route).
+    pub async fn load(
+        &self,
+        rule: Rule,
+        forbidden: &'static str,
+    ) -> Result<DocumentAccess, ApiError> {
+        let doc = self.document();
+        match DocumentAccess::load(&self.state.hot, doc, self.user.id).await? {
+            Some(a) if rule.permits(&a, self.user) => Ok(a),
+            Some(a) => {
+                let err = ApiError::new(ErrorCode::Forbidden).message(forbidden);
+                Err(self.refuse(Some(a.key_id), err).await)
+            }
+            None => Err(self.refuse(None, ErrorCode::DocumentNotFound).await),
+        }
+    }
+
+    /// Writes the audit row of an access that is granted. Fails closed:
+    /// when the row cannot be written, nothing may be released.
+    pub async fn record_allowed(&self, key_id: Option<KeyId>) -> Result<(), ApiError> {
+        audit::record(&self.state.hot, &self.entry(key_id, None))
+            .await
+            .map_err(|e| ApiError::new(ErrorCode::AuditUnavailable).caused_by(e))
+    }
+
+    /// Writes the audit row of an admin action that changed something;
+    /// nothing secret is released, so a failure is only logged.
+    pub async fn record_action(&self, key_id: Option<KeyId>) {
+        if let Err(e) = audit::record(&self.state.hot, &self.entry(key_id, None)).await {
+            tracing::error!(error = %e, "could not audit an admin action");
+        }
+    }
+
+    fn entry(&self, key_id: Option<KeyId>, refusal: Option<&'a str>) -> Entry<'_> {
+        Entry {
+            document_id: self.document.as_deref(),
+            access_type: self.access_type,
+            user_id: self.user.id,
+            client: &self.client,
+            key_id: key_id.map(KeyId::get),
+            refusal,
+        }
+    }
+}
