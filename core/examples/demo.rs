@@ -5,7 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use pqfile_core::{
-    Decryptor, Encryptor, Header, LocalIdentity, ParseError, Recipient, mlkem768, unwrap_file_key,
+    Decryptor, Encryptor, HeaderRead, HeaderReader, LocalIdentity, Recipient, mlkem768,
+    unwrap_file_key,
 };
 use std::io::{Read, Write};
 
@@ -44,16 +45,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = std::time::Instant::now();
     let mut r = std::fs::File::open(format!("{input}.pqf"))?;
     let mut w = std::io::BufWriter::new(std::fs::File::create(format!("{input}.pqf.out"))?);
-    let mut head = Vec::new();
-    let (header, used) = loop {
-        match Header::parse(&head) {
-            Ok(h) => break h,
-            Err(ParseError::Incomplete { needed }) => {
-                let start = head.len();
-                head.resize(start + needed, 0);
-                r.read_exact(&mut head[start..])?;
-            }
-            Err(e) => return Err(e.into()),
+    // Read exactly the header: the reader says how many bytes it still needs.
+    let mut reader = HeaderReader::new();
+    let header = loop {
+        let mut piece = vec![0u8; reader.needed()];
+        r.read_exact(&mut piece)?;
+        if let HeaderRead::Complete { header, .. } = reader.push(&piece)? {
+            break header;
         }
     };
     let identity = LocalIdentity {
@@ -63,7 +61,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let key = unwrap_file_key(&header, &[&identity])?;
     let mut d = Decryptor::new(&header, &key)?;
     out.clear();
-    d.push(&head[used..], &mut out)?;
     loop {
         w.write_all(&out)?;
         out.clear();

@@ -374,7 +374,7 @@ fn main() {
         let (oh, _) = pqfile_core::Header::parse(&other.header).expect("parse");
         let (mut h, _) = pqfile_core::Header::parse(&base.header).expect("parse");
         h.stanzas = oh.stanzas.clone();
-        header::seal(&mut h, &other.file_key);
+        header::set_mac(&mut h, &other.file_key);
         let v = [h.to_bytes(), base.payload.clone()].concat();
         o.err(
             "stanza_from_other_document",

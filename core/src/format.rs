@@ -286,7 +286,7 @@ pub struct Header {
     pub document_id: DocumentId,
     /// Recipient stanzas, in file order.
     pub stanzas: Vec<Stanza>,
-    /// The header MAC as read from the file (or computed by `header::seal`).
+    /// The header MAC as read from the file (or computed by `header::set_mac`).
     pub mac: [u8; MAC_LEN],
 }
 

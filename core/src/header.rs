@@ -43,7 +43,7 @@ pub fn verify_mac(header: &Header, file_key: &FileKey) -> bool {
 }
 
 /// Recomputes and stores the MAC.
-pub fn seal(header: &mut Header, file_key: &FileKey) {
+pub fn set_mac(header: &mut Header, file_key: &FileKey) {
     header.mac = compute_mac(header, file_key);
 }
 
@@ -109,7 +109,7 @@ fn check_stanzas(stanzas: &[Stanza]) -> Result<(), BuildError> {
     Ok(())
 }
 
-/// Builds a sealed header wrapping `file_key` to each recipient.
+/// Builds a header wrapping `file_key` to each recipient, MAC included.
 pub fn build<R: CryptoRng + ?Sized>(
     document_id: DocumentId,
     recipients: &[Recipient],
@@ -123,7 +123,7 @@ pub fn build<R: CryptoRng + ?Sized>(
     from_stanzas(document_id, stanzas, file_key)
 }
 
-/// Builds a sealed header from ready stanzas (which may include stanzas of
+/// Builds a header (MAC included) from ready stanzas (which may include stanzas of
 /// KEMs this build does not implement, S1).
 pub fn from_stanzas(
     document_id: DocumentId,
@@ -136,12 +136,12 @@ pub fn from_stanzas(
         stanzas,
         mac: [0; 32],
     };
-    seal(&mut h, file_key);
+    set_mac(&mut h, file_key);
     Ok(h)
 }
 
 /// Replaces the stanza for (`kem`, `old_key_id`) with `new_stanza` (or
-/// appends it when `old_key_id` is `None`) and re-seals the MAC (FORMAT.md §8).
+/// appends it when `old_key_id` is `None`) and recomputes the MAC (FORMAT.md §8).
 /// The caller must have verified the header with `file_key` first.
 pub fn replace_stanza(
     header: &Header,

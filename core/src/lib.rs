@@ -1,16 +1,24 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+mod error;
 pub mod format;
 pub mod header;
+mod header_reader;
 pub mod kem;
+pub mod keyserver_unwrap;
 pub mod stanza;
 pub mod stream;
 
+pub use error::{DecryptError, ERROR_CODES, EncryptError};
 pub use format::{DocumentId, Header, KemId, ParseError, Stanza};
 pub use header::{BuildError, Recipient};
+pub use header_reader::{HeaderRead, HeaderReader};
 pub use kem::mlkem768;
-pub use stanza::{FileKey, UnwrapError};
+pub use keyserver_unwrap::KeyServerUnwrap;
+pub use stanza::{FileKey, StanzaUnwrapError};
+
+use core::borrow::Borrow;
 
 use rand_core::CryptoRng;
 
@@ -23,134 +31,33 @@ pub trait Identity {
         &self,
         stanza: &Stanza,
         document_id: &DocumentId,
-    ) -> Option<Result<FileKey, UnwrapError>>;
+    ) -> Option<Result<FileKey, StanzaUnwrapError>>;
 }
 
-/// A key-server key held locally: key id plus ML-KEM-768 secret key.
-pub struct LocalIdentity {
+/// A key-server key held locally: key id plus ML-KEM-768 secret key, owned
+/// (`LocalIdentity<SecretKey>`, the default) or borrowed
+/// (`LocalIdentity<&SecretKey>`, e.g. from a JavaScript object for one call).
+pub struct LocalIdentity<K: Borrow<mlkem768::SecretKey> = mlkem768::SecretKey> {
     /// The key id the stanza must name.
     pub key_id: u32,
     /// The secret key.
-    pub secret_key: mlkem768::SecretKey,
+    pub secret_key: K,
 }
 
-impl Identity for LocalIdentity {
+impl<K: Borrow<mlkem768::SecretKey>> Identity for LocalIdentity<K> {
     fn unwrap_stanza(
         &self,
         stanza: &Stanza,
         document_id: &DocumentId,
-    ) -> Option<Result<FileKey, UnwrapError>> {
+    ) -> Option<Result<FileKey, StanzaUnwrapError>> {
         if stanza.kem != KemId::ML_KEM_768 || stanza.key_id != self.key_id {
             return None;
         }
-        Some(stanza::unwrap(stanza, document_id, &self.secret_key))
-    }
-}
-
-/// Why a file could not be encrypted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum EncryptError {
-    /// The recipient list is invalid.
-    Build(BuildError),
-    /// More than 4 PiB of plaintext (C4).
-    TooLong,
-}
-
-impl EncryptError {
-    /// Stable machine-readable code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Build(e) => e.code(),
-            Self::TooLong => "message_too_long",
-        }
-    }
-}
-
-impl core::fmt::Display for EncryptError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            Self::Build(e) => e.fmt(f),
-            Self::TooLong => stream::MessageTooLong.fmt(f),
-        }
-    }
-}
-
-impl core::error::Error for EncryptError {}
-
-impl From<BuildError> for EncryptError {
-    fn from(e: BuildError) -> Self {
-        Self::Build(e)
-    }
-}
-
-impl From<stream::MessageTooLong> for EncryptError {
-    fn from(_: stream::MessageTooLong) -> Self {
-        Self::TooLong
-    }
-}
-
-/// Why a file could not be decrypted (FORMAT.md §9).
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum DecryptError {
-    /// The header is malformed (says what is wrong).
-    Parse(ParseError),
-    /// Every stanza uses a KEM this build does not implement (S2).
-    UnsupportedKem,
-    /// None of the given identities is a recipient of the file.
-    NoMatchingStanza,
-    /// Opaque: wrong key, tampered, truncated or extended file.
-    DecryptionFailed,
-}
-
-impl DecryptError {
-    /// Stable machine-readable code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Parse(e) => e.code(),
-            Self::UnsupportedKem => "unsupported_kem",
-            Self::NoMatchingStanza => "no_matching_stanza",
-            Self::DecryptionFailed => "decryption_failed",
-        }
-    }
-}
-
-impl core::fmt::Display for DecryptError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            Self::Parse(e) => e.fmt(f),
-            Self::UnsupportedKem => {
-                f.write_str("the file's stanzas all use KEMs this version does not support")
-            }
-            Self::NoMatchingStanza => {
-                f.write_str("none of the available keys is a recipient of this file")
-            }
-            Self::DecryptionFailed => f.write_str("decryption failed"),
-        }
-    }
-}
-
-impl core::error::Error for DecryptError {}
-
-impl From<ParseError> for DecryptError {
-    fn from(e: ParseError) -> Self {
-        Self::Parse(e)
-    }
-}
-
-impl From<stream::DecryptionFailed> for DecryptError {
-    fn from(_: stream::DecryptionFailed) -> Self {
-        Self::DecryptionFailed
-    }
-}
-
-impl From<UnwrapError> for DecryptError {
-    fn from(e: UnwrapError) -> Self {
-        match e {
-            UnwrapError::UnsupportedKem => Self::UnsupportedKem,
-            UnwrapError::DecryptionFailed => Self::DecryptionFailed,
-        }
+        Some(stanza::unwrap(
+            stanza,
+            document_id,
+            self.secret_key.borrow(),
+        ))
     }
 }
 
@@ -158,7 +65,7 @@ impl From<UnwrapError> for DecryptError {
 pub struct Encryptor {
     header: Header,
     header_pending: bool,
-    payload: stream::Encryptor,
+    payload: stream::PayloadEncryptor,
 }
 
 impl Encryptor {
@@ -179,7 +86,7 @@ impl Encryptor {
     ) -> Result<Self, EncryptError> {
         let file_key = FileKey::generate(rng);
         let header = header::build(document_id, recipients, &file_key, rng)?;
-        let payload = stream::Encryptor::new(&file_key, &header.prefix(), rng);
+        let payload = stream::PayloadEncryptor::new(&file_key, &header.prefix(), rng);
         Ok(Self {
             header,
             header_pending: true,
@@ -190,7 +97,7 @@ impl Encryptor {
     /// Starts a file from a ready header and its file key (test vectors,
     /// callers that add stanzas of other KEMs).
     pub fn with_header(header: Header, file_key: &FileKey, salt: [u8; stream::SALT_LEN]) -> Self {
-        let payload = stream::Encryptor::with_salt(file_key, &header.prefix(), salt);
+        let payload = stream::PayloadEncryptor::with_salt(file_key, &header.prefix(), salt);
         Self {
             header,
             header_pending: true,
@@ -253,7 +160,7 @@ pub fn unwrap_file_key(
 
 /// Streaming payload decryptor for a header whose file key is known.
 pub struct Decryptor {
-    payload: stream::Decryptor,
+    payload: stream::PayloadDecryptor,
 }
 
 impl Decryptor {
@@ -264,7 +171,7 @@ impl Decryptor {
             return Err(DecryptError::DecryptionFailed);
         }
         Ok(Self {
-            payload: stream::Decryptor::new(file_key, &header.prefix()),
+            payload: stream::PayloadDecryptor::new(file_key, &header.prefix()),
         })
     }
 

@@ -43,14 +43,14 @@ impl FileKey {
 /// Why a stanza could not be opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum UnwrapError {
+pub enum StanzaUnwrapError {
     /// The stanza's KEM is not one this build implements (S2).
     UnsupportedKem,
     /// Opaque: wrong key, wrong document, tampered stanza (W1).
     DecryptionFailed,
 }
 
-impl UnwrapError {
+impl StanzaUnwrapError {
     /// Stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
@@ -60,7 +60,7 @@ impl UnwrapError {
     }
 }
 
-impl core::fmt::Display for UnwrapError {
+impl core::fmt::Display for StanzaUnwrapError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
             Self::UnsupportedKem => "the stanza uses a KEM this version does not support",
@@ -69,7 +69,7 @@ impl core::fmt::Display for UnwrapError {
     }
 }
 
-impl core::error::Error for UnwrapError {}
+impl core::error::Error for StanzaUnwrapError {}
 
 /// `magic || version || flags || document id || kem || key id` (FORMAT.md §4 step 2).
 fn binding(document_id: &DocumentId, kem: KemId, key_id: u32) -> [u8; 28] {
@@ -130,12 +130,12 @@ pub fn open(
     stanza: &Stanza,
     document_id: &DocumentId,
     ss: &SharedSecret,
-) -> Result<FileKey, UnwrapError> {
+) -> Result<FileKey, StanzaUnwrapError> {
     if stanza.kem != KemId::ML_KEM_768 {
-        return Err(UnwrapError::UnsupportedKem);
+        return Err(StanzaUnwrapError::UnsupportedKem);
     }
     if stanza.body.len() != MLKEM768_BODY_LEN {
-        return Err(UnwrapError::DecryptionFailed);
+        return Err(StanzaUnwrapError::DecryptionFailed);
     }
     let (ct, wrapped) = stanza.body.split_at(mlkem768::CIPHERTEXT_LEN);
     let bind = binding(document_id, stanza.kem, stanza.key_id);
@@ -143,23 +143,23 @@ pub fn open(
     let mut key = Zeroizing::new([0u8; 32]);
     key.copy_from_slice(&wrapped[..32]);
     let tag = aes_gcm::Tag::<aes_gcm::aead::consts::U16>::try_from(&wrapped[32..])
-        .map_err(|_| UnwrapError::DecryptionFailed)?;
+        .map_err(|_| StanzaUnwrapError::DecryptionFailed)?;
     let nonce = aes_gcm::Nonce::<aes_gcm::aead::consts::U12>::default();
     cipher
         .decrypt_inout_detached(&nonce, &aad(&bind), key.as_mut_slice().into(), &tag)
-        .map_err(|_| UnwrapError::DecryptionFailed)?;
+        .map_err(|_| StanzaUnwrapError::DecryptionFailed)?;
     Ok(FileKey(key))
 }
 
 /// The KEM ciphertext of an ML-KEM-768 stanza (what the key server decapsulates).
-pub fn kem_ciphertext(stanza: &Stanza) -> Result<&[u8], UnwrapError> {
+pub fn kem_ciphertext(stanza: &Stanza) -> Result<&[u8], StanzaUnwrapError> {
     if stanza.kem != KemId::ML_KEM_768 {
-        return Err(UnwrapError::UnsupportedKem);
+        return Err(StanzaUnwrapError::UnsupportedKem);
     }
     stanza
         .body
         .get(..mlkem768::CIPHERTEXT_LEN)
-        .ok_or(UnwrapError::DecryptionFailed)
+        .ok_or(StanzaUnwrapError::DecryptionFailed)
 }
 
 /// Encapsulates to `public_key` and seals `file_key` (FORMAT.md §4).
@@ -179,11 +179,11 @@ pub fn unwrap(
     stanza: &Stanza,
     document_id: &DocumentId,
     secret_key: &mlkem768::SecretKey,
-) -> Result<FileKey, UnwrapError> {
+) -> Result<FileKey, StanzaUnwrapError> {
     let ct = kem_ciphertext(stanza)?;
     let ss = secret_key
         .decapsulate(ct)
-        .map_err(|_| UnwrapError::DecryptionFailed)?;
+        .map_err(|_| StanzaUnwrapError::DecryptionFailed)?;
     open(stanza, document_id, &ss)
 }
 
@@ -205,7 +205,7 @@ mod tests {
         assert_eq!(unwrap(&s, &doc_a, &sk).unwrap().expose(), fk.expose());
         assert_eq!(
             unwrap(&s, &doc_b, &sk).err(),
-            Some(UnwrapError::DecryptionFailed)
+            Some(StanzaUnwrapError::DecryptionFailed)
         );
         let relabelled = Stanza {
             key_id: 8,
@@ -213,12 +213,12 @@ mod tests {
         };
         assert_eq!(
             unwrap(&relabelled, &doc_a, &sk).err(),
-            Some(UnwrapError::DecryptionFailed)
+            Some(StanzaUnwrapError::DecryptionFailed)
         );
         let other = mlkem768::SecretKey::generate(&mut rng);
         assert_eq!(
             unwrap(&s, &doc_a, &other).err(),
-            Some(UnwrapError::DecryptionFailed)
+            Some(StanzaUnwrapError::DecryptionFailed)
         );
         let unknown = Stanza {
             kem: KemId::X_WING,
@@ -226,7 +226,7 @@ mod tests {
         };
         assert_eq!(
             unwrap(&unknown, &doc_a, &sk).err(),
-            Some(UnwrapError::UnsupportedKem)
+            Some(StanzaUnwrapError::UnsupportedKem)
         );
     }
 }

@@ -1,7 +1,7 @@
 //! The payload: C2SP chunked encryption v1 with SHA-256 and AEAD_AES_256_GCM
 //! (FORMAT.md §6, https://c2sp.org/chunked-encryption).
 //!
-//! [`Encryptor`] and [`Decryptor`] are push-based state machines holding at
+//! [`PayloadEncryptor`] and [`PayloadDecryptor`] are push-based state machines holding at
 //! most one chunk; [`Seekable`] decrypts any chunk on its own for random access.
 
 use aes_gcm::{Aes256Gcm, KeyInit, aead::AeadInOut};
@@ -133,7 +133,7 @@ pub fn chunk_nonce(base: &[u8; NONCE_LEN], counter: u64) -> [u8; NONCE_LEN] {
 }
 
 /// Streaming payload encryptor. Output: salt, commitment, then chunks.
-pub struct Encryptor {
+pub struct PayloadEncryptor {
     cipher: Aes256Gcm,
     base_nonce: [u8; NONCE_LEN],
     counter: u64,
@@ -141,7 +141,7 @@ pub struct Encryptor {
     prefix: Option<[u8; PAYLOAD_PREFIX_LEN]>,
 }
 
-impl Encryptor {
+impl PayloadEncryptor {
     /// Starts a payload with a random salt.
     pub fn new<R: CryptoRng + ?Sized>(file_key: &FileKey, context: &[u8], rng: &mut R) -> Self {
         let mut salt = [0u8; SALT_LEN];
@@ -232,9 +232,9 @@ enum DecState {
 }
 
 /// Streaming payload decryptor. Releases each chunk's plaintext as soon as it
-/// authenticates (C6); only [`Decryptor::finish`] confirms the stream ended
+/// authenticates (C6); only [`PayloadDecryptor::finish`] confirms the stream ended
 /// where it should.
-pub struct Decryptor {
+pub struct PayloadDecryptor {
     file_key: FileKey,
     context: Vec<u8>,
     cipher: Option<Aes256Gcm>,
@@ -244,7 +244,7 @@ pub struct Decryptor {
     state: DecState,
 }
 
-impl Decryptor {
+impl PayloadDecryptor {
     /// Prepares to decrypt a payload whose context is `context` (the header prefix).
     pub fn new(file_key: &FileKey, context: &[u8]) -> Self {
         Self {

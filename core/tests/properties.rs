@@ -125,7 +125,7 @@ proptest! {
         let id: &dyn Identity = &identity().0;
         prop_assert!(decrypt(&input, &[id]).is_err());
         let fk = FileKey::from_bytes([1; 32]);
-        let mut d = stream::Decryptor::new(&fk, b"ctx");
+        let mut d = stream::PayloadDecryptor::new(&fk, b"ctx");
         let mut out = vec![];
         let ok = d.push(&input, &mut out).is_ok() && d.finish(&mut out).is_ok();
         prop_assert!(!ok);

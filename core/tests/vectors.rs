@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 use pqfile_core::{
-    DecryptError, Decryptor, Header, Identity, LocalIdentity, ParseError, decrypt, decrypt_range,
-    mlkem768, unwrap_file_key,
+    DecryptError, Decryptor, Header, HeaderRead, HeaderReader, Identity, LocalIdentity, decrypt,
+    decrypt_range, mlkem768, unwrap_file_key,
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -47,21 +47,22 @@ fn decrypt_streaming(
     ids: &[&dyn Identity],
     step: usize,
 ) -> Result<Vec<u8>, DecryptError> {
-    // Header: grow the buffer by what the parser asks for, like a reader would.
-    let mut have = 0;
-    let (header, used) = loop {
-        match Header::parse(&file[..have]) {
-            Ok(r) => break r,
-            Err(ParseError::Incomplete { needed }) if have < file.len() => {
-                have = (have + needed).min(file.len())
-            }
-            Err(e) => return Err(e.into()),
+    // Header: the push-based reader, fed the same pieces as the payload.
+    let mut reader = HeaderReader::new();
+    let mut pieces = file.chunks(step.max(1));
+    let (header, rest) = loop {
+        let Some(piece) = pieces.next() else {
+            return Err(reader.truncated().into());
+        };
+        if let HeaderRead::Complete { header, rest, .. } = reader.push(piece)? {
+            break (header, rest);
         }
     };
     let key = unwrap_file_key(&header, ids)?;
     let mut d = Decryptor::new(&header, &key)?;
     let mut out = Vec::new();
-    for piece in file[used..].chunks(step.max(1)) {
+    d.push(rest, &mut out)?;
+    for piece in pieces {
         d.push(piece, &mut out)?;
     }
     d.finish(&mut out)?;

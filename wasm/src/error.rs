@@ -137,7 +137,7 @@ from_core_error!(
     pqfile_core::DecryptError,
     pqfile_core::EncryptError,
     pqfile_core::BuildError,
-    pqfile_core::UnwrapError,
+    pqfile_core::StanzaUnwrapError,
     pqfile_core::kem::KeyError
 );
 

@@ -1,6 +1,6 @@
 //! Header parsing (FORMAT.md §2, §3) and finding the file key (§4, §5).
 
-use pqfile_core::{DocumentId, Identity, KemId, Stanza, mlkem768};
+use pqfile_core::{LocalIdentity, Stanza};
 use wasm_bindgen::prelude::*;
 
 use crate::error::Result;
@@ -58,7 +58,8 @@ impl Header {
     /// KEM, `decryption_failed` for a wrong key or a tampered header.
     #[wasm_bindgen(js_name = unwrapFileKey)]
     pub fn unwrap_file_key(&self, key_id: u32, secret_key: &SecretKey) -> Result<FileKey> {
-        let identity = Local {
+        // The key stays in its JavaScript object: borrowed for this call.
+        let identity = LocalIdentity {
             key_id,
             secret_key: &secret_key.0,
         };
@@ -72,29 +73,6 @@ impl Header {
     #[wasm_bindgen(js_name = verifyMac)]
     pub fn verify_mac(&self, file_key: &FileKey) -> bool {
         pqfile_core::header::verify_mac(&self.inner, &file_key.0)
-    }
-}
-
-/// A local key borrowed from its JavaScript object for one unwrap.
-struct Local<'a> {
-    key_id: u32,
-    secret_key: &'a mlkem768::SecretKey,
-}
-
-impl Identity for Local<'_> {
-    fn unwrap_stanza(
-        &self,
-        stanza: &Stanza,
-        document_id: &DocumentId,
-    ) -> Option<core::result::Result<pqfile_core::FileKey, pqfile_core::UnwrapError>> {
-        if stanza.kem != KemId::ML_KEM_768 || stanza.key_id != self.key_id {
-            return None;
-        }
-        Some(pqfile_core::stanza::unwrap(
-            stanza,
-            document_id,
-            self.secret_key,
-        ))
     }
 }
 
