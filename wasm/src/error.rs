@@ -53,6 +53,8 @@ mod code {
         InvalidSecretKey = "invalid_secret_key",
         /// An ML-KEM-768 ciphertext that is not 1088 bytes.
         InvalidCiphertext = "invalid_ciphertext",
+        /// The key server's answer to an unwrap is not a transport stanza (FORMAT.md §7.1 K3).
+        BadServerResponse = "bad_server_response",
         /// An object used after `finish()` or `free()`, or a call out of order.
         InvalidState = "invalid_state",
     }
@@ -62,13 +64,35 @@ mod code {
         pub fn parse(code: &str) -> Option<ErrorCode> {
             Self::from_str(code)
         }
+
+        /// The code's string.
+        pub fn as_str(self) -> &'static str {
+            self.to_str()
+        }
     }
 }
 
-/// An error on its way to JavaScript.
+/// Codes only the bindings produce (misuse of their objects); every other
+/// code comes from pqfile-core (`pqfile_core::ERROR_CODES`).
+pub const BINDING_ERROR_CODES: &[&str] = &["invalid_state"];
+
+/// Every `code` a PqfileError thrown by these bindings can have:
+/// pqfile-core's `ERROR_CODES` in their order, then `"invalid_state"`. The
+/// npm package's `ErrorCode` must list the same codes (its tests check).
+#[wasm_bindgen(js_name = errorCodes)]
+pub fn error_codes() -> Vec<String> {
+    pqfile_core::ERROR_CODES
+        .iter()
+        .chain(BINDING_ERROR_CODES)
+        .map(|c| (*c).to_owned())
+        .collect()
+}
+
+/// An error on its way to JavaScript. Its code is kept as a string, so a
+/// core code is passed through as it is, never replaced by another.
 #[derive(Debug)]
 pub struct Error {
-    code: ErrorCode,
+    code: &'static str,
     message: String,
     needed: Option<usize>,
 }
@@ -77,15 +101,21 @@ impl Error {
     /// An error with a code and a one-sentence message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            code,
+            code: code.as_str(),
             message: message.into(),
             needed: None,
         }
     }
 
-    /// The error's code.
-    pub fn code(&self) -> ErrorCode {
+    /// The error's code (one of [`error_codes`]).
+    pub fn code(&self) -> &'static str {
         self.code
+    }
+
+    /// The error's code as an [`ErrorCode`] (`None` only for a code missing
+    /// from the enum, which the tests rule out for every core code).
+    pub fn error_code(&self) -> Option<ErrorCode> {
+        ErrorCode::parse(self.code)
     }
 
     /// "used after finish()".
@@ -93,11 +123,13 @@ impl Error {
         Self::new(ErrorCode::InvalidState, "this object was already finished")
     }
 
-    fn from_core(code: &str, message: String) -> Self {
-        // Every core code is listed in ErrorCode; a new one shows up as
-        // decryption_failed rather than as an unknown string.
-        let code = ErrorCode::parse(code).unwrap_or(ErrorCode::DecryptionFailed);
-        Self::new(code, message)
+    /// An error with a code from pqfile-core, passed through unchanged.
+    pub fn from_core(code: &'static str, message: String) -> Self {
+        Self {
+            code,
+            message,
+            needed: None,
+        }
     }
 }
 
@@ -105,7 +137,7 @@ impl From<Error> for JsValue {
     fn from(e: Error) -> JsValue {
         let err = js_sys::Error::new(&e.message);
         err.set_name("PqfileError");
-        let _ = js_sys::Reflect::set(&err, &"code".into(), &JsValue::from(e.code));
+        let _ = js_sys::Reflect::set(&err, &"code".into(), &JsValue::from_str(e.code));
         if let Some(n) = e.needed {
             let _ = js_sys::Reflect::set(&err, &"needed".into(), &(n as f64).into());
         }
@@ -138,7 +170,8 @@ from_core_error!(
     pqfile_core::EncryptError,
     pqfile_core::BuildError,
     pqfile_core::StanzaUnwrapError,
-    pqfile_core::kem::KeyError
+    pqfile_core::kem::KeyError,
+    pqfile_core::keyserver_unwrap::ResponseError
 );
 
 impl From<pqfile_core::stream::DecryptionFailed> for Error {

@@ -1,6 +1,6 @@
 //! Header parsing (FORMAT.md §2, §3) and finding the file key (§4, §5).
 
-use pqfile_core::{LocalIdentity, Stanza};
+use pqfile_core::{HeaderRead, LocalIdentity, Stanza};
 use wasm_bindgen::prelude::*;
 
 use crate::error::Result;
@@ -118,5 +118,74 @@ impl StanzaInfo {
     #[wasm_bindgen(js_name = toBytes)]
     pub fn to_bytes(&self) -> Vec<u8> {
         self.0.to_bytes()
+    }
+}
+
+/// Reads a header from a stream, piece by piece (FORMAT.md §3): push the
+/// bytes as they come; it takes only what the header needs, so the rest of
+/// a piece is payload. Malformed headers throw as early as the bytes allow.
+#[wasm_bindgen]
+#[derive(Default)]
+pub struct HeaderReader {
+    inner: pqfile_core::HeaderReader,
+    header: Option<Header>,
+    complete: bool,
+}
+
+#[wasm_bindgen]
+impl HeaderReader {
+    /// A reader at the start of a file.
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> HeaderReader {
+        Self::default()
+    }
+
+    /// How many more bytes the header needs at least; 0 once it is complete.
+    #[wasm_bindgen(getter)]
+    pub fn needed(&self) -> usize {
+        if self.complete {
+            0
+        } else {
+            self.inner.needed()
+        }
+    }
+
+    /// Whether the header is complete (`takeHeader()` hands it over).
+    #[wasm_bindgen(getter)]
+    pub fn complete(&self) -> bool {
+        self.complete
+    }
+
+    /// Feeds the next bytes of the file; returns how many of them belong to
+    /// the header (all of them until it is complete). Passing at most
+    /// `StreamConstant.MaxHeaderLen` bytes keeps the copy into wasm small.
+    /// Throws the header's parse error (`bad_magic`, ...).
+    pub fn push(&mut self, data: &[u8]) -> Result<usize> {
+        if self.complete {
+            return Ok(0);
+        }
+        match self.inner.push(data)? {
+            HeaderRead::NeedMore(_) => Ok(data.len()),
+            HeaderRead::Complete { header, len, rest } => {
+                self.complete = true;
+                self.header = Some(Header { inner: header, len });
+                Ok(data.len() - rest.len())
+            }
+        }
+    }
+
+    /// The parsed header once complete, handed over once.
+    #[wasm_bindgen(js_name = takeHeader)]
+    pub fn take_header(&mut self) -> Option<Header> {
+        self.header.take()
+    }
+
+    /// Call at the end of the input: throws `truncated_header` (with
+    /// `needed`) unless the header was complete.
+    pub fn finish(&self) -> Result<()> {
+        if self.complete {
+            return Ok(());
+        }
+        Err(self.inner.truncated().into())
     }
 }

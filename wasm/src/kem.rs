@@ -158,20 +158,27 @@ pub fn unwrap_stanza(stanza: &[u8], document_id: &str, secret_key: &SecretKey) -
 /// Opens the key server's transport stanza (FORMAT.md §7: kem ML-KEM-768,
 /// key id 0) with the ephemeral secret key whose public key was sent along
 /// with the unwrap request. The caller must then verify the header MAC with
-/// the returned key (`new Decryptor(header, fileKey)` does).
+/// the returned key (`new Decryptor(header, fileKey)` does);
+/// `KeyServerUnwrap.openResponse` does both. Throws the stanza's parse error
+/// for a malformed stanza, `bad_key_id` for a key id other than 0.
 #[wasm_bindgen(js_name = openTransportStanza)]
 pub fn open_transport_stanza(
     transport: &[u8],
     document_id: &str,
     ephemeral: &SecretKey,
 ) -> Result<FileKey> {
+    use pqfile_core::keyserver_unwrap::{ResponseError, open_transport_stanza};
     let doc = self::document_id(document_id)?;
-    let s = Stanza::parse_exact(transport)?;
-    if s.key_id != stanza::TRANSPORT_KEY_ID {
-        return Err(Error::new(
-            ErrorCode::BadKeyId,
-            "a transport stanza must have key id 0",
-        ));
-    }
-    Ok(FileKey(stanza::unwrap(&s, &doc, &ephemeral.0)?))
+    // This low-level export keeps its finer codes; the protocol object
+    // reports all of these as `bad_server_response`.
+    open_transport_stanza(transport, &doc, &ephemeral.0)
+        .map(FileKey)
+        .map_err(|e| match e {
+            ResponseError::Malformed(p) => p.into(),
+            ResponseError::NotTransport => {
+                Error::new(ErrorCode::BadKeyId, "a transport stanza must have key id 0")
+            }
+            ResponseError::UnsupportedKem => pqfile_core::StanzaUnwrapError::UnsupportedKem.into(),
+            e => e.into(),
+        })
 }

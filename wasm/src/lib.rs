@@ -4,12 +4,14 @@
 pub mod error;
 pub mod header;
 pub mod kem;
+pub mod keyserver_unwrap;
 pub mod stream;
 
-pub use error::{Error, ErrorCode};
-pub use header::{Header, StanzaInfo};
+pub use error::{Error, ErrorCode, error_codes};
+pub use header::{Header, HeaderReader, StanzaInfo};
 pub use kem::{Encapsulation, FileKey, PublicKey, SecretKey};
-pub use stream::{ChunkKey, Decryptor, Encryptor, Recipients};
+pub use keyserver_unwrap::{KeyServerUnwrap, UnwrapRequest, should_try_next_stanza};
+pub use stream::{ChunkKey, Decryptor, Encryptor, Recipients, StreamConstant};
 
 /// The size of this module's linear memory in bytes (it only grows): lets
 /// callers check that streaming keeps wasm memory bounded.

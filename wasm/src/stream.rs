@@ -15,6 +15,40 @@ use crate::header::Header;
 use crate::kem::{Encapsulation, FileKey, PublicKey, document_id};
 use crate::rng;
 
+/// The format's sizes, from pqfile-core (FORMAT.md §6, §10): a plain
+/// JavaScript object, readable before the module is instantiated.
+/// wasm-bindgen takes only literals as values; the assertions below tie each
+/// one to the core's constant, so they cannot drift apart.
+#[wasm_bindgen]
+#[derive(Clone, Copy, Debug)]
+pub enum StreamConstant {
+    /// Plaintext bytes per full chunk (`CHUNK_SIZE`).
+    ChunkSize = 16384,
+    /// AES-GCM tag bytes per chunk (`TAG_LEN`).
+    TagLen = 16,
+    /// Ciphertext bytes per full chunk (`CHUNK_CT_SIZE`).
+    ChunkCiphertextSize = 16400,
+    /// Salt and commitment between the header and chunk 0 (`PAYLOAD_PREFIX_LEN`).
+    PayloadPrefixLen = 56,
+    /// The largest possible header (`MAX_HEADER_LEN`).
+    MaxHeaderLen = 131256,
+}
+
+const _: () = {
+    assert!(StreamConstant::ChunkSize as usize == stream::CHUNK_SIZE);
+    assert!(StreamConstant::TagLen as usize == stream::TAG_LEN);
+    assert!(StreamConstant::ChunkCiphertextSize as usize == stream::CHUNK_CT_SIZE);
+    assert!(StreamConstant::PayloadPrefixLen as usize == PAYLOAD_PREFIX_LEN);
+    assert!(StreamConstant::MaxHeaderLen as usize == pqfile_core::format::MAX_HEADER_LEN);
+};
+
+/// The most chunks a payload may have (FORMAT.md C4: 2³⁸), too large for a
+/// `StreamConstant`.
+#[wasm_bindgen(js_name = maxChunks)]
+pub fn max_chunks() -> f64 {
+    stream::MAX_CHUNKS as f64
+}
+
 /// One recipient of a new file.
 enum Entry {
     /// Encapsulated to inside `new Encryptor` (wasm ML-KEM).

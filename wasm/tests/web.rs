@@ -14,10 +14,14 @@ use wasm_bindgen_test::wasm_bindgen_test;
 
 const DOC: &str = "0123456789abcdef0123456789abcdef";
 
+mod protocol;
+
 fn code<T>(r: Result<T, pqfile_wasm::Error>) -> ErrorCode {
     match r {
         Ok(_) => panic!("expected an error"),
-        Err(e) => e.code(),
+        Err(e) => e
+            .error_code()
+            .unwrap_or_else(|| panic!("{} is not an ErrorCode", e.code())),
     }
 }
 
@@ -107,7 +111,7 @@ fn truncated_header_reports_how_many_bytes_are_needed() {
     let e = Encryptor::new(&mut recipients(&[(1, &sk)]), None).unwrap();
     let header = e.header();
     let err = Header::parse(&header[..100]).err().unwrap();
-    assert_eq!(err.code(), ErrorCode::TruncatedHeader);
+    assert_eq!(err.error_code(), Some(ErrorCode::TruncatedHeader));
     let js: JsValue = err.into();
     let needed = js_sys::Reflect::get(&js, &"needed".into())
         .unwrap()
