@@ -8,19 +8,26 @@
 // (the user cancelled the download); page -> worker `chunks` {chunks},
 // `end`, `error` {message}.
 
+/** This worker's global scope, typed (the file is checked with the webworker lib). */
+const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
+
+/** @typedef {{ port: MessagePort, name: string }} Download */
+
+/** @type {Map<string, Download>} */
 const pending = new Map();
 // Fetches that arrived before their download's message: id -> wake-up.
 // The page's message and the iframe's navigation reach this worker by
 // different routes; the navigation's fetch event has been seen first (same
 // worker instance, about 1 download in 20 under load: web/e2e/repro-sw.js).
+/** @type {Map<string, () => void>} */
 const early = new Map();
 const MESSAGE_WAIT_MS = 5_000;
-const PREFIX = new URL('__pqfile/download/', self.registration.scope).pathname;
+const PREFIX = new URL('__pqfile/download/', sw.registration.scope).pathname;
 
-self.addEventListener('install', () => self.skipWaiting());
-self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
+sw.addEventListener('install', () => sw.skipWaiting());
+sw.addEventListener('activate', (event) => event.waitUntil(sw.clients.claim()));
 
-self.addEventListener('message', (event) => {
+sw.addEventListener('message', (event) => {
   const data = event.data;
   if (data?.type !== 'pqfile-download' || !event.ports[0]) return; // pings only keep us alive
   pending.set(data.id, { port: event.ports[0], name: String(data.name) });
@@ -29,23 +36,28 @@ self.addEventListener('message', (event) => {
   setTimeout(() => pending.delete(data.id), 60_000);
 });
 
-self.addEventListener('fetch', (event) => {
+sw.addEventListener('fetch', (event) => {
   const url = new URL(event.request.url);
-  if (url.origin !== self.location.origin || !url.pathname.startsWith(PREFIX)) return;
+  if (url.origin !== sw.location.origin || !url.pathname.startsWith(PREFIX)) return;
   const id = url.pathname.slice(PREFIX.length).split('/')[0];
+  /** @param {Download | undefined} entry */
   const respond = (entry) => {
     if (!entry) return new Response('This download has expired. Start it again from the page.', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' } });
     pending.delete(id);
     return streamResponse(entry);
   };
   // The usual case answers at once (not through a promise).
-  if (pending.has(id)) event.respondWith(respond(pending.get(id)));
+  const entry = pending.get(id);
+  if (entry) event.respondWith(respond(entry));
   else event.respondWith(messageFor(id).then(respond));
 });
 
-/** The download `id` once its message arrived, or undefined after MESSAGE_WAIT_MS. */
+/**
+ * The download `id` once its message arrived, or undefined after MESSAGE_WAIT_MS.
+ * @param {string} id
+ */
 async function messageFor(id) {
-  await new Promise((resolve) => {
+  await new Promise((/** @type {(v?: unknown) => void} */ resolve) => {
     const timer = setTimeout(resolve, MESSAGE_WAIT_MS);
     early.set(id, () => {
       clearTimeout(timer);
@@ -56,8 +68,11 @@ async function messageFor(id) {
   return pending.get(id);
 }
 
+/** @param {Download} download */
 function streamResponse({ port, name }) {
+  /** @type {(() => void) | null} */
   let waiting = null; // resolves the outstanding pull
+  /** @type {ReadableStreamDefaultController<Uint8Array>} */
   let controller;
   const stream = new ReadableStream(
     {
@@ -80,10 +95,10 @@ function streamResponse({ port, name }) {
         port.postMessage({ type: 'started' });
       },
       pull() {
-        return new Promise((resolve) => {
-          waiting = resolve;
+        return /** @type {Promise<void>} */ (new Promise((resolve) => {
+          waiting = () => resolve(undefined);
           port.postMessage({ type: 'pull' });
-        });
+        }));
       },
       cancel() {
         port.postMessage({ type: 'cancel' });

@@ -42,7 +42,9 @@ export class KeyServer {
       try {
         const res = await fetch(`${BASE_URL()}/readyz`);
         if (res.ok) return;
-      } catch {}
+      } catch {
+        // not listening yet
+      }
       await new Promise((r) => setTimeout(r, 200));
     }
     throw new Error(`the key server did not become ready; see ${this.log}`);
@@ -174,7 +176,9 @@ export async function heapMonitor(page, everyMs = 50) {
         const used = metrics.find((m) => m.name === 'JSHeapUsedSize')?.value ?? 0;
         peak = Math.max(peak, used);
         samples++;
-      } catch {}
+      } catch {
+        // the page is navigating or closing: skip this sample
+      }
       await new Promise((r) => setTimeout(r, everyMs));
     }
   })();

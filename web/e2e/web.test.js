@@ -3,11 +3,11 @@
 // like a user: choose a file, click Encrypt/Decrypt, take the download.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, readFileSync, writeFileSync, statSync, rmSync } from 'node:fs';
+import { readFileSync, writeFileSync, statSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
-  BASE_URL, KeyServer, TOKENS, WORK, chooseFile, dropOpfsFile, heapMonitor, launchBrowser, leakNeedles,
+  KeyServer, TOKENS, WORK, chooseFile, dropOpfsFile, heapMonitor, launchBrowser, leakNeedles,
   makeFile, noFileSystemAccess, opfsPicker, openSignedIn, psql, recordRequests, runJob, screenshot, sha256File,
 } from './harness.js';
 

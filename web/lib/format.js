@@ -2,7 +2,10 @@
 
 const UNITS = ['bytes', 'KB', 'MB', 'GB', 'TB'];
 
-/** 1536 -> "1.5 KB" (decimal units, as file managers show them). */
+/**
+ * 1536 -> "1.5 KB" (decimal units, as file managers show them).
+ * @param {number} n
+ */
 export function formatBytes(n) {
   if (n < 1000) return `${n} ${n === 1 ? 'byte' : 'bytes'}`;
   let i = 0;
@@ -14,7 +17,10 @@ export function formatBytes(n) {
   return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${UNITS[i]}`;
 }
 
-/** Seconds -> "about 2 min 5 s" style, coarse on purpose. */
+/**
+ * Seconds -> "about 2 min 5 s" style, coarse on purpose.
+ * @param {number} seconds
+ */
 export function formatDuration(seconds) {
   if (!Number.isFinite(seconds)) return '';
   const s = Math.max(1, Math.round(seconds));
@@ -24,7 +30,10 @@ export function formatDuration(seconds) {
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
-/** A timestamp from the key server ("2025-01-02T03:04:05" or RFC 3339) in the user's locale. */
+/**
+ * A timestamp from the key server ("2025-01-02T03:04:05" or RFC 3339) in the user's locale.
+ * @param {string | null | undefined} value
+ */
 export function formatTime(value) {
   if (!value) return '';
   const d = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value}Z`);

@@ -1,25 +1,95 @@
 // What the user reads when something fails: every error the package or the
 // key server can produce becomes a title (what happened) and a detail (what
 // to do). Branches on stable codes (PqfileError.code, KeyServerError.code /
-// status; keyserver/src/routes/documents.rs, auth.rs), never on message text.
+// status; keyserver/README.md), never on message text. Every code of the
+// package's ErrorCode and ClientErrorCode has its entry below
+// (wasm/js/test/error-codes.test.js checks it).
 
-const NOT_PQF = new Set([
-  'bad_magic',
-  'unsupported_version',
-  'reserved_flags',
-  'bad_stanza_count',
-  'bad_document_id',
-  'bad_stanza_body',
-  'stanza_too_large',
-  'bad_key_id',
-  'duplicate_stanza',
-  'truncated_header',
-]);
+/** @typedef {{ code: string, title: string, detail: string, offerSignIn?: boolean }} Message */
+/** @typedef {(err: any, name: string, partial: string) => Message} Explain */
+
+/** @type {Explain} */
+const notPqf = (_err, name) => ({
+  code: 'not_pqf',
+  title: `“${name}” is not a pqfile (.pqf) file.`,
+  detail: 'It does not start with the PQF signature. Drop a file that pqfile encrypted, or drop any other file to encrypt it.',
+});
+/** @type {Explain} */
+const damaged = (err, name) => ({
+  code: 'damaged',
+  title: `“${name}” is damaged or not a valid .pqf file.`,
+  detail: `Its header cannot be read (${err.code.replaceAll('_', ' ')}).`,
+});
+/** @type {Explain} */
+const tampered = (_err, name, partial) => ({
+  code: 'tampered',
+  title: `“${name}” has been tampered with or is corrupted.`,
+  detail: `It failed authentication, so its contents cannot be trusted.${partial}`,
+});
+/** @type {Explain} */
+const unsupported = (err) => ({
+  code: err.code,
+  title: 'This file cannot be decrypted here.',
+  detail: 'It was encrypted with a key type this version of pqfile does not support.',
+});
+/** A misuse of the package (keys, recipients, state): the page has no better words than the package's. @type {Explain} */
+const notProcessed = (err) => ({ code: err.code, title: 'The file could not be processed.', detail: err.message });
+
+/** How the page explains each PqfileError code (the package's ErrorCode, FORMAT.md §9). */
+export const FILE_ERRORS = Object.freeze({
+  truncated_header: damaged,
+  bad_magic: notPqf,
+  unsupported_version: damaged,
+  reserved_flags: damaged,
+  bad_stanza_count: damaged,
+  bad_document_id: damaged,
+  bad_stanza_body: damaged,
+  stanza_too_large: damaged,
+  bad_key_id: damaged,
+  duplicate_stanza: damaged,
+  unsupported_kem: unsupported,
+  no_matching_stanza: unsupported,
+  decryption_failed: tampered,
+  bad_recipient_count: notProcessed,
+  duplicate_recipient: notProcessed,
+  message_too_long: notProcessed,
+  invalid_public_key: notProcessed,
+  invalid_secret_key: notProcessed,
+  invalid_ciphertext: notProcessed,
+  invalid_state: notProcessed,
+});
+
+/** @returns {Message} */
+const unreachable = () => ({
+  code: 'server_unreachable',
+  title: 'The key server cannot be reached.',
+  detail: `${location.origin} did not answer. Check that the key server is running and that you are online, then try again.`,
+});
+
+/**
+ * How the page explains the codes of KeyServerErrors the package's client
+ * raises itself (its ClientErrorCode): no answer, or one it cannot use.
+ */
+export const CLIENT_ERRORS = Object.freeze({
+  server_unreachable: unreachable,
+  /** @type {Explain} */
+  bad_server_response: (err) => ({
+    code: err.code,
+    title: 'The key server sent an answer this page does not understand.',
+    detail: 'It may run another version of pqfile. Try again; if it keeps happening, tell the server’s administrator.',
+  }),
+  /** @type {Explain} */
+  unsupported_algorithm: (err) => ({
+    code: err.code,
+    title: 'The key server offers a key type this page does not support.',
+    detail: err.message,
+  }),
+});
 
 /**
  * @param {any} err
  * @param {{ mode: 'encrypt' | 'decrypt', fileName: string, sink?: string }} ctx
- * @returns {{ code: string, title: string, detail: string, signIn?: boolean }}
+ * @returns {Message}
  */
 export function describeError(err, ctx) {
   const name = ctx.fileName;
@@ -33,19 +103,14 @@ export function describeError(err, ctx) {
 
   if (err?.name === 'KeyServerError') {
     const { status, code } = err;
-    if (status === 0) {
-      return {
-        code: 'server_unreachable',
-        title: 'The key server cannot be reached.',
-        detail: `${location.origin} did not answer. Check that the key server is running and that you are online, then try again.`,
-      };
-    }
+    if (status === 0) return unreachable();
+    if (Object.hasOwn(CLIENT_ERRORS, code)) return CLIENT_ERRORS[/** @type {keyof typeof CLIENT_ERRORS} */ (code)](err, name, partial);
     if (status === 401) {
       return {
         code: 'bad_token',
         title: 'Your sign-in token was not accepted.',
         detail: 'It is invalid or has been revoked. Sign in again with a valid token.',
-        signIn: true,
+        offerSignIn: true,
       };
     }
     if (code === 'key_revoked') {
@@ -76,9 +141,7 @@ export function describeError(err, ctx) {
         detail: `“${name}” names a key the key server does not have for this document; it may come from another server, or its header was altered.`,
       };
     }
-    if (code === 'decryption_failed') {
-      return tampered(name, partial);
-    }
+    if (code === 'decryption_failed') return tampered(err, name, partial);
     if (code === 'kms_unavailable') {
       return {
         code: 'kms_unavailable',
@@ -99,25 +162,8 @@ export function describeError(err, ctx) {
   }
 
   if (err?.name === 'PqfileError') {
-    if (err.code === 'decryption_failed') return tampered(name, partial);
-    if (err.code === 'bad_magic') {
-      return {
-        code: 'not_pqf',
-        title: `“${name}” is not a pqfile (.pqf) file.`,
-        detail: 'It does not start with the PQF signature. Drop a file that pqfile encrypted, or drop any other file to encrypt it.',
-      };
-    }
-    if (NOT_PQF.has(err.code)) {
-      return {
-        code: 'damaged',
-        title: `“${name}” is damaged or not a valid .pqf file.`,
-        detail: `Its header cannot be read (${err.code.replaceAll('_', ' ')}).`,
-      };
-    }
-    if (err.code === 'unsupported_kem' || err.code === 'no_matching_stanza') {
-      return { code: err.code, title: 'This file cannot be decrypted here.', detail: 'It was encrypted with a key type this version of pqfile does not support.' };
-    }
-    return { code: err.code, title: 'The file could not be processed.', detail: err.message };
+    const explain = Object.hasOwn(FILE_ERRORS, err.code) ? FILE_ERRORS[/** @type {keyof typeof FILE_ERRORS} */ (err.code)] : notProcessed;
+    return explain(err, name, partial);
   }
 
   if (err?.name === 'NotReadableError' || err?.name === 'NotFoundError') {
@@ -131,15 +177,7 @@ export function describeError(err, ctx) {
   }
   if (err instanceof TypeError && /fetch|network/i.test(err.message)) {
     // The wasm module or a key-server call could not be fetched.
-    return describeError({ name: 'KeyServerError', status: 0, code: 'network_error' }, ctx);
+    return describeError({ name: 'KeyServerError', status: 0, code: 'server_unreachable' }, ctx);
   }
   return { code: 'unexpected', title: 'Something went wrong.', detail: String(err?.message ?? err) };
-}
-
-function tampered(name, partial) {
-  return {
-    code: 'tampered',
-    title: `“${name}” has been tampered with or is corrupted.`,
-    detail: `It failed authentication, so its contents cannot be trusted.${partial}`,
-  };
 }

@@ -12,6 +12,7 @@ export class Meter {
     this.bytes = 0;
   }
 
+  /** @param {number} bytes consumed so far */
   update(bytes) {
     const t = performance.now();
     this.bytes = bytes;

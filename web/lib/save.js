@@ -10,6 +10,17 @@
 // - blob: the whole result in memory, then an `<a download>` click. Only for
 //   small files, or where neither of the others exists.
 
+/**
+ * The parts of the File System Access API Chromium has and TypeScript's DOM
+ * types lack.
+ * @typedef {FileSystemFileHandle & { remove?: () => Promise<void> }} SaveHandle
+ * @typedef {Window & { showSaveFilePicker?: (options: { suggestedName: string }) => Promise<SaveHandle> }} PickerWindow
+ */
+/** What every sink offers. @typedef {{ mode: SaveMode, write(chunk: Uint8Array): Promise<void>, close(): Promise<{ url: string } | void>, abort(reason?: any): Promise<void> }} Sink */
+/** @typedef {'file-system' | 'service-worker' | 'blob'} SaveMode */
+
+const pickerWindow = /** @type {PickerWindow} */ (window);
+
 /** Results up to this size are always saved through a Blob: no picker, no worker. */
 export const SMALL_FILE = 16 * 1024 * 1024;
 const BATCH = 4 * 1024 * 1024;
@@ -17,7 +28,8 @@ const FSA_BATCH = 4 * 1024 * 1024;
 const FSA_DEPTH = 2;
 const SW_START_TIMEOUT_MS = 10_000;
 
-let worker = null; // Promise<ServiceWorkerRegistration | null>
+/** @type {Promise<ServiceWorkerRegistration | null> | null} */
+let worker = null;
 
 /** Registers sw.js (once). Resolves to null where service workers are unavailable. */
 export function registerWorker() {
@@ -37,12 +49,12 @@ export function registerWorker() {
 }
 
 export function hasFileSystemAccess() {
-  return typeof window.showSaveFilePicker === 'function';
+  return typeof pickerWindow.showSaveFilePicker === 'function';
 }
 
 /**
  * @param {number} size the input file's size (close to the output's)
- * @returns {Promise<'file-system' | 'service-worker' | 'blob'>}
+ * @returns {Promise<SaveMode>}
  */
 export async function chooseSaveMode(size) {
   if (size <= SMALL_FILE) return 'blob';
@@ -60,24 +72,31 @@ export async function describeLargeFileMode() {
 
 /**
  * Asks where to save. Must run in the click handler's user activation.
- * @returns {Promise<FileSystemFileHandle>} rejects with AbortError if dismissed
+ * @param {string} suggestedName
+ * @returns {Promise<SaveHandle>} rejects with AbortError if dismissed
  */
 export function pickSaveFile(suggestedName) {
-  return window.showSaveFilePicker({ suggestedName });
+  if (!pickerWindow.showSaveFilePicker) return Promise.reject(new DOMException('no File System Access API', 'NotSupportedError'));
+  return pickerWindow.showSaveFilePicker({ suggestedName });
 }
 
 /**
  * Opens the sink for `mode`.
- * @param {'file-system' | 'service-worker' | 'blob'} mode
+ * @param {SaveMode} mode
  * @param {string} name the file name to save as
- * @param {{ handle?: FileSystemFileHandle, signal: AbortSignal }} options
+ * @param {{ handle?: SaveHandle, signal: AbortSignal }} options
+ * @returns {Promise<Sink>}
  */
 export async function openSink(mode, name, { handle, signal }) {
-  if (mode === 'file-system') return fileSystemSink(handle);
+  if (mode === 'file-system' && handle) return fileSystemSink(handle);
   if (mode === 'service-worker') return serviceWorkerSink(name, signal);
   return blobSink(name);
 }
 
+/**
+ * @param {SaveHandle} handle
+ * @returns {Promise<Sink>}
+ */
 async function fileSystemSink(handle) {
   const writable = await handle.createWritable();
   // Each write() is a round trip to the browser process (which copies the
@@ -86,7 +105,9 @@ async function fileSystemSink(handle) {
   // so that encryption fills one while the others are being written. A
   // buffer is refilled only after its write() resolved (the bytes are
   // consumed by then).
+  /** @type {Uint8Array<ArrayBuffer>[]} */
   const bufs = [];
+  /** @type {Promise<void>[]} */
   const writes = []; // in flight, oldest first, one per buffer in use
   let cur = 0;
   let fill = 0;
@@ -101,6 +122,7 @@ async function fileSystemSink(handle) {
   };
   return {
     mode: 'file-system',
+    /** @param {Uint8Array} chunk */
     async write(chunk) {
       let off = 0;
       while (off < chunk.byteLength) {
@@ -117,6 +139,7 @@ async function fileSystemSink(handle) {
       while (writes.length) await writes.shift();
       await writable.close();
     },
+    /** @param {any} [reason] */
     async abort(reason) {
       bufs.length = 0;
       writes.length = 0; // each has a catch handler
@@ -128,17 +151,24 @@ async function fileSystemSink(handle) {
   };
 }
 
+/** @type {string | null} */
 let lastBlobUrl = null;
 
+/**
+ * @param {string} name
+ * @returns {Sink}
+ */
 function blobSink(name) {
+  /** @type {Uint8Array[]} */
   let parts = [];
   return {
     mode: 'blob',
+    /** @param {Uint8Array} chunk */
     async write(chunk) {
       parts.push(chunk);
     },
     async close() {
-      const blob = new Blob(parts, { type: 'application/octet-stream' });
+      const blob = new Blob(/** @type {BlobPart[]} */ (parts), { type: 'application/octet-stream' });
       parts = [];
       if (lastBlobUrl) URL.revokeObjectURL(lastBlobUrl);
       lastBlobUrl = URL.createObjectURL(blob);
@@ -157,6 +187,11 @@ function blobSink(name) {
   };
 }
 
+/**
+ * @param {string} name
+ * @param {AbortSignal} signal
+ * @returns {Promise<Sink>}
+ */
 async function serviceWorkerSink(name, signal) {
   const reg = await registerWorker();
   if (!reg?.active) throw new Error('the download service worker is not running');
@@ -165,15 +200,19 @@ async function serviceWorkerSink(name, signal) {
 
   // Credits: the worker asks for one batch per `pull`.
   let credits = 0;
+  /** @type {(() => void) | null} */
   let creditWaiter = null;
+  /** @type {DOMException | null} */
   let cancelled = null;
-  let started;
+  /** @type {(value?: unknown) => void} */
+  let started = () => {};
   const startedPromise = new Promise((resolve, reject) => {
     started = resolve;
     setTimeout(() => reject(new Error('the streaming download did not start')), SW_START_TIMEOUT_MS);
   });
   startedPromise.catch(() => {});
-  port.onmessage = ({ data }) => {
+  /** @param {{ data: { type: string } }} event */
+  const onMessage = ({ data }) => {
     if (data.type === 'started') started();
     else if (data.type === 'pull') credits++;
     else if (data.type === 'cancel') cancelled = new DOMException('The download was cancelled in the browser.', 'AbortError');
@@ -181,12 +220,13 @@ async function serviceWorkerSink(name, signal) {
     creditWaiter = null;
     w?.();
   };
-  signal.addEventListener('abort', () => port.onmessage({ data: { type: 'aborted' } }), { once: true });
+  port.onmessage = onMessage;
+  signal.addEventListener('abort', () => onMessage({ data: { type: 'aborted' } }), { once: true });
   const waitForCredit = async () => {
     while (credits === 0) {
       if (cancelled) throw cancelled;
       signal.throwIfAborted();
-      await new Promise((resolve) => {
+      await new Promise((/** @type {(v?: unknown) => void} */ resolve) => {
         creditWaiter = resolve;
       });
     }
@@ -207,6 +247,7 @@ async function serviceWorkerSink(name, signal) {
     setTimeout(() => iframe.remove(), 60_000);
   };
 
+  /** @type {Uint8Array[]} */
   let batch = [];
   let batchBytes = 0;
   const flush = async () => {
@@ -228,6 +269,7 @@ async function serviceWorkerSink(name, signal) {
   }
   return {
     mode: 'service-worker',
+    /** @param {Uint8Array} chunk */
     async write(chunk) {
       batch.push(chunk);
       batchBytes += chunk.byteLength;
@@ -238,6 +280,7 @@ async function serviceWorkerSink(name, signal) {
       port.postMessage({ type: 'end' });
       cleanup();
     },
+    /** @param {any} [reason] */
     async abort(reason) {
       batch = [];
       port.postMessage({ type: 'error', message: String(reason?.message ?? reason) });

@@ -46,16 +46,30 @@ export declare const ErrorCode: Readonly<{
 
 /** An error of the file format or of its use: branch on `code`. */
 export declare class PqfileError extends Error {
+  constructor(code: ErrorCodeValue, message: string, options?: ErrorOptions);
   readonly name: 'PqfileError';
   readonly code: ErrorCodeValue;
   /** With `truncated_header`: how many more bytes the header needs at least. */
   readonly needed?: number;
 }
 
-/** An error answered by the key server, or `network_error` (status 0). */
+/** The `code` of a KeyServerError the client raises itself; every other code is the key server's own. */
+export declare const ClientErrorCode: Readonly<{
+  /** No answer at all (status 0): refused connection, DNS, TLS, CORS. */
+  ServerUnreachable: 'server_unreachable';
+  /** An answer without the shape the API documents. */
+  BadServerResponse: 'bad_server_response';
+  /** A key of another algorithm than ML-KEM-768. */
+  UnsupportedAlgorithm: 'unsupported_algorithm';
+}>;
+
+/** An error answered by the key server, or `server_unreachable` (status 0). */
 export declare class KeyServerError extends Error {
+  constructor(status: number, code: string, message: string, options?: ErrorOptions);
   readonly name: 'KeyServerError';
+  /** HTTP status; 0 when the server was not reached. */
   readonly status: number;
+  /** The server's `error.code` (keyserver/README.md), `http_<status>` without one, or a ClientErrorCode. */
   readonly code: string;
 }
 
@@ -101,11 +115,65 @@ export interface KeyService {
   unwrap(documentId: string, stanza: Uint8Array, ephemeralPublicKey: Uint8Array): Promise<Uint8Array>;
 }
 
-/** HTTP client of the key server (`Authorization: Bearer <token>`). */
+/** One of the caller's documents, or one shared with them (`GET /v1/documents`). */
+export interface DocumentSummary {
+  documentId: string;
+  /** The key the document was registered with. */
+  keyId: number;
+  /** RFC 3339, UTC. */
+  createdAt: string;
+  /** The owner's user name. */
+  owner: string;
+  /** The owner granted the caller access: not the caller's own document. */
+  shared: boolean;
+  /** A ciphertext is stored on the server. */
+  hasContent: boolean;
+}
+
+/** One audit entry of a document (`GET /v1/documents/{id}/access`). */
+export interface AccessEntry {
+  /** `encrypt` or `decrypt`. */
+  accessType: string | null;
+  /** RFC 3339, UTC. */
+  timestamp: string | null;
+  /** The user's name (or id, if the user no longer exists). */
+  user: string | null;
+  ipAddress: string | null;
+  userAgent: string | null;
+  /** `allowed` or `refused`. */
+  outcome: string;
+  /** The refusal's error code. */
+  reason: string | null;
+}
+
+/** A user the owner let decrypt a document. */
+export interface Grant {
+  user: string;
+  /** RFC 3339, UTC. */
+  grantedAt: string;
+}
+
+/**
+ * HTTP client of the key server (`Authorization: Bearer <token>`). Every
+ * call rejects with a KeyServerError: the server's code and status,
+ * `server_unreachable` (status 0) or `bad_server_response`.
+ */
 export declare class KeyServerClient implements KeyService {
   constructor(baseUrl: string, token: string, options?: { fetch?: typeof fetch });
+  /** `POST /v1/documents`: a new document and the key to encrypt it to. */
   createDocument(): Promise<KeyServerDocument>;
+  /** `POST /v1/documents/{id}/unwrap` (FORMAT.md §7). */
   unwrap(documentId: string, stanza: Uint8Array, ephemeralPublicKey: Uint8Array): Promise<Uint8Array>;
+  /** `GET /v1/documents`: the caller's documents and those shared with them, newest first. */
+  listDocuments(): Promise<DocumentSummary[]>;
+  /** `GET /v1/documents/{id}/access`: the audit log, newest first (owner or admin). */
+  accessHistory(documentId: string): Promise<AccessEntry[]>;
+  /** `GET /v1/documents/{id}/grants`: who else may decrypt, oldest grant first (owner or admin). */
+  listGrants(documentId: string): Promise<Grant[]>;
+  /** `POST /v1/documents/{id}/grants`: lets `user` decrypt the document (owner or admin; idempotent). */
+  grantAccess(documentId: string, user: string): Promise<Grant>;
+  /** `DELETE /v1/documents/{id}/grants/{user}`: takes `user`'s access back. */
+  revokeAccess(documentId: string, user: string): Promise<void>;
 }
 
 export declare class Encrypter {

@@ -9,8 +9,26 @@ import { init } from './backend.js';
 import { PqfileError, ErrorCode } from './errors.js';
 import { call } from './stream.js';
 
+/**
+ * WebCrypto's ML-KEM (WICG "Modern Algorithms in WebCrypto"), which
+ * TypeScript's DOM types do not describe yet.
+ * @typedef {{
+ *   generateKey(alg: { name: string }, extractable: boolean, usages: string[]): Promise<unknown>,
+ *   importKey(format: 'raw-public', key: Uint8Array, alg: { name: string }, extractable: boolean, usages: string[]): Promise<CryptoKey>,
+ *   encapsulateBits?: (alg: { name: string }, key: CryptoKey) => Promise<{ ciphertext: ArrayBuffer, sharedKey: ArrayBuffer }>,
+ * }} KemSubtle
+ */
+
+/** @typedef {typeof import('../dist/bundler/pqfile_wasm.js')} Wasm */
+
 const ALG = { name: 'ML-KEM-768' };
+/** @type {Promise<boolean> | null} */
 let probe = null;
+
+/** `crypto.subtle` with its ML-KEM methods, where there is one. */
+function kemSubtle() {
+  return /** @type {KemSubtle | undefined} */ (/** @type {unknown} */ (globalThis.crypto?.subtle));
+}
 
 /**
  * Whether WebCrypto ML-KEM-768 works here (checked once, by generating a
@@ -18,7 +36,7 @@ let probe = null;
  * @returns {Promise<boolean>}
  */
 export function hasWebCryptoKem() {
-  const subtle = globalThis.crypto?.subtle;
+  const subtle = kemSubtle();
   if (!subtle || typeof subtle.encapsulateBits !== 'function' || globalThis.isSecureContext === false) {
     return Promise.resolve(false);
   }
@@ -56,14 +74,19 @@ export async function encapsulate(publicKey, { webCrypto = 'auto' } = {}) {
   }
 }
 
+/**
+ * @param {Wasm} wasm
+ * @param {Uint8Array} publicKey
+ */
 async function encapsulateWithWebCrypto(wasm, publicKey) {
+  const subtle = /** @type {Required<KemSubtle>} */ (kemSubtle());
   let key;
   try {
-    key = await crypto.subtle.importKey('raw-public', publicKey, ALG, false, ['encapsulateBits']);
+    key = await subtle.importKey('raw-public', publicKey, ALG, false, ['encapsulateBits']);
   } catch {
     return null; // let the wasm parser report what is wrong with the key
   }
-  const { ciphertext, sharedKey } = await crypto.subtle.encapsulateBits(ALG, key);
+  const { ciphertext, sharedKey } = await subtle.encapsulateBits(ALG, key);
   // fromParts zeroes the array it is given: the only JS copy of the secret.
   return call(() => wasm.Encapsulation.fromParts(new Uint8Array(ciphertext), new Uint8Array(sharedKey)));
 }

@@ -1,21 +1,35 @@
 // An in-process stand-in for the key server's HTTP contract, built on the
 // package's own bindings: tests of the client run over real HTTP on
 // loopback without the real server (its end-to-end test is another suite).
+// Besides createDocument and unwrap it answers the documents list, access
+// history and grants the way keyserver/README.md documents them, for one
+// user (`owner`) who owns every document and may grant it to `users`.
 import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import * as pqfile from 'pqfile';
 
-export async function startStubKeyServer({ token = 'test-token', keyId = 42 } = {}) {
+export async function startStubKeyServer({ token = 'test-token', keyId = 42, owner = 'alice', users = ['bob', 'carol'] } = {}) {
   const secretKey = pqfile.MlKem768SecretKey.generate();
   const pk = secretKey.publicKey();
   const publicKey = pk.toBytes();
   pk.free();
   const documents = new Set();
+  /** Per document: its creation time, access log (newest first) and grants. */
+  const records = new Map();
   const calls = [];
+  const now = () => new Date().toISOString();
   const fail = (res, status, code, message) => {
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ error: { code, message } }));
   };
+  const answer = (res, status, json) => {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(json));
+  };
+  const logAccess = (id, accessType, req) => records.get(id).access.unshift({
+    access_type: accessType, timestamp: now(), user: owner, ip_address: '127.0.0.1',
+    user_agent: req.headers['user-agent'] ?? null, outcome: 'allowed', reason: null,
+  });
   const server = createServer(async (req, res) => {
     let body = '';
     for await (const c of req) body += c;
@@ -24,11 +38,40 @@ export async function startStubKeyServer({ token = 'test-token', keyId = 42 } = 
     if (req.method === 'POST' && req.url === '/v1/documents') {
       const id = randomBytes(16).toString('hex');
       documents.add(id);
-      res.writeHead(201, { 'content-type': 'application/json' });
-      return res.end(JSON.stringify({
+      records.set(id, { createdAt: now(), access: [], grants: new Map() });
+      logAccess(id, 'encrypt', req);
+      return answer(res, 201, {
         document_id: id,
         key: { key_id: keyId, algorithm: 'ML-KEM-768', public_key: Buffer.from(publicKey).toString('base64') },
+      });
+    }
+    if (req.method === 'GET' && req.url === '/v1/documents') {
+      const list = [...records].reverse().map(([id, r]) => ({
+        document_id: id, key_id: keyId, created_at: r.createdAt, owner, shared: false, has_content: false,
       }));
+      return answer(res, 200, { documents: list });
+    }
+    const d = req.url.match(/^\/v1\/documents\/([0-9a-f]{32})\/(access|grants)(?:\/([^/]+))?$/);
+    if (d) {
+      const record = records.get(d[1]);
+      if (!record) return fail(res, 404, 'document_not_found', 'no such document');
+      const user = d[3] === undefined ? undefined : decodeURIComponent(d[3]);
+      if (req.method === 'GET' && d[2] === 'access' && user === undefined) return answer(res, 200, { entries: record.access });
+      if (req.method === 'GET' && d[2] === 'grants' && user === undefined) {
+        return answer(res, 200, { grants: [...record.grants].map(([u, at]) => ({ user: u, granted_at: at })) });
+      }
+      if (req.method === 'POST' && d[2] === 'grants' && user === undefined) {
+        const grantee = JSON.parse(body).user;
+        if (grantee === owner) return fail(res, 400, 'self_grant', 'the owner cannot be granted access to their own document');
+        if (!users.includes(grantee)) return fail(res, 404, 'user_not_found', 'no user has this name');
+        if (!record.grants.has(grantee)) record.grants.set(grantee, now());
+        return answer(res, 201, { document_id: d[1], user: grantee, granted_at: record.grants.get(grantee) });
+      }
+      if (req.method === 'DELETE' && d[2] === 'grants' && user !== undefined) {
+        if (!record.grants.delete(user)) return fail(res, 404, 'grant_not_found', 'this user has no grant on this document');
+        res.writeHead(204);
+        return res.end();
+      }
     }
     const m = req.url.match(/^\/v1\/documents\/([0-9a-f]{32})\/unwrap$/);
     if (req.method === 'POST' && m) {
@@ -47,6 +90,7 @@ export async function startStubKeyServer({ token = 'test-token', keyId = 42 } = 
         return fail(res, 422, e.code ?? 'bad_request', 'the stanza cannot be unwrapped for this document');
       }
       const transport = pqfile.wrapFileKey(fileKey, m[1], 0, eph);
+      logAccess(m[1], 'decrypt', req);
       fileKey.free();
       eph.free();
       res.writeHead(200, { 'content-type': 'application/json' });
