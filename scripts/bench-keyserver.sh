@@ -7,8 +7,9 @@
 # BENCH_BIN=path runs another key-server build (e.g. an older revision built
 # into a second target dir) for side-by-side comparisons.
 #
-# Starts a throwaway PostgreSQL and the key server (local KMS, pool of 100),
-# and stops both on exit. Prints a Markdown table for BENCHMARKS.md.
+# Starts a throwaway PostgreSQL and the key server (local KMS, pool of 100)
+# through scripts/lib/stack.sh, and stops both on exit. Prints a Markdown
+# table for BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -17,34 +18,24 @@ log() { printf '[bench-keyserver] %s\n' "$*" >&2; }
 command -v wrk >/dev/null || { log "wrk missing (scripts/setup.sh installs it)"; exit 1; }
 command -v pgbench >/dev/null || { log "pgbench missing (ships with PostgreSQL)"; exit 1; }
 
-WORK=$(mktemp -d /var/tmp/pqfile-bench.XXXXXX)
-PGDIR=$WORK/pg
-SERVER_PID=""
-cleanup() {
-  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
-  scripts/pg.sh stop "$PGDIR" || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-chmod 711 "$WORK"
-
-PGPORT=$(scripts/pg.sh free-port)
-DB_URL=$(scripts/pg.sh start "$PGDIR" "$PGPORT")
+source scripts/lib/stack.sh
+stack_trap
+stack_workdir bench
+WORK=$STACK_WORK
+stack_pg "$WORK/pg"
+PGPORT=$STACK_PG_PORT DB_URL=$STACK_DB_URL
 log "building (release server, dev-profile client helper)"
-cargo build -q --release -p pqfile-keyserver
+stack_keyserver_build release
 cargo build -q -p pqfile-keyserver --example unwrap_body
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-BIN=${BENCH_BIN:-$TARGET/release/pqfile-keyserver}  # BENCH_BIN: compare another build
+STACK_KS=${BENCH_BIN:-$STACK_KS}  # BENCH_BIN: compare another build
+BIN=$STACK_KS
 
 export PQFILE_DATABASE_URL=$DB_URL PQFILE_DATA_DIR=$WORK/state PQFILE_KMS=local
 export PQFILE_POOL_SIZE=100 PQFILE_DB_POOL_MAX=${PQFILE_DB_POOL_MAX:-$CONNS} PQFILE_WEB_DIR=/nonexistent
-PORT=$(scripts/pg.sh free-port)
-export PQFILE_BIND=127.0.0.1:$PORT
-"$BIN" user add bench --role user >/dev/null
-TOKEN=$("$BIN" token create bench)
-RUST_LOG=warn "$BIN" serve 2>"$WORK/server.log" &
-SERVER_PID=$!
-for _ in $(seq 1 300); do curl -fsS -o /dev/null "http://$PQFILE_BIND/readyz" 2>/dev/null && break; sleep 0.1; done
+export PQFILE_BIND=127.0.0.1:$(stack_free_port)
+TOKEN=$(stack_user bench)
+RUST_LOG=warn stack_keyserver_start "$WORK/server.log"
 URL=http://$PQFILE_BIND
 
 DOC=$("$TARGET/debug/examples/unwrap_body" "$URL" "$TOKEN" "$WORK/unwrap.json")

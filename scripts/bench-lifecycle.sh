@@ -5,31 +5,20 @@
 #
 #   scripts/bench-lifecycle.sh            # BENCH_FILE_MIB=1024 BENCH_KEYS=100 BENCH_DOCS=10000
 #
-# Starts a throwaway PostgreSQL (pg_stat_statements preloaded), runs the
-# release build of keyserver/examples/bench_lifecycle.rs (the key server runs
-# in-process, local KMS), prints Markdown tables and removes everything.
+# Starts a throwaway PostgreSQL (pg_stat_statements preloaded) through
+# scripts/lib/stack.sh, runs the release build of
+# keyserver/examples/bench_lifecycle.rs (the key server runs in-process, local
+# KMS), prints Markdown tables and removes everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '[bench-lifecycle] %s\n' "$*" >&2; }
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 
-WORK=$(mktemp -d /var/tmp/pqfile-bench-lc.XXXXXX)
-PGDIR=$WORK/pg
-cleanup() {
-  scripts/pg.sh stop "$PGDIR" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-chmod 711 "$WORK"
-mkdir -p "$PGDIR"
-as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-[ "$(id -u)" -eq 0 ] && chown postgres: "$PGDIR"
-chmod 700 "$PGDIR"
-as_pg "$PGBIN/initdb" -D "$PGDIR" -U postgres -A trust -E UTF8 --locale=C.UTF-8 --no-sync >/dev/null
-echo "shared_preload_libraries = 'pg_stat_statements'" | as_pg tee -a "$PGDIR/postgresql.conf" >/dev/null
-PGPORT=$(scripts/pg.sh free-port)
-scripts/pg.sh start "$PGDIR" "$PGPORT" >/dev/null
-export PQFILE_BENCH_PG="postgres://postgres@127.0.0.1:$PGPORT"
+source scripts/lib/stack.sh
+stack_trap
+stack_workdir bench-lc
+WORK=$STACK_WORK
+PQFILE_PG_OPTS="-c shared_preload_libraries=pg_stat_statements" stack_pg "$WORK/pg"
+export PQFILE_BENCH_PG="postgres://postgres@127.0.0.1:$STACK_PG_PORT"
 
 log "building (release)"
 cargo build -q --release -p pqfile-keyserver --example bench_lifecycle

@@ -11,27 +11,28 @@
 #                                  A = AB_REV's web/ + package (+ AB_A_PATCH), B = working copy
 #   scripts/bench-web.sh profile   CDP CPU profile of one encrypt and decrypt through the page
 #   scripts/bench-web.sh sink      the service-worker download alone (no crypto), 256 MiB
-#   scripts/bench-web.sh ceiling   save paths alone and a package-free seal pipeline into them (web/e2e/ceiling.js)
+#   scripts/bench-web.sh ceiling   save paths alone and a package-free seal pipeline into them (web/bench/ceiling.js)
 # (these default to BENCH_MIB=64, BENCH_ROUNDS=3).
+# The scripts live in web/bench/ and run through scripts/with-stack.sh (a fresh
+# PostgreSQL + key-server stack, scripts/lib/stack.sh) with the e2e harness.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 export PATH="$HOME/.cargo/bin:$PATH"
 scripts/build-web.sh
-cargo build -q -p pqfile-keyserver
 (cd web/e2e && npm ci --no-audit --no-fund --loglevel=error)
 mode=${1:-}
 rev=${AB_REV:-HEAD}
 case "$mode" in
-  "") exec web/e2e/with-stack.sh node web/e2e/bench.js ;;
-  profile) exec web/e2e/with-stack.sh node web/e2e/profile.js ;;
-  sink) exec web/e2e/with-stack.sh node web/e2e/sink.js ;;
-  ceiling) exec web/e2e/with-stack.sh node web/e2e/ceiling.js ;;
+  "") exec scripts/with-stack.sh node web/bench/bench.js ;;
+  profile) exec scripts/with-stack.sh node web/bench/profile.js ;;
+  sink) exec scripts/with-stack.sh node web/bench/sink.js ;;
+  ceiling) exec scripts/with-stack.sh node web/bench/ceiling.js ;;
   ab)
     base=$ROOT/web/vendor/pqfile-base
     rm -rf "$base" && cp -a "$ROOT/web/vendor/pqfile" "$base"
     for f in $(git ls-tree --name-only "$rev" wasm/js/src/); do git show "$rev:$f" > "$base/src/$(basename "$f")"; done
-    exec web/e2e/with-stack.sh node web/e2e/ab.js ;;
+    exec scripts/with-stack.sh node web/bench/ab.js ;;
   ab-page)
     A=$(mktemp -d /var/tmp/pqfile-web-a.XXXXXX)
     trap 'rm -rf "$A"' EXIT
@@ -40,6 +41,6 @@ case "$mode" in
     for f in $(git ls-tree --name-only "$rev" wasm/js/src/); do git show "$rev:$f" > "$A/web/vendor/pqfile/src/$(basename "$f")"; done
     # AB_A_PATCH: a diff (against AB_REV, paths under web/) applied to A, to compare two variants.
     if [ -n "${AB_A_PATCH:-}" ]; then patch -d "$A" -p1 < "$AB_A_PATCH"; fi
-    AB_WEB_DIR=$A/web AB_PORT=$(scripts/pg.sh free-port) web/e2e/with-stack.sh node web/e2e/ab-page.js ;;
+    AB_WEB_DIR=$A/web AB_PORT=$(scripts/pg.sh free-port) scripts/with-stack.sh node web/bench/ab-page.js ;;
   *) echo "usage: $0 [ab|ab-page|profile|sink|ceiling]" >&2; exit 2 ;;
 esac

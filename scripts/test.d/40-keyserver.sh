@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pqfile-keyserver: unit tests and integration tests against a real
 # PostgreSQL 15 (throwaway cluster, a fresh database per test) and a real
-# KMS-API endpoint (moto server). Starts both itself and stops them on exit.
+# KMS-API endpoint (moto server). Starts both itself (PostgreSQL through
+# scripts/lib/stack.sh) and stops them on exit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -14,22 +15,17 @@ if [ ! -x "$MOTO" ]; then
   "$ROOT/.venv/bin/pip" install -q 'moto[server]==5.*'
 fi
 
-PGDIR=$(mktemp -d /var/tmp/pqfile-test-pg.XXXXXX)
-MOTO_PID=""
-cleanup() {
-  [ -n "$MOTO_PID" ] && kill "$MOTO_PID" 2>/dev/null || true
-  scripts/pg.sh stop "$PGDIR" || true
-  rm -rf "$PGDIR" "$PGDIR.moto.log"
-}
-trap cleanup EXIT
+source scripts/lib/stack.sh
+stack_trap
+stack_workdir keyserver-test
+stack_pg "$STACK_WORK/pg"
+export PQFILE_TEST_PG="postgres://postgres@127.0.0.1:$STACK_PG_PORT"
 
-PGPORT=$(scripts/pg.sh free-port)
-scripts/pg.sh start "$PGDIR" "$PGPORT" >/dev/null
-export PQFILE_TEST_PG="postgres://postgres@127.0.0.1:$PGPORT"
-
-MOTO_PORT=$(scripts/pg.sh free-port)
-"$MOTO" -H 127.0.0.1 -p "$MOTO_PORT" >"$PGDIR.moto.log" 2>&1 </dev/null &
+MOTO_PORT=$(stack_free_port)
+"$MOTO" -H 127.0.0.1 -p "$MOTO_PORT" >"$STACK_WORK/moto.log" 2>&1 </dev/null &
 MOTO_PID=$!
+stack_on_stop 'kill "$MOTO_PID" 2>/dev/null'
+
 for _ in $(seq 1 100); do
   curl -fsS -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/" 2>/dev/null && break
   sleep 0.1
@@ -38,7 +34,7 @@ curl -fsS -o /dev/null "http://127.0.0.1:$MOTO_PORT/moto-api/" || { log "moto di
 export PQFILE_TEST_KMS_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
 # Static credentials for the emulator; no instance metadata lookups.
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
-log "PostgreSQL on $PGPORT, moto on $MOTO_PORT"
+log "PostgreSQL on $STACK_PG_PORT, moto on $MOTO_PORT"
 
 cargo test -p pqfile-keyserver --all-targets
 cargo test -p pqfile-keyserver --doc

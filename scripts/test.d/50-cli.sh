@@ -1,41 +1,28 @@
 #!/usr/bin/env bash
 # pqfile CLI: offline tests, then end-to-end tests against a real key server
-# (fresh PostgreSQL cluster + local KMS) started here and stopped on exit.
+# (fresh PostgreSQL cluster + local KMS) started here through
+# scripts/lib/stack.sh and stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 cargo test -p pqfile-cli
-cargo build -p pqfile-keyserver -p pqfile-cli
+cargo build -p pqfile-cli
 
-WORK=$(mktemp -d /var/tmp/pqfile-cli-test.XXXXXX)
-chmod 755 "$WORK"
-PORT=$(scripts/pg.sh free-port)
-SERVER_PID=""
-cleanup() {
-  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null || true
-  scripts/pg.sh stop "$WORK/pg" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-export PQFILE_DATABASE_URL=$(scripts/pg.sh start "$WORK/pg" "$PORT")
+source scripts/lib/stack.sh
+stack_trap
+stack_workdir cli-test
+WORK=$STACK_WORK
+stack_pg "$WORK/pg"
+stack_keyserver_build
+export PQFILE_DATABASE_URL=$STACK_DB_URL
 export PQFILE_DATA_DIR=$WORK/data PQFILE_POOL_SIZE=5 PQFILE_KMS=local PQFILE_LOG_FORMAT=pretty
-HTTP_PORT=$(scripts/pg.sh free-port)
-export PQFILE_BIND=127.0.0.1:$HTTP_PORT
-KS=${CARGO_TARGET_DIR:-$ROOT/target}/debug/pqfile-keyserver
-$KS user add alice >/dev/null
-$KS user add mallory >/dev/null
-$KS user add root --role admin >/dev/null
-export PQFILE_TEST_TOKEN=$($KS token create alice | tail -1)
-export PQFILE_TEST_OTHER_TOKEN=$($KS token create mallory | tail -1)
-export PQFILE_TEST_ADMIN_TOKEN=$($KS token create root | tail -1)
-$KS serve > "$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$HTTP_PORT/readyz" >/dev/null 2>&1 && break
-  sleep 0.2
-done
-curl -fsS "http://127.0.0.1:$HTTP_PORT/readyz" >/dev/null || { cat "$WORK/server.log"; exit 1; }
-export PQFILE_TEST_SERVER=http://127.0.0.1:$HTTP_PORT
+export PQFILE_BIND=127.0.0.1:$(stack_free_port)
+PQFILE_TEST_TOKEN=$(stack_user alice)
+PQFILE_TEST_OTHER_TOKEN=$(stack_user mallory)
+PQFILE_TEST_ADMIN_TOKEN=$(stack_user root admin)
+export PQFILE_TEST_TOKEN PQFILE_TEST_OTHER_TOKEN PQFILE_TEST_ADMIN_TOKEN
+stack_keyserver_start "$WORK/server.log"
+export PQFILE_TEST_SERVER=$STACK_URL
 cargo test -p pqfile-cli --features online-tests --test online --test lifecycle || { tail -50 "$WORK/server.log"; exit 1; }
 
 # The CLI and the npm package (Node) read each other's files.

@@ -21,7 +21,7 @@
 import { join } from 'node:path';
 import { readdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { KeyServer, launchBrowser, makeFile, noFileSystemAccess, openSignedIn, TOKENS, WORK } from './harness.js';
+import { KeyServer, launchBrowser, makeFile, noFileSystemAccess, openSignedIn, TOKENS, WORK } from '../e2e/harness.js';
 
 const MiB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_MIB ?? 256) * MiB;

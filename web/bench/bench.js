@@ -1,5 +1,5 @@
 // Benchmark of the web page in headless Chromium against the real key server
-// (run through with-stack.sh; scripts/bench-web.sh does it all):
+// (run through scripts/with-stack.sh; scripts/bench-web.sh does it all):
 //
 // 1. End-to-end page throughput for a 256 MiB file, encrypt and decrypt:
 //    click -> file saved, through the streaming download (service worker) and
@@ -12,7 +12,7 @@
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { KeyServer, TOKENS, WORK, chooseFile, dropOpfsFile, launchBrowser, makeFile, noFileSystemAccess, opfsPicker, openSignedIn, runJob } from './harness.js';
+import { KeyServer, TOKENS, WORK, chooseFile, dropOpfsFile, launchBrowser, makeFile, noFileSystemAccess, opfsPicker, openSignedIn, runJob } from '../e2e/harness.js';
 
 const MiB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_MIB ?? 256) * MiB;

@@ -2,11 +2,11 @@
 // and one decrypt through the page (service-worker download), BENCH_MIB
 // (default 64) MiB: where does the time go? Prints the top functions by self
 // time and the share of (idle)/(program)/(garbage collector). Run through
-// with-stack.sh: `web/e2e/with-stack.sh node web/e2e/profile.js`.
+// scripts/with-stack.sh: `scripts/with-stack.sh node web/bench/profile.js`.
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { artifactsDir, chooseFile, KeyServer, launchBrowser, makeFile, noFileSystemAccess, openSignedIn, runJob, TOKENS, WORK } from './harness.js';
+import { artifactsDir, chooseFile, KeyServer, launchBrowser, makeFile, noFileSystemAccess, openSignedIn, runJob, TOKENS, WORK } from '../e2e/harness.js';
 
 const MiB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_MIB ?? 64) * MiB;

@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { KeyServer, TOKENS, WORK, chooseFile, dropOpfsFile, launchBrowser, makeFile, noFileSystemAccess, opfsPicker, openSignedIn, runJob } from './harness.js';
+import { KeyServer, TOKENS, WORK, chooseFile, dropOpfsFile, launchBrowser, makeFile, noFileSystemAccess, opfsPicker, openSignedIn, runJob } from '../e2e/harness.js';
 
 const MiB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_MIB ?? 64) * MiB;

@@ -5,7 +5,7 @@
 // Prepare A with:  scripts/bench-web.sh ab   (see there). BENCH_MIB (64), BENCH_ROUNDS (3).
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { KeyServer, TOKENS, WORK, launchBrowser, makeFile, openSignedIn } from './harness.js';
+import { KeyServer, TOKENS, WORK, launchBrowser, makeFile, openSignedIn } from '../e2e/harness.js';
 
 const MiB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_MIB ?? 64) * MiB;

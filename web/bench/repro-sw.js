@@ -2,10 +2,10 @@
 // navigation's fetch event can come before the page's message): REPRO_RUNS (8)
 // encrypt jobs of BENCH_MIB (64) MiB through the service-worker download in one
 // page, logging each download navigation's response (a 404 from the service
-// worker was the bug). Run: web/e2e/with-stack.sh node web/e2e/repro-sw.js
+// worker was the bug). Run: scripts/with-stack.sh node web/bench/repro-sw.js
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { chooseFile, KeyServer, launchBrowser, makeFile, noFileSystemAccess, openSignedIn, runJob, TOKENS, WORK } from './harness.js';
+import { chooseFile, KeyServer, launchBrowser, makeFile, noFileSystemAccess, openSignedIn, runJob, TOKENS, WORK } from '../e2e/harness.js';
 const MiB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_MIB ?? 64) * MiB;
 const server = new KeyServer();

@@ -5,7 +5,7 @@
 // Run: scripts/bench-web.sh sink. It bounds what the page can reach.
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { KeyServer, launchBrowser, makeFile, noFileSystemAccess, openSignedIn, TOKENS, WORK } from './harness.js';
+import { KeyServer, launchBrowser, makeFile, noFileSystemAccess, openSignedIn, TOKENS, WORK } from '../e2e/harness.js';
 const MiB = 1024 * 1024, SIZE = 256 * MiB;
 const server = new KeyServer(); await server.start();
 const browser = await launchBrowser();
