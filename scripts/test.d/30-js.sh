@@ -17,4 +17,4 @@ npm run -s lint
 bash scripts/build.sh
 node --test --test-concurrency=1 --test-reporter=spec \
   test/vectors.test.js test/api.test.js test/equivalence.test.js test/keyserver.test.js \
-  test/error-codes.test.js test/types.test.js test/browser.test.js test/import.test.js test/memory.test.js
+  test/retry.test.js test/error-codes.test.js test/types.test.js test/browser.test.js test/import.test.js test/memory.test.js

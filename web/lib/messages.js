@@ -56,6 +56,8 @@ export const FILE_ERRORS = Object.freeze({
   invalid_public_key: notProcessed,
   invalid_secret_key: notProcessed,
   invalid_ciphertext: notProcessed,
+  /** The key server's unwrap answer is not a transport stanza (FORMAT.md §7.1 K3). @type {Explain} */
+  bad_server_response: (err, name, partial) => CLIENT_ERRORS.bad_server_response(err, name, partial),
   invalid_state: notProcessed,
 });
 

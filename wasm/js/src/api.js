@@ -4,10 +4,9 @@
 // `file.stream().pipeThrough(...)`.
 
 import { backend, init } from './backend.js';
-import { PqfileError, ErrorCode, fromWasm } from './errors.js';
+import { PqfileError, ErrorCode } from './errors.js';
 import { encapsulate } from './kem.js';
 import {
-  PAYLOAD_PREFIX_LEN,
   WasmOpener,
   WasmSealer,
   WebCryptoOpener,
@@ -15,11 +14,12 @@ import {
   call,
   hasWebCrypto,
   importChunkKey,
+  streamConstants,
 } from './stream.js';
 
 export { init };
 export { encapsulate, hasWebCryptoKem } from './kem.js';
-export { hasWebCrypto, chunkNonce, CHUNK_SIZE, CHUNK_CT_SIZE } from './stream.js';
+export { hasWebCrypto, chunkNonce } from './stream.js';
 
 function useWebCrypto(option) {
   if (option === true) {
@@ -227,7 +227,7 @@ export class Decrypter {
 
   async #engine(emit) {
     await init();
-    const engine = new HeaderReader(this, emit);
+    const engine = new DecryptionStart(this, emit);
     return progress(engine, this.options.onProgress);
   }
 
@@ -251,89 +251,88 @@ export class Decrypter {
   }
 }
 
+/**
+ * Gets the file key from the key server. The protocol is the core's
+ * (`KeyServerUnwrap`: requests, opening the answer, FORMAT.md §7) and so is
+ * the retry policy (`shouldTryNextStanza`, §7.1); only the HTTP is here.
+ */
 async function unwrapWithKeyServer(wasm, client, header) {
-  const documentId = header.documentId;
-  const stanzas = header.stanzas;
-  const supported = stanzas.filter((s) => s.isSupported);
-  let lastError = new PqfileError(ErrorCode.UnsupportedKem, 'the file\'s stanzas all use KEMs this version does not support');
+  const unwrap = call(() => new wasm.KeyServerUnwrap(header));
+  let refusal;
   try {
-    for (const stanza of supported) {
-      const ephemeral = wasm.MlKem768SecretKey.generate();
+    for (let request = unwrap.nextRequest(); request; request = unwrap.nextRequest()) {
       try {
-        const pk = ephemeral.publicKey();
-        const ephemeralPublicKey = pk.toBytes();
-        pk.free();
         let transport;
         try {
-          transport = await client.unwrap(documentId, stanza.toBytes(), ephemeralPublicKey);
+          transport = await client.unwrap(unwrap.documentId, request.stanza, request.ephemeralPublicKey);
         } catch (e) {
-          // Authentication and server errors are final; a key the server
-          // does not hold lets us try the next stanza.
-          if (e.status === 401 || e.status === 403 || !(e.status >= 400 && e.status < 500)) throw e;
-          lastError = e;
+          const status = typeof e?.status === 'number' ? e.status : 0;
+          if (!wasm.shouldTryNextStanza(status, String(e?.code ?? ''))) throw e;
+          refusal = e;
           continue;
         }
-        const fileKey = call(() => wasm.openTransportStanza(transport, documentId, ephemeral));
-        if (!header.verifyMac(fileKey)) {
-          fileKey.free();
-          throw new PqfileError(ErrorCode.DecryptionFailed, 'decryption failed');
-        }
-        return fileKey;
+        return call(() => unwrap.openResponse(request, transport));
       } finally {
-        ephemeral.free();
+        request.free();
       }
     }
   } finally {
-    for (const s of stanzas) s.free();
+    unwrap.free();
   }
-  throw lastError;
+  // KeyServerUnwrap made sure there was a stanza to ask about.
+  throw refusal;
 }
 
-/** Reads the header and the payload prefix, then hands over to a payload engine. */
-class HeaderReader {
+/**
+ * Starts a decryption: the header through the core's HeaderReader, the file
+ * key, the payload prefix; then hands over to a payload engine.
+ */
+class DecryptionStart {
   constructor(decrypter, emit) {
+    const { payloadPrefixLen, maxHeaderLen } = streamConstants();
     this.decrypter = decrypter;
     this.emit = emit;
+    this.payloadPrefixLen = payloadPrefixLen;
+    this.maxHeaderLen = maxHeaderLen;
+    this.reader = new backend.wasm.HeaderReader();
+    /** Payload bytes held until the payload prefix is complete. */
     this.head = new Uint8Array(0);
-    this.needed = 1;
     this.header = null;
+    this.fileKey = null;
     this.engine = null;
   }
 
   async push(data) {
     if (this.engine) return this.engine.push(data);
-    this.head = appendBytes(this.head, data);
     if (!this.header) {
-      if (this.head.length < this.needed) return;
-      try {
-        this.header = backend.wasm.Header.parse(this.head);
-      } catch (e) {
-        const err = fromWasm(e);
-        if (err.code === ErrorCode.TruncatedHeader) {
-          this.needed = this.head.length + err.needed;
-          this.lastError = err;
-          return;
-        }
-        throw err;
-      }
+      // At most a header's worth crosses into wasm; the reader keeps only
+      // the header's bytes and says how many of `data` they were.
+      const used = call(() => this.reader.push(data.subarray(0, this.maxHeaderLen)));
+      if (!this.reader.complete) return;
+      this.header = this.reader.takeHeader();
+      this.reader.free();
+      this.reader = null;
       this.decrypter.documentId = this.header.documentId;
-      this.head = this.head.slice(this.header.length);
       this.fileKey = await this.decrypter.unwrapFileKey(this.header);
+      data = data.subarray(used);
     }
-    if (this.head.length < PAYLOAD_PREFIX_LEN) return;
-    await this.start();
+    const rest = this.head.length ? appendBytes(this.head, data) : data;
+    if (rest.length < this.payloadPrefixLen) {
+      this.head = rest.slice();
+      return;
+    }
+    this.head = null;
+    await this.start(rest);
   }
 
-  async start() {
+  async start(rest) {
     const wasm = backend.wasm;
-    const rest = this.head;
-    this.head = null;
     try {
       if (useWebCrypto(this.decrypter.options.webCrypto)) {
-        const prefix = rest.subarray(0, PAYLOAD_PREFIX_LEN);
+        const prefix = rest.subarray(0, this.payloadPrefixLen);
         const key = await importChunkKey(call(() => wasm.ChunkKey.forPayload(this.header, this.fileKey, prefix)));
         this.engine = new WebCryptoOpener(key, this.emit, this.decrypter.options.concurrency);
-        await this.engine.push(rest.subarray(PAYLOAD_PREFIX_LEN));
+        await this.engine.push(rest.subarray(this.payloadPrefixLen));
       } else {
         this.engine = new WasmOpener(call(() => new wasm.Decryptor(this.header, this.fileKey)), this.emit);
         await this.engine.push(rest);
@@ -347,7 +346,12 @@ class HeaderReader {
 
   async finish() {
     if (!this.header) {
-      throw this.lastError ?? new PqfileError(ErrorCode.TruncatedHeader, 'the header is truncated');
+      // Throws truncated_header, with how many more bytes the header needed.
+      try {
+        call(() => this.reader.finish());
+      } finally {
+        this.reader.free();
+      }
     }
     if (!this.engine) {
       this.fileKey?.free();
@@ -360,7 +364,6 @@ class HeaderReader {
 }
 
 function appendBytes(a, b) {
-  if (a.length === 0) return b.slice();
   const out = new Uint8Array(a.length + b.length);
   out.set(a, 0);
   out.set(b, a.length);

@@ -26,6 +26,7 @@ export const ErrorCode = Object.freeze(/** @type {const} */ ({
   InvalidPublicKey: 'invalid_public_key',
   InvalidSecretKey: 'invalid_secret_key',
   InvalidCiphertext: 'invalid_ciphertext',
+  BadServerResponse: 'bad_server_response',
   InvalidState: 'invalid_state',
 }));
 

@@ -41,6 +41,7 @@ export declare const ErrorCode: Readonly<{
   InvalidPublicKey: 'invalid_public_key';
   InvalidSecretKey: 'invalid_secret_key';
   InvalidCiphertext: 'invalid_ciphertext';
+  BadServerResponse: 'bad_server_response';
   InvalidState: 'invalid_state';
 }>;
 

@@ -6,6 +6,8 @@ backend.wasm = wasm;
 backend.init = async () => {};
 
 export * from './common.js';
+// The chunk sizes, from the core (a plain object in the bindings, no init needed).
+export const { ChunkSize: CHUNK_SIZE, ChunkCiphertextSize: CHUNK_CT_SIZE } = wasm.StreamConstant;
 export {
   ChunkKey,
   Decryptor,

@@ -4,13 +4,24 @@
 // key handed out by wasm; the wasm engines run AES-GCM inside wasm. Both
 // produce byte-identical output (tested both ways).
 
+import { backend } from './backend.js';
 import { PqfileError, ErrorCode, fromWasm } from './errors.js';
 
-export const CHUNK_SIZE = 16384;
-export const TAG_LEN = 16;
-export const CHUNK_CT_SIZE = CHUNK_SIZE + TAG_LEN;
-export const PAYLOAD_PREFIX_LEN = 56;
-const MAX_CHUNKS = 2 ** 38; // C4
+/**
+ * The format's sizes, from the core through the wasm bindings
+ * (`StreamConstant`, `maxChunks()`): read when an engine starts, after init.
+ */
+export function streamConstants() {
+  const c = backend.wasm.StreamConstant;
+  return {
+    chunkSize: c.ChunkSize,
+    tagLen: c.TagLen,
+    chunkCtSize: c.ChunkCiphertextSize,
+    payloadPrefixLen: c.PayloadPrefixLen,
+    maxHeaderLen: c.MaxHeaderLen,
+    maxChunks: backend.wasm.maxChunks(), // C4
+  };
+}
 // Default number of chunks sealed or opened concurrently by WebCrypto: enough
 // to overlap the calls, small enough to bound memory (64 × 16 KiB in and out).
 export const DEFAULT_CONCURRENCY = 64;
@@ -53,11 +64,14 @@ function failed(cause) {
 /** Seals chunks with WebCrypto. `emit` receives output in file order. */
 export class WebCryptoSealer {
   constructor({ key, baseNonce }, emit, concurrency = DEFAULT_CONCURRENCY) {
+    const { chunkSize, maxChunks } = streamConstants();
     this.key = key;
     this.baseNonce = baseNonce;
     this.emit = emit;
     this.window = Math.max(1, concurrency);
-    this.buf = new Uint8Array(CHUNK_SIZE);
+    this.chunkSize = chunkSize;
+    this.maxChunks = maxChunks;
+    this.buf = new Uint8Array(chunkSize);
     this.bufLen = 0;
     this.counter = 0;
     /** @type {Promise<ArrayBuffer>[]} calls in flight, in file order */
@@ -65,7 +79,7 @@ export class WebCryptoSealer {
   }
 
   seal(plaintext) {
-    if (this.counter >= MAX_CHUNKS) throw new PqfileError(ErrorCode.MessageTooLong, 'the plaintext exceeds the 4 PiB limit of the format');
+    if (this.counter >= this.maxChunks) throw new PqfileError(ErrorCode.MessageTooLong, 'the plaintext exceeds the 4 PiB limit of the format');
     const iv = chunkNonce(this.baseNonce, this.counter++);
     // subtle.encrypt copies its input before returning, so buffers can be reused.
     return crypto.subtle.encrypt({ name: 'AES-GCM', iv }, this.key, plaintext);
@@ -87,20 +101,21 @@ export class WebCryptoSealer {
   }
 
   async push(data) {
+    const size = this.chunkSize;
     let off = 0;
     if (this.bufLen > 0) {
-      const take = Math.min(CHUNK_SIZE - this.bufLen, data.length);
+      const take = Math.min(size - this.bufLen, data.length);
       this.buf.set(data.subarray(0, take), this.bufLen);
       this.bufLen += take;
       off = take;
-      if (this.bufLen < CHUNK_SIZE) return;
+      if (this.bufLen < size) return;
       // A full chunk is never the last one (C1): seal it now.
       this.bufLen = 0;
       await this.#start(this.buf);
     }
-    while (data.length - off >= CHUNK_SIZE) {
-      await this.#start(data.subarray(off, off + CHUNK_SIZE));
-      off += CHUNK_SIZE;
+    while (data.length - off >= size) {
+      await this.#start(data.subarray(off, off + size));
+      off += size;
     }
     this.buf.set(data.subarray(off), 0);
     this.bufLen = data.length - off;
@@ -115,17 +130,21 @@ export class WebCryptoSealer {
 /** Opens chunks with WebCrypto; only authenticated plaintext is emitted (C6). */
 export class WebCryptoOpener {
   constructor({ key, baseNonce }, emit, concurrency = DEFAULT_CONCURRENCY) {
+    const { chunkCtSize, tagLen, maxChunks } = streamConstants();
     this.key = key;
     this.baseNonce = baseNonce;
     this.emit = emit;
     this.window = Math.max(1, concurrency);
-    this.buf = new Uint8Array(CHUNK_CT_SIZE);
+    this.chunkCtSize = chunkCtSize;
+    this.tagLen = tagLen;
+    this.maxChunks = maxChunks;
+    this.buf = new Uint8Array(chunkCtSize);
     this.bufLen = 0;
     this.counter = 0;
   }
 
   open(ciphertext) {
-    if (this.counter >= MAX_CHUNKS) return Promise.reject(failed());
+    if (this.counter >= this.maxChunks) return Promise.reject(failed());
     const iv = chunkNonce(this.baseNonce, this.counter++);
     return crypto.subtle.decrypt({ name: 'AES-GCM', iv }, this.key, ciphertext).catch((e) => {
       throw failed(e);
@@ -143,21 +162,22 @@ export class WebCryptoOpener {
   }
 
   async push(data) {
+    const size = this.chunkCtSize;
     const chunks = [];
     let off = 0;
     if (this.bufLen > 0) {
-      const take = Math.min(CHUNK_CT_SIZE - this.bufLen, data.length);
+      const take = Math.min(size - this.bufLen, data.length);
       this.buf.set(data.subarray(0, take), this.bufLen);
       this.bufLen += take;
       off = take;
-      if (this.bufLen < CHUNK_CT_SIZE) return;
+      if (this.bufLen < size) return;
       // A full-length chunk is never final (C1): open it as soon as it is complete.
       chunks.push(this.buf.slice());
       this.bufLen = 0;
     }
-    while (data.length - off >= CHUNK_CT_SIZE) {
-      chunks.push(data.subarray(off, off + CHUNK_CT_SIZE));
-      off += CHUNK_CT_SIZE;
+    while (data.length - off >= size) {
+      chunks.push(data.subarray(off, off + size));
+      off += size;
     }
     this.buf.set(data.subarray(off), 0);
     this.bufLen = data.length - off;
@@ -166,7 +186,7 @@ export class WebCryptoOpener {
 
   async finish() {
     // The final chunk is the short remainder: at least a tag (C3).
-    if (this.bufLen < TAG_LEN) throw failed();
+    if (this.bufLen < this.tagLen) throw failed();
     await this.#openAll([this.buf.subarray(0, this.bufLen)]);
   }
 }

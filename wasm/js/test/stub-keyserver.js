@@ -8,7 +8,9 @@ import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import * as pqfile from 'pqfile';
 
-export async function startStubKeyServer({ token = 'test-token', keyId = 42, owner = 'alice', users = ['bob', 'carol'] } = {}) {
+// `refuse(documentId, keyId)` may return [status, code] to refuse an unwrap
+// of that stanza the way the real server would (retry-policy tests).
+export async function startStubKeyServer({ token = 'test-token', keyId = 42, owner = 'alice', users = ['bob', 'carol'], refuse = () => undefined } = {}) {
   const secretKey = pqfile.MlKem768SecretKey.generate();
   const pk = secretKey.publicKey();
   const publicKey = pk.toBytes();
@@ -82,6 +84,8 @@ export async function startStubKeyServer({ token = 'test-token', keyId = 42, own
       } catch {
         return fail(res, 400, 'bad_request', 'the body is not JSON');
       }
+      const refusal = refuse(m[1], Buffer.from(json.stanza ?? '', 'base64').readUInt32BE(2));
+      if (refusal) return fail(res, refusal[0], refusal[1], `refused: ${refusal[1]}`);
       let fileKey, eph;
       try {
         fileKey = pqfile.unwrapStanza(Buffer.from(json.stanza, 'base64'), m[1], secretKey);
