@@ -1,6 +1,7 @@
 //! CLI errors: what went wrong, a stable code, and a hint the user can act on.
 
 use crate::client::ApiError;
+use pqfile_core::keyserver_unwrap::ResponseError;
 use pqfile_core::{DecryptError, EncryptError, ParseError};
 
 #[derive(Debug)]
@@ -129,5 +130,15 @@ impl From<DecryptError> for CliError {
 impl From<EncryptError> for CliError {
     fn from(e: EncryptError) -> Self {
         Self::Encrypt(e)
+    }
+}
+
+/// The key server's answer to an unwrap did not give the file key.
+impl From<ResponseError> for CliError {
+    fn from(e: ResponseError) -> Self {
+        match e {
+            ResponseError::DecryptionFailed => Self::Decrypt(DecryptError::DecryptionFailed),
+            e => Self::BadResponse(e.to_string()),
+        }
     }
 }

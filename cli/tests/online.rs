@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 #![cfg(feature = "online-tests")]
 
+use std::path::PathBuf;
+
 use predicates::prelude::*;
 
 mod common;
@@ -124,4 +126,109 @@ fn another_user_cannot_decrypt_and_bad_tokens_are_refused() {
         .assert()
         .code(3)
         .stderr(predicate::str::contains("HTTP 401"));
+}
+
+/// The key server's HTTP API, for what the CLI does not expose.
+fn api(token: &str, method: &str, path: &str) -> serde_json::Value {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = format!("{}{path}", env("PQFILE_TEST_SERVER"));
+    let auth = format!("Bearer {token}");
+    let mut resp = match method {
+        "POST" => agent
+            .post(&url)
+            .header("Authorization", &auth)
+            .send_json(serde_json::json!({})),
+        _ => agent.get(&url).header("Authorization", &auth).call(),
+    }
+    .unwrap();
+    assert!(
+        resp.status().is_success(),
+        "{method} {path}: {}",
+        resp.status()
+    );
+    resp.body_mut().read_json().unwrap()
+}
+
+/// A new document of the `token` user, encrypted (with pqfile-core) to two
+/// stanzas: first one for a key id the server does not have, then the
+/// document's own key. Returns the file and the document id.
+fn two_stanza_file(token: &str, dir: &std::path::Path, plain: &[u8]) -> (PathBuf, String) {
+    use base64::Engine;
+    use pqfile_core::{DocumentId, Encryptor, Recipient, mlkem768};
+    let rng = &mut rand_core::UnwrapErr(getrandom::SysRng);
+    let doc = api(token, "POST", "/v1/documents");
+    let id = doc["document_id"].as_str().unwrap().to_string();
+    let pk = base64::engine::general_purpose::STANDARD
+        .decode(doc["key"]["public_key"].as_str().unwrap())
+        .unwrap();
+    let unknown = Recipient {
+        key_id: 2_000_000_000,
+        public_key: mlkem768::SecretKey::generate(rng).public_key(),
+    };
+    let own = Recipient {
+        key_id: doc["key"]["key_id"].as_u64().unwrap() as u32,
+        public_key: mlkem768::PublicKey::from_bytes(&pk).unwrap(),
+    };
+    let document_id = DocumentId::parse(&id).unwrap();
+    let mut e = Encryptor::with_document_id(document_id, &[unknown, own], rng).unwrap();
+    let mut file = Vec::new();
+    e.push(plain, &mut file).unwrap();
+    e.finish(&mut file).unwrap();
+    let path = dir.join(format!("{id}.pqf"));
+    std::fs::write(&path, file).unwrap();
+    (path, id)
+}
+
+/// The refused unwraps in a document's access history, as their codes.
+fn refusals(token: &str, id: &str) -> Vec<String> {
+    let history = api(token, "GET", &format!("/v1/documents/{id}/access"));
+    history["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["outcome"] == "refused")
+        .map(|e| e["reason"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn a_stanza_refused_for_its_key_is_skipped_for_the_next_one() {
+    // FORMAT.md §7.1: key_not_found concerns that stanza, so the CLI asks
+    // about the next stanza, which the server unwraps.
+    let token = env("PQFILE_TEST_TOKEN");
+    let dir = tempfile::tempdir().unwrap();
+    let plain = data(40_000);
+    let (file, id) = two_stanza_file(&token, dir.path(), &plain);
+    let out = dir.path().join("out.bin");
+    pqfile(&token)
+        .arg("decrypt")
+        .arg(&file)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success();
+    assert_eq!(std::fs::read(&out).unwrap(), plain);
+    assert_eq!(refusals(&token, &id), ["key_not_found"]);
+}
+
+#[test]
+fn a_refusal_of_the_caller_stops_after_one_request() {
+    // FORMAT.md §7.1: 403 forbidden concerns the caller, not the stanza:
+    // the CLI reports it without asking about the second stanza.
+    let token = env("PQFILE_TEST_TOKEN");
+    let other = env("PQFILE_TEST_OTHER_TOKEN");
+    let dir = tempfile::tempdir().unwrap();
+    let (file, id) = two_stanza_file(&token, dir.path(), b"not for mallory");
+    pqfile(&other)
+        .arg("decrypt")
+        .arg(&file)
+        .arg("-o")
+        .arg(dir.path().join("out.bin"))
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("HTTP 403").and(predicate::str::contains("[forbidden]")));
+    assert_eq!(refusals(&token, &id), ["forbidden"]);
 }
