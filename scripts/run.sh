@@ -32,34 +32,19 @@ if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$STATE" 2>/dev/null
 fi
 PGPORT=${PQFILE_PG_PORT:-54329}
 
-SERVER_PID=""
-stopping=0
-cleanup() {
-  [ "$stopping" -eq 1 ] && return
-  stopping=1
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    log "stopping the key server"
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  log "stopping PostgreSQL"
-  scripts/pg.sh stop "$PGDATA" || true
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-DB_URL=$(scripts/pg.sh start "$PGDATA" "$PGPORT")
+source scripts/lib/stack.sh
+stack_trap
+stack_pg "$PGDATA" "$PGPORT"
 
 log "building the key server (release)"
-cargo build -q --release -p pqfile-keyserver
-BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/pqfile-keyserver
+stack_keyserver_build release
+BIN=$STACK_KS
 
 if [ -x scripts/build-web.sh ] || [ -f scripts/build-web.sh ]; then
   bash scripts/build-web.sh || log "WARNING: building the web page failed; the API still runs"
 fi
 
-export PQFILE_DATABASE_URL=${PQFILE_DATABASE_URL:-$DB_URL}
+export PQFILE_DATABASE_URL=${PQFILE_DATABASE_URL:-$STACK_DB_URL}
 export PQFILE_DATA_DIR=${PQFILE_DATA_DIR:-$STATE}
 export PQFILE_WEB_DIR=${PQFILE_WEB_DIR:-$ROOT/web}
 export PQFILE_BIND=${PQFILE_BIND:-127.0.0.1:8080}
@@ -80,16 +65,8 @@ bootstrap() {
 bootstrap admin admin
 bootstrap demo user
 
-"$BIN" serve &
-SERVER_PID=$!
-
-HOSTPORT=$PQFILE_BIND
-case "$HOSTPORT" in 0.0.0.0:*|\[::\]:*) HOSTPORT=127.0.0.1:${HOSTPORT##*:} ;; esac
-for _ in $(seq 1 600); do
-  kill -0 "$SERVER_PID" 2>/dev/null || { log "the key server exited"; exit 1; }
-  curl -fsS -o /dev/null "http://$HOSTPORT/readyz" 2>/dev/null && break
-  sleep 0.1
-done
+stack_keyserver_start
+HOSTPORT=${STACK_URL#http://}
 
 # Tokens kept from an earlier run are useless if the database was reset: make new ones.
 for name in demo admin; do
@@ -113,4 +90,4 @@ cat >&2 <<MSG
   Ctrl-C stops the key server and PostgreSQL.
 
 MSG
-wait "$SERVER_PID"
+wait "$STACK_KS_PID"
