@@ -4,6 +4,7 @@ use deadpool_postgres::Pool;
 
 use crate::db::DbError;
 use crate::domain::{ApiToken, Role, rng};
+use crate::store::users;
 
 /// Why an admin command failed.
 #[derive(Debug, thiserror::Error)]
@@ -19,18 +20,6 @@ pub enum AdminError {
     BadName,
 }
 
-impl From<tokio_postgres::Error> for AdminError {
-    fn from(e: tokio_postgres::Error) -> Self {
-        Self::Db(e.into())
-    }
-}
-
-impl From<deadpool_postgres::PoolError> for AdminError {
-    fn from(e: deadpool_postgres::PoolError) -> Self {
-        Self::Db(e.into())
-    }
-}
-
 /// Creates a user and returns its id.
 pub async fn add_user(db: &Pool, name: &str, role: Role) -> Result<i32, AdminError> {
     if name.is_empty()
@@ -39,14 +28,7 @@ pub async fn add_user(db: &Pool, name: &str, role: Role) -> Result<i32, AdminErr
     {
         return Err(AdminError::BadName);
     }
-    let client = db.get().await?;
-    let row = client
-        .query_one(
-            "INSERT INTO users (name, role) VALUES ($1, $2) RETURNING id",
-            &[&name, &role.as_str()],
-        )
-        .await?;
-    Ok(row.get(0))
+    Ok(users::insert(&connection(db).await?, name, role).await?)
 }
 
 /// Creates a token for user `name`. The token is returned once; only its hash is stored.
@@ -55,27 +37,20 @@ pub async fn create_token(
     name: &str,
     label: Option<&str>,
 ) -> Result<ApiToken, AdminError> {
-    let client = db.get().await?;
-    let user: i32 = client
-        .query_opt("SELECT id FROM users WHERE name = $1", &[&name])
+    let client = connection(db).await?;
+    let (user, _) = users::find(&client, name)
         .await?
-        .ok_or_else(|| AdminError::NoSuchUser(name.to_owned()))?
-        .get(0);
+        .ok_or_else(|| AdminError::NoSuchUser(name.to_owned()))?;
     let token = ApiToken::generate(&mut rng());
-    client
-        .execute(
-            "INSERT INTO api_tokens (user_id, token_hash, label) VALUES ($1, $2, $3)",
-            &[&user, &token.hash(), &label],
-        )
-        .await?;
+    users::insert_token(&client, user, &token, label).await?;
     Ok(token)
 }
 
 /// Whether a user exists.
 pub async fn user_exists(db: &Pool, name: &str) -> Result<bool, AdminError> {
-    let client = db.get().await?;
-    Ok(client
-        .query_opt("SELECT 1 FROM users WHERE name = $1", &[&name])
-        .await?
-        .is_some())
+    Ok(users::find(&connection(db).await?, name).await?.is_some())
+}
+
+async fn connection(db: &Pool) -> Result<deadpool_postgres::Object, DbError> {
+    Ok(db.get().await?)
 }

@@ -1,13 +1,15 @@
 //! The access log (`access_logs`): every document access and every refusal,
-//! with user id, client IP and user agent.
+//! with user id, client IP and user agent. The rows are written through
+//! `authorize::Attempt` (or in the statement that makes the change); the
+//! SQL is in `store::access_logs`.
 
 use std::net::IpAddr;
 
 use actix_web::HttpRequest;
 use actix_web::http::header::USER_AGENT;
 
-use crate::db::DbError;
 use crate::pipeline::Pipelined;
+use crate::store::access_logs;
 
 /// The client side of a request, as the audit log records it.
 #[derive(Clone, Debug, Default)]
@@ -92,7 +94,7 @@ pub const ACCESS_TYPES: [&str; 7] = [
 /// Records a refusal. A failure to write it is logged: the request is
 /// refused either way.
 pub async fn record_refusal(db: &Pipelined, e: &Entry<'_>) {
-    if let Err(err) = record(db, e).await {
+    if let Err(err) = access_logs::insert(db, e).await {
         tracing::error!(error = %err, "could not audit a refusal");
     }
     tracing::warn!(
@@ -100,81 +102,4 @@ pub async fn record_refusal(db: &Pipelined, e: &Entry<'_>) {
         access_type = e.access_type.as_str(),
         "request refused"
     );
-}
-
-/// The audit row of one access.
-pub const INSERT_SQL: &str = "INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome, reason)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-
-/// Inserts one row. The caller decides what a failure means; for granted
-/// access it must fail the request (fail closed).
-pub async fn record(db: &Pipelined, e: &Entry<'_>) -> Result<(), DbError> {
-    let client = db.conn().await?;
-    let stmt = client.prepare_cached(INSERT_SQL).await?;
-    let outcome = if e.refusal.is_some() {
-        "refused"
-    } else {
-        "allowed"
-    };
-    client
-        .execute(
-            &stmt,
-            &[
-                &e.document_id,
-                &e.access_type.as_str(),
-                &e.user_id.to_string(),
-                &e.client.ip,
-                &e.client.user_agent,
-                &e.key_id,
-                &outcome,
-                &e.refusal,
-            ],
-        )
-        .await?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    /// `keyserver/benches/wrk/unwrap.sql`, the pgbench twin of an unwrap
-    /// (BENCHMARKS.md), runs exactly the server's statements.
-    #[test]
-    fn bench_twin_matches_the_server_sql() {
-        fn norm(sql: &str, params: &[&str]) -> String {
-            let mut s = sql.to_owned();
-            // $10 before $1.
-            for (i, p) in params.iter().enumerate().rev() {
-                s = s.replace(&format!("${}", i + 1), p);
-            }
-            s.split_whitespace().collect::<Vec<_>>().join(" ")
-        }
-        let twin = include_str!("../benches/wrk/unwrap.sql");
-        let twin: Vec<String> = twin
-            .lines()
-            .filter(|l| !l.starts_with("--"))
-            .collect::<Vec<_>>()
-            .join("\n")
-            .split(';')
-            .map(|s| norm(s, &[]))
-            .filter(|s| !s.is_empty())
-            .collect();
-        let server = [
-            norm(crate::auth::TOKEN_SQL, &[":hash"]),
-            norm(crate::access::DOCUMENT_ACCESS_SQL, &[":doc", ":uid"]),
-            norm(
-                super::INSERT_SQL,
-                &[
-                    ":doc",
-                    "'decrypt'",
-                    ":uid",
-                    "'127.0.0.1'",
-                    "'pgbench'",
-                    ":kid",
-                    "'allowed'",
-                    "NULL",
-                ],
-            ),
-        ];
-        assert_eq!(twin, server);
-    }
 }

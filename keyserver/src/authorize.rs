@@ -4,12 +4,14 @@
 //! without leaving a trace, nor forget the check.
 
 use actix_web::HttpRequest;
+use deadpool_postgres::GenericClient;
 
-use crate::access::DocumentAccess;
 use crate::audit::{self, AccessType, ClientInfo, Entry};
 use crate::domain::{AuthenticatedUser, DocumentId, KeyId, Role};
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
+use crate::store::access_logs;
+use crate::store::documents::DocumentAccess;
 
 /// Who may do what with a document (issue 5, sharing).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,7 +132,20 @@ impl<'a> Attempt<'a> {
     /// Writes the audit row of an access that is granted. Fails closed:
     /// when the row cannot be written, nothing may be released.
     pub async fn record_allowed(&self, key_id: Option<KeyId>) -> Result<(), ApiError> {
-        audit::record(&self.state.hot, &self.entry(key_id, None))
+        access_logs::insert(&self.state.hot, &self.entry(key_id, None))
+            .await
+            .map_err(|e| ApiError::new(ErrorCode::AuditUnavailable).caused_by(e))
+    }
+
+    /// As [`Attempt::record_allowed`], inside transaction `tx`: the change
+    /// it records commits only with its row. `note` fills `reason`.
+    pub async fn record_allowed_in(
+        &self,
+        tx: &impl GenericClient,
+        key_id: Option<KeyId>,
+        note: Option<&str>,
+    ) -> Result<(), ApiError> {
+        access_logs::insert_allowed(tx, &self.entry(key_id, None), note)
             .await
             .map_err(|e| ApiError::new(ErrorCode::AuditUnavailable).caused_by(e))
     }
@@ -138,7 +153,7 @@ impl<'a> Attempt<'a> {
     /// Writes the audit row of an admin action that changed something;
     /// nothing secret is released, so a failure is only logged.
     pub async fn record_action(&self, key_id: Option<KeyId>) {
-        if let Err(e) = audit::record(&self.state.hot, &self.entry(key_id, None)).await {
+        if let Err(e) = access_logs::insert(&self.state.hot, &self.entry(key_id, None)).await {
             tracing::error!(error = %e, "could not audit an admin action");
         }
     }

@@ -1,7 +1,6 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
-pub mod access;
 pub mod admin;
 pub mod audit;
 pub mod auth;
@@ -20,3 +19,4 @@ pub mod pool;
 pub mod routes;
 pub mod startup;
 pub mod state;
+pub mod store;

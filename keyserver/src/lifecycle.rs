@@ -16,26 +16,19 @@
 
 use std::time::Instant;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use deadpool_postgres::Pool;
-use pqfile_core::mlkem768::SecretKey;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::db::DbError;
-use crate::domain::{KeyId, rng};
+use crate::domain::KeyId;
 use crate::kms::KeyWrapper;
 use crate::pool::{self, FillError};
+use crate::store::keys::{self, KeyStatus};
+use crate::store::{access_logs, rotations};
 
 /// Arbitrary constant naming the rotation advisory lock.
 const ROTATION_LOCK: i64 = 0x7071_6669_6c65_0003;
-
-/// The key states of the original schema's `status_check`.
-pub const KEY_STATUSES: [&str; 4] = ["active", "rotation_queued", "expired", "revoked"];
-
-/// The states of a rotation.
-pub const ROTATION_STATUSES: [&str; 4] = ["pending", "in_progress", "completed", "failed"];
 
 /// What one rotation check did.
 #[derive(Debug, Default, Serialize, ToSchema)]
@@ -63,18 +56,7 @@ pub struct RotationStarted {
 
 /// Keys past `expires_at` become `expired`; returns their ids.
 pub async fn expire_keys(db: &Pool) -> Result<Vec<i32>, DbError> {
-    let client = db.get().await?;
-    let rows = client
-        .query(
-            "UPDATE encryption_keys SET status = 'expired'
-             WHERE status IN ('active', 'rotation_queued') AND expires_at <= CURRENT_TIMESTAMP
-             RETURNING id",
-            &[],
-        )
-        .await?;
-    let mut ids: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
-    ids.sort_unstable();
-    Ok(ids)
+    keys::expire_due(&db.get().await?).await
 }
 
 /// `check_for_keys_to_rotate`: queues every active key older than
@@ -97,56 +79,19 @@ pub async fn check_for_keys_to_rotate(
         return Ok(RotationCheck::default());
     }
     let days = i32::try_from(rotation_age_days).unwrap_or(i32::MAX);
-    let candidates: Vec<i32> = tx
-        .query(
-            "SELECT id FROM encryption_keys
-             WHERE status = 'active' AND created_at <= CURRENT_TIMESTAMP - make_interval(days => $1)
-               AND (expires_at IS NULL OR expires_at > CURRENT_TIMESTAMP)
-             ORDER BY id",
-            &[&days],
-        )
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let candidates = keys::due_for_rotation(&tx, days).await?;
     let mut check = RotationCheck::default();
-    if candidates.is_empty() {
-        return Ok(check);
-    }
-    let next_id = tx
-        .prepare("SELECT nextval(pg_get_serial_sequence('encryption_keys', 'id'))::int4")
-        .await?;
-    let insert_key = tx
-        .prepare(
-            "INSERT INTO encryption_keys (id, public_key, private_key, kms_key_id, kms_key_arn, algorithm, status, usage_count)
-             VALUES ($1, $2, $3, $4, $5, 'ML-KEM-768', 'active', 0)",
-        )
-        .await?;
-    let queue = tx
-        .prepare(
-            "UPDATE encryption_keys SET status = 'rotation_queued' WHERE id = $1 AND status = 'active' RETURNING id",
-        )
-        .await?;
-    let open = tx
-        .prepare(
-            "INSERT INTO key_rotations (old_key_id, new_key_id, status, reason) VALUES ($1, $2, $3, $4) RETURNING id",
-        )
-        .await?;
     // KMS calls first, row locks last: the keys being queued are locked only
     // for the few statements at the end, so registrations barely wait.
     let mut prepared = Vec::with_capacity(candidates.len());
     for old in candidates {
-        let new_id = KeyId::from_db(tx.query_one(&next_id, &[]).await?.get(0));
-        let sk = SecretKey::generate(&mut rng());
-        match kms.wrap(new_id, &sk.to_seed()).await {
-            Ok(w) => prepared.push((old, new_id, STANDARD.encode(sk.public_key().to_bytes()), w)),
+        let new_id = keys::reserve_key_id(&tx).await?;
+        match keys::generate_key(new_id, kms).await {
+            Ok(key) => prepared.push((old, key)),
             Err(e) => {
                 let reason = format!("could not generate a replacement key: {e}");
                 tracing::warn!(old_key_id = old, %reason, "rotation failed to start");
-                let id: i32 = tx
-                    .query_one(&open, &[&old, &None::<i32>, &"failed", &reason])
-                    .await?
-                    .get(0);
+                let id = rotations::open(&tx, old, None, Some(&reason)).await?;
                 check.rotations.push(RotationStarted {
                     id,
                     old_key_id: old,
@@ -157,34 +102,17 @@ pub async fn check_for_keys_to_rotate(
             }
         }
     }
-    for (old, new_id, public, wrapped) in prepared {
-        // Re-checked under the row lock: a key revoked or expired meanwhile stays as it is.
-        if tx.query_opt(&queue, &[&old]).await?.is_none() {
+    for (old, key) in prepared {
+        if !keys::queue_for_rotation(&tx, old).await? {
             continue;
         }
-        tx.execute(
-            &insert_key,
-            &[
-                &new_id.get(),
-                &public,
-                &wrapped.ciphertext,
-                &wrapped.kms_key_id,
-                &wrapped.kms_key_arn,
-            ],
-        )
-        .await?;
-        let id: i32 = tx
-            .query_one(
-                &open,
-                &[&old, &Some(new_id.get()), &"pending", &None::<String>],
-            )
-            .await?
-            .get(0);
+        keys::insert_key(&tx, &key).await?;
+        let id = rotations::open(&tx, old, Some(key.id), None).await?;
         check.queued.push(old);
         check.rotations.push(RotationStarted {
             id,
             old_key_id: old,
-            new_key_id: Some(new_id.get()),
+            new_key_id: Some(key.id.get()),
             status: "pending".into(),
             reason: None,
         });
@@ -196,16 +124,6 @@ pub async fn check_for_keys_to_rotate(
     Ok(check)
 }
 
-/// Moves open rotations on: `completed` when no document depends on the old
-/// key any more, else `in_progress`. `old_key_id` restricts it to one key.
-pub const ADVANCE_ROTATIONS_SQL: &str = "UPDATE key_rotations r SET
-    status = CASE WHEN EXISTS (SELECT 1 FROM documents d WHERE d.key_id = r.old_key_id)
-                  THEN 'in_progress' ELSE 'completed' END,
-    completed_at = CASE WHEN EXISTS (SELECT 1 FROM documents d WHERE d.key_id = r.old_key_id)
-                  THEN NULL ELSE CURRENT_TIMESTAMP END
-    WHERE r.status IN ('pending', 'in_progress') AND ($1::int4 IS NULL OR r.old_key_id = $1)
-    RETURNING r.id, r.status";
-
 /// Rotations advanced by [`advance_rotations`].
 #[derive(Debug, Default, Serialize, ToSchema)]
 pub struct RotationProgress {
@@ -215,82 +133,39 @@ pub struct RotationProgress {
     pub in_progress: Vec<i32>,
 }
 
-/// Runs [`ADVANCE_ROTATIONS_SQL`] for every open rotation.
+/// Moves every open rotation on (see [`rotations::ADVANCE_ROTATIONS_SQL`]).
 pub async fn advance_rotations(db: &Pool) -> Result<RotationProgress, DbError> {
-    let client = db.get().await?;
-    let rows = client.query(ADVANCE_ROTATIONS_SQL, &[&None::<i32>]).await?;
-    let mut p = RotationProgress::default();
-    for r in rows {
-        let id: i32 = r.get(0);
-        if r.get::<_, String>(1) == "completed" {
-            p.completed.push(id);
-        } else {
-            p.in_progress.push(id);
-        }
-    }
-    p.completed.sort_unstable();
-    p.in_progress.sort_unstable();
-    Ok(p)
+    let (completed, in_progress) = rotations::advance(&db.get().await?, None).await?;
+    Ok(RotationProgress {
+        completed,
+        in_progress,
+    })
 }
 
 /// Revokes a key: it leaves the pool at once and unwraps for nobody. An open
 /// rotation *to* this key fails (its documents can be rewrapped to another
 /// key); one *from* it stays open until admins have rescued its documents.
 /// Returns the previous status, `None` for an unknown key.
-pub async fn revoke_key(db: &Pool, id: KeyId) -> Result<Option<String>, DbError> {
+pub async fn revoke_key(db: &Pool, id: KeyId) -> Result<Option<KeyStatus>, DbError> {
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
-    let Some(row) = tx
-        .query_opt(
-            "SELECT status FROM encryption_keys WHERE id = $1 FOR UPDATE",
-            &[&id.get()],
-        )
-        .await?
-    else {
+    let Some(previous) = keys::revoke(&tx, id).await? else {
         return Ok(None);
     };
-    let previous: Option<String> = row.get(0);
-    tx.execute(
-        "UPDATE encryption_keys SET status = 'revoked' WHERE id = $1",
-        &[&id.get()],
-    )
-    .await?;
-    tx.execute(
-        "UPDATE key_rotations SET status = 'failed', completed_at = CURRENT_TIMESTAMP,
-             reason = 'replacement key ' || $1::int4 || ' was revoked'
-         WHERE new_key_id = $1 AND status IN ('pending', 'in_progress')",
-        &[&id.get()],
-    )
-    .await?;
+    rotations::fail_to(&tx, id).await?;
     tx.commit().await?;
     tracing::warn!(key_id = %id, "key revoked");
-    Ok(Some(previous.unwrap_or_default()))
+    Ok(Some(previous))
 }
 
 /// Deletes access-log rows older than `days` days; returns how many.
 pub async fn apply_retention(db: &Pool, days: u32) -> Result<u64, DbError> {
-    let client = db.get().await?;
-    let days = i32::try_from(days).unwrap_or(i32::MAX);
-    Ok(client
-        .execute(
-            "DELETE FROM access_logs WHERE timestamp < CURRENT_TIMESTAMP - make_interval(days => $1)",
-            &[&days],
-        )
-        .await?)
+    access_logs::delete_older_than(&db.get().await?, days).await
 }
 
 /// Keys per status.
-pub async fn keys_by_status(db: &Pool) -> Result<Vec<(String, i64)>, DbError> {
-    let client = db.get().await?;
-    Ok(client
-        .query(
-            "SELECT COALESCE(status, 'active'), count(*) FROM encryption_keys GROUP BY 1 ORDER BY 1",
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect())
+pub async fn keys_by_status(db: &Pool) -> Result<Vec<(KeyStatus, i64)>, DbError> {
+    keys::count_by_status(&db.get().await?).await
 }
 
 /// What one maintenance run did.

@@ -9,16 +9,17 @@ use pqfile_core::mlkem768::SecretKey;
 use pqfile_core::stanza::{self, FileKey};
 use tokio::sync::Notify;
 
-use crate::access::DocumentAccess;
 use crate::configuration::Settings;
 use crate::domain::{DocumentId, KeyId};
 use crate::error::ApiError;
 use crate::keycache::KeyCache;
 use crate::kms::{KeyWrapper, KmsError, WrappedKey};
-use crate::lifecycle::{self, KEY_STATUSES, MaintenancePolicy, MaintenanceReport};
+use crate::lifecycle::{self, MaintenancePolicy, MaintenanceReport};
 use crate::metrics::Metrics;
 use crate::pipeline::Pipelined;
 use crate::pool::{self, FillError};
+use crate::store::documents::DocumentAccess;
+use crate::store::keys::KeyStatus;
 
 /// Shared application state.
 pub struct AppState {
@@ -115,12 +116,15 @@ impl AppState {
     /// Sets the pool gauges (keys per status, active keys) from the database.
     pub async fn refresh_pool_gauges(&self) {
         if let Ok(counts) = lifecycle::keys_by_status(&self.db).await {
-            for status in KEY_STATUSES {
+            for status in KeyStatus::ALL {
                 let n = counts
                     .iter()
-                    .find(|(s, _)| s == status)
+                    .find(|(s, _)| *s == status)
                     .map_or(0, |(_, n)| *n);
-                self.metrics.pool_keys.with_label_values(&[status]).set(n);
+                self.metrics
+                    .pool_keys
+                    .with_label_values(&[status.as_str()])
+                    .set(n);
             }
         }
         if let Ok(n) = pool::active_keys(&self.db).await {

@@ -1,5 +1,6 @@
--- pgbench twin of POST /v1/documents: the token lookup (auth.rs TOKEN_SQL)
--- and the registration statement (pool.rs CREATE_DOCUMENT_SQL), with the
+-- pgbench twin of POST /v1/documents: the token lookup (store/users.rs
+-- TOKEN_SQL) and the registration statement (store/documents.rs
+-- CREATE_DOCUMENT_SQL), with the
 -- document id made in SQL instead of passed in.
 SELECT u.id, u.name, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id
  WHERE t.token_hash = :hash AND t.revoked_at IS NULL;

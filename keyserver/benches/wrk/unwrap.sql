@@ -1,6 +1,7 @@
--- pgbench twin of POST /v1/documents/{id}/unwrap: the token lookup (auth.rs
--- TOKEN_SQL), the document + key + grant lookup (access.rs
--- DOCUMENT_ACCESS_SQL) and the audit row (audit.rs INSERT_SQL), with pgbench
+-- pgbench twin of POST /v1/documents/{id}/unwrap: the token lookup
+-- (store/users.rs TOKEN_SQL), the document + key + grant lookup
+-- (store/documents.rs DOCUMENT_ACCESS_SQL) and the audit row
+-- (store/access_logs.rs INSERT_SQL), with pgbench
 -- variables for the server's parameters. A keyserver unit test
 -- (bench_twin_matches_the_server_sql) keeps this file identical to them.
 SELECT u.id, u.name, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = :hash AND t.revoked_at IS NULL;

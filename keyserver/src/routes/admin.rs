@@ -10,12 +10,16 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::audit::{ACCESS_TYPES, AccessType};
 use crate::authorize::Attempt;
-use crate::db::DbError;
 use crate::domain::{AuthenticatedUser, DocumentId, KeyId};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::lifecycle::{self, KEY_STATUSES, ROTATION_STATUSES};
+use crate::lifecycle;
 use crate::pool;
 use crate::state::AppState;
+use crate::store;
+use crate::store::access_logs::{LogEntry, LogFilter};
+use crate::store::keys::{self, AdminKey, KeyStatus};
+use crate::store::rotations::{self, ROTATION_STATUSES, Rotation};
+use crate::store::stats::{DailyAccess, TableSize, UnusedKey, UsageStats};
 
 /// The caller's attempt at an admin route; refused (and audited as
 /// `admin`) unless they are an admin.
@@ -33,13 +37,6 @@ fn invalid_query(message: impl Into<std::borrow::Cow<'static, str>>) -> ApiError
     ApiError::new(ErrorCode::InvalidQuery).message(message)
 }
 
-fn rfc3339(t: Option<chrono::NaiveDateTime>) -> Option<String> {
-    t.map(|t| {
-        t.and_utc()
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-    })
-}
-
 fn check_status(value: Option<&str>, allowed: &[&str]) -> Result<(), ApiError> {
     match value {
         Some(s) if !allowed.contains(&s) => Err(invalid_query(format!(
@@ -55,25 +52,6 @@ fn check_status(value: Option<&str>, allowed: &[&str]) -> Result<(), ApiError> {
 pub struct StatusQuery {
     /// Only entries in this status.
     pub status: Option<String>,
-}
-
-/// One key of the pool.
-#[derive(Serialize, ToSchema)]
-pub struct AdminKey {
-    /// `encryption_keys.id`.
-    pub key_id: i32,
-    /// `active`, `rotation_queued`, `expired` or `revoked`.
-    pub status: String,
-    /// `ML-KEM-768`.
-    pub algorithm: String,
-    /// Documents (and rewraps) handed this key.
-    pub usage_count: i32,
-    /// RFC 3339, UTC.
-    pub created_at: Option<String>,
-    /// RFC 3339, UTC.
-    pub expires_at: Option<String>,
-    /// Documents that depend on this key now.
-    pub documents: i64,
 }
 
 /// Answer to `GET /v1/admin/keys`.
@@ -97,28 +75,12 @@ pub async fn list_keys(
     query: web::Query<StatusQuery>,
 ) -> Result<HttpResponse, ApiError> {
     admin(&req, &state, &user).await?;
-    check_status(query.status.as_deref(), &KEY_STATUSES)?;
-    let db = state.db.get().await?;
-    let rows = db
-        .query(
-            "SELECT k.id, COALESCE(k.status, 'active'), k.algorithm, COALESCE(k.usage_count, 0), k.created_at, k.expires_at,
-                    (SELECT count(*) FROM documents d WHERE d.key_id = k.id)
-             FROM encryption_keys k WHERE ($1::text IS NULL OR k.status = $1) ORDER BY k.id",
-            &[&query.status],
-        )
-        .await?;
-    let keys = rows
-        .iter()
-        .map(|r| AdminKey {
-            key_id: r.get(0),
-            status: r.get(1),
-            algorithm: r.get(2),
-            usage_count: r.get(3),
-            created_at: rfc3339(r.get(4)),
-            expires_at: rfc3339(r.get(5)),
-            documents: r.get(6),
-        })
-        .collect();
+    check_status(
+        query.status.as_deref(),
+        &KeyStatus::ALL.map(KeyStatus::as_str),
+    )?;
+    let status = query.status.as_deref().and_then(KeyStatus::parse);
+    let keys = keys::list(&state.db.get().await?, status).await?;
     Ok(HttpResponse::Ok().json(AdminKeyList { keys }))
 }
 
@@ -180,8 +142,8 @@ pub async fn revoke_key(
     state.refresh_pool_gauges().await;
     Ok(HttpResponse::Ok().json(Revoked {
         key_id: id.get(),
-        status: "revoked".into(),
-        previous_status: previous,
+        status: KeyStatus::Revoked.as_str().to_owned(),
+        previous_status: previous.as_str().to_owned(),
         keys_generated,
     }))
 }
@@ -214,69 +176,11 @@ pub async fn run_rotation(
     Ok(HttpResponse::Ok().json(check))
 }
 
-/// One rotation.
-#[derive(Serialize, ToSchema)]
-pub struct Rotation {
-    /// `key_rotations.id`.
-    pub id: i32,
-    /// The key being retired.
-    pub old_key_id: Option<i32>,
-    /// Its replacement.
-    pub new_key_id: Option<i32>,
-    /// `pending`, `in_progress`, `completed` or `failed`.
-    pub status: String,
-    /// RFC 3339, UTC.
-    pub initiated_at: Option<String>,
-    /// RFC 3339, UTC.
-    pub completed_at: Option<String>,
-    /// Age of the old key in days.
-    pub old_key_age_days: Option<f64>,
-    /// Age of the new key in days.
-    pub new_key_age_days: Option<f64>,
-    /// Documents still depending on the old key.
-    pub documents_remaining: i64,
-    /// Why it failed.
-    pub reason: Option<String>,
-}
-
 /// Answer to `GET /v1/admin/rotations`.
 #[derive(Serialize, ToSchema)]
 pub struct RotationList {
     /// By id.
     pub rotations: Vec<Rotation>,
-}
-
-const ROTATIONS_SQL: &str = "SELECT r.id, r.old_key_id, r.new_key_id, COALESCE(r.status, 'pending'), r.initiated_at, r.completed_at,
-        (EXTRACT(EPOCH FROM CURRENT_TIMESTAMP - ok.created_at) / 86400)::float8,
-        (EXTRACT(EPOCH FROM CURRENT_TIMESTAMP - nk.created_at) / 86400)::float8,
-        (SELECT count(*) FROM documents d WHERE d.key_id = r.old_key_id), r.reason
-     FROM key_rotations r
-     LEFT JOIN encryption_keys ok ON ok.id = r.old_key_id
-     LEFT JOIN encryption_keys nk ON nk.id = r.new_key_id";
-
-async fn rotations(
-    db: &deadpool_postgres::Pool,
-    filter: &str,
-    status: Option<&str>,
-) -> Result<Vec<Rotation>, DbError> {
-    let client = db.get().await?;
-    let sql = format!("{ROTATIONS_SQL} WHERE {filter} ORDER BY r.id");
-    let rows = client.query(&sql, &[&status]).await?;
-    Ok(rows
-        .iter()
-        .map(|r| Rotation {
-            id: r.get(0),
-            old_key_id: r.get(1),
-            new_key_id: r.get(2),
-            status: r.get(3),
-            initiated_at: rfc3339(r.get(4)),
-            completed_at: rfc3339(r.get(5)),
-            old_key_age_days: r.get(6),
-            new_key_age_days: r.get(7),
-            documents_remaining: r.get(8),
-            reason: r.get(9),
-        })
-        .collect())
 }
 
 /// Rotations, with the ages of both keys and the documents left to move.
@@ -294,12 +198,8 @@ pub async fn list_rotations(
 ) -> Result<HttpResponse, ApiError> {
     admin(&req, &state, &user).await?;
     check_status(query.status.as_deref(), &ROTATION_STATUSES)?;
-    let rotations = rotations(
-        &state.db,
-        "($1::text IS NULL OR r.status = $1)",
-        query.status.as_deref(),
-    )
-    .await?;
+    let which = rotations::Which::Status(query.status.as_deref());
+    let rotations = rotations::list(&state.db.get().await?, which).await?;
     Ok(HttpResponse::Ok().json(RotationList { rotations }))
 }
 
@@ -320,52 +220,6 @@ pub async fn run_maintenance(
     let report = state.maintenance().await?;
     attempt.record_action(None).await;
     Ok(HttpResponse::Ok().json(report))
-}
-
-/// Distribution of `usage_count` over active keys.
-#[derive(Serialize, ToSchema)]
-pub struct UsageStats {
-    /// Least-used active key's count.
-    pub min: Option<i64>,
-    /// Most-used.
-    pub max: Option<i64>,
-    /// Mean.
-    pub avg: Option<f64>,
-    /// Population standard deviation.
-    pub stddev: Option<f64>,
-}
-
-/// Accesses of one type on one day.
-#[derive(Serialize, ToSchema)]
-pub struct DailyAccess {
-    /// `YYYY-MM-DD`, UTC.
-    pub day: String,
-    /// `encrypt`, `decrypt`, ...
-    pub access_type: Option<String>,
-    /// Rows.
-    pub count: i64,
-}
-
-/// An active key nobody used.
-#[derive(Serialize, ToSchema)]
-pub struct UnusedKey {
-    /// The key.
-    pub key_id: i32,
-    /// RFC 3339, UTC.
-    pub created_at: Option<String>,
-    /// Age in days.
-    pub age_days: f64,
-}
-
-/// One table's size.
-#[derive(Serialize, ToSchema)]
-pub struct TableSize {
-    /// Table name.
-    pub name: String,
-    /// Bytes including indexes and TOAST.
-    pub size_bytes: i64,
-    /// Exact row count.
-    pub rows: i64,
 }
 
 /// Answer to `GET /v1/admin/stats`: the original system's monitoring queries.
@@ -389,17 +243,6 @@ pub struct Stats {
     pub tables: Vec<TableSize>,
 }
 
-/// The tables the stats report on.
-const TABLES: [&str; 7] = [
-    "encryption_keys",
-    "access_logs",
-    "key_rotations",
-    "documents",
-    "document_grants",
-    "users",
-    "api_tokens",
-];
-
 /// Every monitoring answer in one call.
 #[utoipa::path(
     get, path = "/v1/admin/stats", tag = "admin",
@@ -414,80 +257,19 @@ pub async fn stats(
 ) -> Result<HttpResponse, ApiError> {
     admin(&req, &state, &user).await?;
     let db = state.db.get().await?;
-    let active_keys: i64 = db.query_one(pool::ACTIVE_KEYS_SQL, &[]).await?.get(0);
-    let keys_by_status = lifecycle::keys_by_status(&state.db)
+    let db = &db;
+    let active_keys = keys::active_keys(db).await?;
+    let keys_by_status = keys::count_by_status(db)
         .await?
         .into_iter()
+        .map(|(s, n)| (s.as_str().to_owned(), n))
         .collect();
-    let u = db
-        .query_one(
-            "SELECT min(usage_count)::int8, max(usage_count)::int8, avg(usage_count)::float8, stddev_pop(usage_count)::float8
-             FROM encryption_keys WHERE status = 'active'",
-            &[],
-        )
-        .await?;
-    let usage = UsageStats {
-        min: u.get(0),
-        max: u.get(1),
-        avg: u.get(2),
-        stddev: u.get(3),
-    };
-    let daily_access = db
-        .query(
-            "SELECT to_char(date_trunc('day', timestamp), 'YYYY-MM-DD'), access_type, count(*)
-             FROM access_logs WHERE timestamp >= date_trunc('day', CURRENT_TIMESTAMP) - interval '6 days'
-             GROUP BY 1, 2 ORDER BY 1, 2",
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|r| DailyAccess {
-            day: r.get(0),
-            access_type: r.get(1),
-            count: r.get(2),
-        })
-        .collect();
-    let pending_rotations = rotations(
-        &state.db,
-        "r.status IN ('pending', 'in_progress') AND $1::text IS NULL",
-        None,
-    )
-    .await?;
-    let unused_keys = db
-        .query(
-            "SELECT id, created_at, (EXTRACT(EPOCH FROM CURRENT_TIMESTAMP - created_at) / 86400)::float8
-             FROM encryption_keys
-             WHERE status = 'active' AND COALESCE(usage_count, 0) = 0 AND created_at < CURRENT_TIMESTAMP - interval '7 days'
-             ORDER BY id",
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|r| UnusedKey {
-            key_id: r.get(0),
-            created_at: rfc3339(r.get(1)),
-            age_days: r.get(2),
-        })
-        .collect();
-    let database_size_bytes: i64 = db
-        .query_one("SELECT pg_database_size(current_database())", &[])
-        .await?
-        .get(0);
-    let mut tables = Vec::with_capacity(TABLES.len());
-    for name in TABLES {
-        // Names come from the constant list above, never from the request.
-        let row = db
-            .query_one(
-                &format!("SELECT pg_total_relation_size('{name}'), (SELECT count(*) FROM {name})"),
-                &[],
-            )
-            .await?;
-        tables.push(TableSize {
-            name: name.to_owned(),
-            size_bytes: row.get(0),
-            rows: row.get(1),
-        });
-    }
+    let usage = store::stats::usage(db).await?;
+    let daily_access = store::stats::daily_access(db).await?;
+    let pending_rotations = rotations::list(db, rotations::Which::Open).await?;
+    let unused_keys = store::stats::unused_keys(db).await?;
+    let database_size_bytes = store::stats::database_size(db).await?;
+    let tables = store::stats::tables(db).await?;
     Ok(HttpResponse::Ok().json(Stats {
         active_keys,
         keys_by_status,
@@ -567,31 +349,6 @@ pub struct LogQuery {
     pub per_page: Option<i64>,
 }
 
-/// One access-log row.
-#[derive(Serialize, ToSchema)]
-pub struct LogEntry {
-    /// Row id.
-    pub id: i32,
-    /// The document.
-    pub document_id: Option<String>,
-    /// What was attempted.
-    pub access_type: Option<String>,
-    /// RFC 3339, UTC.
-    pub timestamp: Option<String>,
-    /// The user's name (or id).
-    pub user: Option<String>,
-    /// Client IP.
-    pub ip_address: Option<String>,
-    /// Client user agent.
-    pub user_agent: Option<String>,
-    /// The key involved.
-    pub key_id: Option<i32>,
-    /// `allowed` or `refused`.
-    pub outcome: String,
-    /// The refusal's code (or a note).
-    pub reason: Option<String>,
-}
-
 /// Answer to `GET /v1/admin/access-logs`.
 #[derive(Serialize, ToSchema)]
 pub struct LogPage {
@@ -613,12 +370,6 @@ fn parse_time(name: &str, v: Option<&str>) -> Result<Option<chrono::NaiveDateTim
     })
     .transpose()
 }
-
-const LOG_FILTER: &str = "($1::text IS NULL OR a.document_id = $1)
-      AND ($2::text IS NULL OR a.user_id = (SELECT id::text FROM users WHERE name = $2))
-      AND ($3::text IS NULL OR a.access_type = $3)
-      AND ($4::timestamp IS NULL OR a.timestamp >= $4)
-      AND ($5::timestamp IS NULL OR a.timestamp < $5)";
 
 /// Filtered, paged access-log query.
 #[utoipa::path(
@@ -661,51 +412,15 @@ pub async fn access_logs(
     if !(1..=500).contains(&per_page) {
         return Err(invalid_query("`per_page` must be between 1 and 500"));
     }
-    let db = state.db.get().await?;
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [
-        &document_id,
-        &query.user,
-        &query.access_type,
-        &since,
-        &until,
-    ];
-    let total: i64 = db
-        .query_one(
-            &format!("SELECT count(*) FROM access_logs a WHERE {LOG_FILTER}"),
-            &params,
-        )
-        .await?
-        .get(0);
-    let offset = (page - 1) * per_page;
-    let mut all: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params.to_vec();
-    all.push(&per_page);
-    all.push(&offset);
-    let rows = db
-        .query(
-            &format!(
-                "SELECT a.id, a.document_id, a.access_type, a.timestamp, COALESCE(u.name, a.user_id),
-                        host(a.ip_address), a.user_agent, a.key_id, a.outcome, a.reason
-                 FROM access_logs a LEFT JOIN users u ON u.id::text = a.user_id
-                 WHERE {LOG_FILTER} ORDER BY a.timestamp DESC, a.id DESC LIMIT $6 OFFSET $7"
-            ),
-            &all,
-        )
-        .await?;
-    let entries = rows
-        .iter()
-        .map(|r| LogEntry {
-            id: r.get(0),
-            document_id: r.get(1),
-            access_type: r.get(2),
-            timestamp: rfc3339(r.get(3)),
-            user: r.get(4),
-            ip_address: r.get(5),
-            user_agent: r.get(6),
-            key_id: r.get(7),
-            outcome: r.get(8),
-            reason: r.get(9),
-        })
-        .collect();
+    let filter = LogFilter {
+        document_id,
+        user: query.user.clone(),
+        access_type: query.access_type.clone(),
+        since,
+        until,
+    };
+    let (total, entries) =
+        store::access_logs::page(&state.db.get().await?, &filter, page, per_page).await?;
     Ok(HttpResponse::Ok().json(LogPage {
         entries,
         page,

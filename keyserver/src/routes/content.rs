@@ -16,9 +16,10 @@ use utoipa::ToSchema;
 use crate::audit::AccessType;
 use crate::authorize::{self, Attempt, Rule};
 use crate::content;
-use crate::domain::{AuthenticatedUser, DocumentId, KeyId};
+use crate::domain::{AuthenticatedUser, DocumentId};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
+use crate::store::documents;
 
 /// Answer to an upload.
 #[derive(Serialize, ToSchema)]
@@ -152,27 +153,10 @@ pub async fn put_content(
     // The size and the audit row commit together, and only with the file in place.
     let mut db = state.db.get().await?;
     let tx = db.transaction().await?;
-    tx.execute(
-        "UPDATE documents SET content_size = $1, content_uploaded_at = CURRENT_TIMESTAMP WHERE id = $2",
-        &[&size, &doc],
-    )
-    .await?;
-    let audited = tx
-        .execute(
-            "INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome)
-             VALUES ($1, 'upload', $2, $3, $4, $5, 'allowed')",
-            &[
-                &doc,
-                &user.id.to_string(),
-                &attempt.client().ip,
-                &attempt.client().user_agent,
-                &key_id.map(KeyId::get),
-            ],
-        )
-        .await;
-    if let Err(e) = audited {
+    documents::set_content_size(&tx, &doc, size).await?;
+    if let Err(e) = attempt.record_allowed_in(&tx, key_id, None).await {
         let _ = tokio::fs::remove_file(&temp).await;
-        return Err(ApiError::new(ErrorCode::AuditUnavailable).caused_by(e));
+        return Err(e);
     }
     let target = content::path_for(&dir, &doc);
     if let Err(e) = tokio::fs::rename(&temp, &target).await {

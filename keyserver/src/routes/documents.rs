@@ -12,11 +12,12 @@ use utoipa::ToSchema;
 
 use crate::audit::{AccessType, ClientInfo};
 use crate::authorize::{self, Attempt, Rule};
-use crate::db::DbError;
 use crate::domain::{AuthenticatedUser, DocumentId, rng};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::pool::{self, Registration};
 use crate::state::AppState;
+use crate::store::access_logs::{self, AccessEntry};
+use crate::store::documents::{self, DocumentSummary, Registration};
+use crate::store::keys;
 
 /// The key a client encrypts a new document to.
 #[derive(Serialize, ToSchema)]
@@ -65,13 +66,11 @@ pub async fn create_document(
         user_agent: client.user_agent.as_deref(),
     };
     // Database trouble here (or the audit row, which fails closed) is a 503.
-    let registered = pool::register_document(&state.db, &reg)
-        .await
-        .map_err(|e| {
-            ApiError::new(ErrorCode::DatabaseUnavailable)
-                .message("the document could not be registered or audited")
-                .caused_by(e)
-        })?;
+    let registered = documents::register(&state.db, &reg).await.map_err(|e| {
+        ApiError::new(ErrorCode::DatabaseUnavailable)
+            .message("the document could not be registered or audited")
+            .caused_by(e)
+    })?;
     let Some(key) = registered else {
         state.refill.notify_one();
         return Err(ErrorCode::NoActiveKey.into());
@@ -103,17 +102,6 @@ pub struct UnwrapResponse {
     /// Standard base64 of a stanza (kem 1, key id 0) sealing the file key to
     /// the ephemeral key (FORMAT.md §7).
     pub transport_stanza: String,
-}
-
-async fn key_exists(state: &AppState, id: u32) -> Result<bool, DbError> {
-    let Ok(id) = i32::try_from(id) else {
-        return Ok(false);
-    };
-    let client = state.db.get().await?;
-    Ok(client
-        .query_opt("SELECT 1 FROM encryption_keys WHERE id = $1", &[&id])
-        .await?
-        .is_some())
 }
 
 fn decode(field: &'static str, value: &str) -> Result<Vec<u8>, ApiError> {
@@ -193,7 +181,7 @@ async fn unwrap_inner(
         .await?;
     let key = Some(doc.key_id);
     if stanza.key_id != doc.key_id.as_u32() {
-        let err = if key_exists(state, stanza.key_id).await? {
+        let err = if keys::exists(&state.db.get().await?, stanza.key_id).await? {
             ErrorCode::KeyMismatch
         } else {
             ErrorCode::KeyNotFound
@@ -224,23 +212,6 @@ async fn unwrap_inner(
     }))
 }
 
-/// One of the caller's documents.
-#[derive(Serialize, ToSchema)]
-pub struct DocumentSummary {
-    /// 32 lowercase hex digits.
-    pub document_id: String,
-    /// The key the document was registered with.
-    pub key_id: i32,
-    /// RFC 3339, UTC.
-    pub created_at: String,
-    /// The owner's user name.
-    pub owner: String,
-    /// The owner granted the caller access (issue 5): the document is not the caller's own.
-    pub shared: bool,
-    /// A ciphertext is stored on the server (`GET /v1/documents/{id}/content`).
-    pub has_content: bool,
-}
-
 /// Answer to `GET /v1/documents`.
 #[derive(Serialize, ToSchema)]
 pub struct DocumentList {
@@ -256,11 +227,6 @@ pub struct ListQuery {
     /// Admins only: every user's documents, not just their own.
     #[serde(default)]
     pub all: bool,
-}
-
-fn rfc3339(t: chrono::NaiveDateTime) -> String {
-    t.and_utc()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 fn limit(q: &ListQuery) -> i64 {
@@ -283,51 +249,9 @@ pub async fn list_documents(
     user: web::ReqData<AuthenticatedUser>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let client = state.db.get().await?;
-    let admin = query.all && user.role == crate::domain::Role::Admin;
-    let rows = client
-        .query(
-            "SELECT d.id, d.key_id, d.created_at, u.name,
-                    EXISTS (SELECT 1 FROM document_grants g WHERE g.document_id = d.id AND g.user_id = $1),
-                    d.content_size IS NOT NULL
-             FROM documents d JOIN users u ON u.id = d.owner_id
-             WHERE d.owner_id = $1 OR $2
-                OR EXISTS (SELECT 1 FROM document_grants g WHERE g.document_id = d.id AND g.user_id = $1)
-             ORDER BY d.created_at DESC, d.id LIMIT $3",
-            &[&user.id, &admin, &limit(&query)],
-        )
-        .await?;
-    let documents = rows
-        .iter()
-        .map(|r| DocumentSummary {
-            document_id: r.get(0),
-            key_id: r.get(1),
-            created_at: rfc3339(r.get(2)),
-            owner: r.get(3),
-            shared: r.get(4),
-            has_content: r.get(5),
-        })
-        .collect();
+    let every = query.all && user.role == crate::domain::Role::Admin;
+    let documents = documents::list(&state.db.get().await?, user.id, every, limit(&query)).await?;
     Ok(HttpResponse::Ok().json(DocumentList { documents }))
-}
-
-/// One audit-log entry of a document.
-#[derive(Serialize, ToSchema)]
-pub struct AccessEntry {
-    /// `encrypt` or `decrypt`.
-    pub access_type: Option<String>,
-    /// RFC 3339, UTC.
-    pub timestamp: Option<String>,
-    /// The user's name (or id, if the user no longer exists).
-    pub user: Option<String>,
-    /// Client IP address.
-    pub ip_address: Option<String>,
-    /// Client user agent.
-    pub user_agent: Option<String>,
-    /// `allowed` or `refused`.
-    pub outcome: String,
-    /// The refusal's error code.
-    pub reason: Option<String>,
 }
 
 /// Answer to `GET /v1/documents/{id}/access`.
@@ -358,34 +282,13 @@ pub async fn access_history(
 ) -> Result<HttpResponse, ApiError> {
     let id = authorize::document_id(&path)?.to_string();
     let client = state.db.get().await?;
-    let owner: i32 = client
-        .query_opt("SELECT owner_id FROM documents WHERE id = $1", &[&id])
+    let owner = documents::owner(&client, &id)
         .await?
-        .ok_or(ErrorCode::DocumentNotFound)?
-        .get(0);
+        .ok_or(ErrorCode::DocumentNotFound)?;
     if !user.may_unwrap(owner) {
         return Err(ApiError::new(ErrorCode::Forbidden)
             .message("you are not allowed to see this document's history"));
     }
-    let rows = client
-        .query(
-            "SELECT a.access_type, a.timestamp, COALESCE(u.name, a.user_id), host(a.ip_address), a.user_agent, a.outcome, a.reason
-             FROM access_logs a LEFT JOIN users u ON u.id::text = a.user_id
-             WHERE a.document_id = $1 ORDER BY a.timestamp DESC, a.id DESC LIMIT $2",
-            &[&id, &limit(&query)],
-        )
-        .await?;
-    let entries = rows
-        .iter()
-        .map(|r| AccessEntry {
-            access_type: r.get(0),
-            timestamp: r.get::<_, Option<chrono::NaiveDateTime>>(1).map(rfc3339),
-            user: r.get(2),
-            ip_address: r.get(3),
-            user_agent: r.get(4),
-            outcome: r.get(5),
-            reason: r.get(6),
-        })
-        .collect();
+    let entries = access_logs::of_document(&client, &id, limit(&query)).await?;
     Ok(HttpResponse::Ok().json(AccessHistory { entries }))
 }

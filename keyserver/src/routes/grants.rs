@@ -5,12 +5,14 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::access::DocumentAccess;
 use crate::audit::AccessType;
 use crate::authorize::{self, Attempt, Rule};
 use crate::domain::AuthenticatedUser;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
+use crate::store::documents::DocumentAccess;
+use crate::store::grants::{self, Grant, GrantChange};
+use crate::store::{timestamp, users};
 
 /// Body of `POST /v1/documents/{id}/grants`.
 #[derive(Deserialize, ToSchema)]
@@ -30,15 +32,6 @@ pub struct GrantCreated {
     pub granted_at: String,
 }
 
-/// One grant of a document.
-#[derive(Serialize, ToSchema)]
-pub struct Grant {
-    /// The grantee's name.
-    pub user: String,
-    /// RFC 3339, UTC.
-    pub granted_at: String,
-}
-
 /// Answer to `GET /v1/documents/{id}/grants`.
 #[derive(Serialize, ToSchema)]
 pub struct GrantList {
@@ -46,9 +39,14 @@ pub struct GrantList {
     pub grants: Vec<Grant>,
 }
 
-fn rfc3339(t: chrono::NaiveDateTime) -> String {
-    t.and_utc()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+/// The audit facts of a grant change by the caller of `attempt`.
+fn change<'a>(attempt: &'a Attempt<'_>, access: &DocumentAccess) -> GrantChange<'a> {
+    GrantChange {
+        document_id: attempt.document(),
+        key_id: access.key_id,
+        by: attempt.user(),
+        client: attempt.client(),
+    }
 }
 
 /// The sentence of a refused grant request.
@@ -91,46 +89,20 @@ pub async fn create_grant(
     body: web::Json<GrantRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (attempt, access) = authorize(&req, &state, &user, &path).await?;
-    let doc = attempt.document();
-    let client = attempt.client();
     let key = Some(access.key_id);
     let db = state.db.get().await?;
-    let Some(grantee) = db
-        .query_opt("SELECT id, name FROM users WHERE name = $1", &[&body.user])
-        .await?
-    else {
+    let Some((grantee, name)) = users::find(&db, &body.user).await? else {
         return Err(attempt.refuse(key, ErrorCode::UserNotFound).await);
     };
-    let grantee_id: i32 = grantee.get(0);
-    if grantee_id == access.owner_id {
+    if grantee == access.owner_id {
         return Err(attempt.refuse(key, ErrorCode::SelfGrant).await);
     }
-    let row = db
-        .query_one(
-            "WITH g AS (
-                INSERT INTO document_grants (document_id, user_id, granted_by) VALUES ($1, $2, $3)
-                ON CONFLICT (document_id, user_id) DO UPDATE SET granted_by = document_grants.granted_by
-                RETURNING granted_at),
-             a AS (INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome, reason)
-                   VALUES ($1, 'share', $4, $5, $6, $7, 'allowed', 'granted to ' || $8))
-             SELECT granted_at FROM g",
-            &[
-                &doc,
-                &grantee_id,
-                &user.id,
-                &user.id.to_string(),
-                &client.ip,
-                &client.user_agent,
-                &access.key_id.get(),
-                &body.user,
-            ],
-        )
-        .await?;
-    tracing::info!(grantee = grantee_id, "access granted");
+    let granted_at = grants::grant(&db, &change(&attempt, &access), grantee, &body.user).await?;
+    tracing::info!(grantee, "access granted");
     Ok(HttpResponse::Created().json(GrantCreated {
-        document_id: doc.to_owned(),
-        user: grantee.get(1),
-        granted_at: rfc3339(row.get(0)),
+        document_id: attempt.document().to_owned(),
+        user: name,
+        granted_at: timestamp(granted_at),
     }))
 }
 
@@ -155,34 +127,9 @@ pub async fn delete_grant(
 ) -> Result<HttpResponse, ApiError> {
     let (doc_path, name) = path.into_inner();
     let (attempt, access) = authorize(&req, &state, &user, &doc_path).await?;
-    let doc = attempt.document();
-    let client = attempt.client();
     let db = state.db.get().await?;
-    let deleted = db
-        .query_opt(
-            "WITH g AS (
-                DELETE FROM document_grants WHERE document_id = $1
-                   AND user_id = (SELECT id FROM users WHERE name = $2)
-                RETURNING user_id),
-             a AS (INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome, reason)
-                   SELECT $1, 'share', $3, $4, $5, $6, 'allowed', 'revoked from ' || $2 FROM g)
-             SELECT user_id FROM g",
-            &[
-                &doc,
-                &name,
-                &user.id.to_string(),
-                &client.ip,
-                &client.user_agent,
-                &access.key_id.get(),
-            ],
-        )
-        .await?;
-    if deleted.is_none() {
-        let exists = db
-            .query_opt("SELECT 1 FROM users WHERE name = $1", &[&name])
-            .await?
-            .is_some();
-        let err = if exists {
+    if !grants::revoke(&db, &change(&attempt, &access), &name).await? {
+        let err = if users::find(&db, &name).await?.is_some() {
             ErrorCode::GrantNotFound
         } else {
             ErrorCode::UserNotFound
@@ -212,20 +159,6 @@ pub async fn list_grants(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let (attempt, _) = authorize(&req, &state, &user, &path).await?;
-    let doc = attempt.document();
-    let db = state.db.get().await?;
-    let grants = db
-        .query(
-            "SELECT u.name, g.granted_at FROM document_grants g JOIN users u ON u.id = g.user_id
-             WHERE g.document_id = $1 ORDER BY g.granted_at, u.name",
-            &[&doc],
-        )
-        .await?
-        .iter()
-        .map(|r| Grant {
-            user: r.get(0),
-            granted_at: rfc3339(r.get(1)),
-        })
-        .collect();
+    let grants = grants::list(&state.db.get().await?, attempt.document()).await?;
     Ok(HttpResponse::Ok().json(GrantList { grants }))
 }

@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{admin, content, documents, grants, health, keys, rewrap};
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::lifecycle;
+use crate::{lifecycle, store};
 
 struct BearerAuth;
 
@@ -35,14 +35,14 @@ impl Modify for BearerAuth {
     ),
     components(schemas(
         documents::CreatedDocument, documents::KeyRef, documents::UnwrapRequest, documents::UnwrapResponse,
-        documents::DocumentList, documents::DocumentSummary, documents::AccessHistory, documents::AccessEntry,
-        keys::KeyInfo, ErrorBody, ErrorDetail,
+        documents::DocumentList, store::documents::DocumentSummary, documents::AccessHistory, store::access_logs::AccessEntry,
+        store::keys::KeyInfo, ErrorBody, ErrorDetail,
         rewrap::RewrapRequest, rewrap::RewrapResponse,
-        grants::GrantRequest, grants::GrantCreated, grants::Grant, grants::GrantList,
+        grants::GrantRequest, grants::GrantCreated, store::grants::Grant, grants::GrantList,
         content::ContentStored,
-        admin::AdminKey, admin::AdminKeyList, admin::Revoked, admin::Rotation, admin::RotationList,
-        admin::UsageStats, admin::DailyAccess, admin::UnusedKey, admin::TableSize, admin::Stats,
-        admin::RetentionRequest, admin::RetentionResult, admin::LogEntry, admin::LogPage,
+        store::keys::AdminKey, admin::AdminKeyList, admin::Revoked, store::rotations::Rotation, admin::RotationList,
+        store::stats::UsageStats, store::stats::DailyAccess, store::stats::UnusedKey, store::stats::TableSize, admin::Stats,
+        admin::RetentionRequest, admin::RetentionResult, store::access_logs::LogEntry, admin::LogPage,
         lifecycle::RotationCheck, lifecycle::RotationStarted, lifecycle::RotationProgress,
         lifecycle::MaintenanceReport,
     )),

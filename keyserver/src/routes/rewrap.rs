@@ -17,8 +17,8 @@ use crate::authorize::{self, Attempt, Rule};
 use crate::content;
 use crate::domain::{AuthenticatedUser, DocumentId, KeyId, Role, rng};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::lifecycle::ADVANCE_ROTATIONS_SQL;
 use crate::state::AppState;
+use crate::store::{documents, keys, rotations};
 
 /// Body of a rewrap.
 #[derive(Deserialize, ToSchema)]
@@ -38,21 +38,6 @@ pub struct RewrapResponse {
     /// The key it depended on before.
     pub replaced_key_id: i32,
 }
-
-/// Takes the least-used active key other than `$1` (the one being left) and
-/// counts the use, as registering a document does.
-pub const REWRAP_KEY_SQL: &str = "UPDATE encryption_keys SET usage_count = COALESCE(usage_count, 0) + 1
-    WHERE id = (SELECT id FROM encryption_keys
-                WHERE status = 'active' AND (expires_at IS NULL OR expires_at > CURRENT_TIMESTAMP) AND id <> $1
-                ORDER BY usage_count, id LIMIT 1 FOR UPDATE SKIP LOCKED)
-    RETURNING id, public_key";
-
-/// As [`REWRAP_KEY_SQL`] but waits when every candidate is locked.
-pub const REWRAP_KEY_WAIT_SQL: &str = "UPDATE encryption_keys SET usage_count = COALESCE(usage_count, 0) + 1
-    WHERE id = (SELECT id FROM encryption_keys
-                WHERE status = 'active' AND (expires_at IS NULL OR expires_at > CURRENT_TIMESTAMP) AND id <> $1
-                ORDER BY usage_count, id LIMIT 1 FOR UPDATE)
-    RETURNING id, public_key";
 
 /// Verifies the header with the document's current key and re-seals its file
 /// key to the least-used active key; records the move (the document's key,
@@ -148,60 +133,26 @@ async fn rewrap_inner(
 
     let mut db = state.db.get().await?;
     let tx = db.transaction().await?;
-    // Rewraps off a key under rotation take turns on its rotation row, so the
-    // last one to move a document sees every earlier move committed and
-    // completes the rotation (READ COMMITTED: each statement after the lock
-    // gets a fresh snapshot).
-    tx.execute(
-        "SELECT id FROM key_rotations WHERE old_key_id = $1 AND status IN ('pending', 'in_progress') FOR UPDATE",
-        &[&old.get()],
-    )
-    .await?;
-    let mut new_key = None;
-    for sql in [REWRAP_KEY_SQL, REWRAP_KEY_WAIT_SQL] {
-        if let Some(row) = tx.query_opt(sql, &[&old.get()]).await? {
-            new_key = Some((KeyId::from_db(row.get(0)), row.get::<_, String>(1)));
-            break;
-        }
-    }
-    let Some((new_id, public_b64)) = new_key else {
+    // Rewraps off a key under rotation take turns on its rotation row.
+    rotations::lock_open_from(&tx, old).await?;
+    let Some((new_id, public_b64)) = keys::take_for_rewrap(&tx, old).await? else {
         drop(tx);
         state.refill.notify_one();
         return Err(ErrorCode::NoActiveKey.into());
     };
     let new_header = reseal(&header, &document_id, old, new_id, &public_b64, &file_key)?;
-    let moved = tx
-        .execute(
-            "UPDATE documents SET key_id = $1 WHERE id = $2 AND key_id = $3",
-            &[&new_id.get(), &doc_hex, &old.get()],
-        )
-        .await?;
-    if moved != 1 {
+    if !documents::move_key(&tx, &doc_hex, old, new_id).await? {
         drop(tx);
         return Err(attempt.refuse(Some(old), ErrorCode::RewrapConflict).await);
     }
-    tx.execute(ADVANCE_ROTATIONS_SQL, &[&Some(old.get())])
-        .await?;
+    rotations::advance(&tx, Some(old)).await?;
     // Fail closed: the move is committed only together with its audit row.
-    let audited = tx
-        .execute(
-            "INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome, reason)
-             VALUES ($1, 'rewrap', $2, $3, $4, $5, 'allowed', $6)",
-            &[
-                &doc_hex,
-                &user.id.to_string(),
-                &attempt.client().ip,
-                &attempt.client().user_agent,
-                &new_id.get(),
-                &format!("from key {old}"),
-            ],
-        )
-        .await;
-    if let Err(e) = audited {
-        return Err(ApiError::new(ErrorCode::AuditUnavailable)
-            .message("the rewrap could not be audited, so it was refused; try again later")
-            .caused_by(e));
-    }
+    attempt
+        .record_allowed_in(&tx, Some(new_id), Some(&format!("from key {old}")))
+        .await
+        .map_err(|e| {
+            e.message("the rewrap could not be audited, so it was refused; try again later")
+        })?;
     let new_bytes = new_header.to_bytes();
     // A stored ciphertext gets the new header in place (same length: one
     // ML-KEM-768 stanza replaced by another), so it stays decryptable.

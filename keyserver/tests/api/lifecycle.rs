@@ -526,7 +526,7 @@ async fn a_rewrap_racing_another_move_off_the_same_key_still_completes_the_rotat
     .await
     .unwrap();
     tx.execute(
-        pqfile_keyserver::lifecycle::ADVANCE_ROTATIONS_SQL,
+        pqfile_keyserver::store::rotations::ADVANCE_ROTATIONS_SQL,
         &[&Some(old_key)],
     )
     .await

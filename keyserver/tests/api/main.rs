@@ -17,4 +17,5 @@ mod processes;
 mod refusals;
 mod rotation_processes;
 mod round_trip;
+mod schema;
 mod sharing;

@@ -1,0 +1,219 @@
+//! `access_logs`: the audit rows, their queries and their retention.
+
+use deadpool_postgres::GenericClient;
+use serde::Serialize;
+use tokio_postgres::types::ToSql;
+use utoipa::ToSchema;
+
+use super::rfc3339;
+use crate::audit::Entry;
+use crate::db::DbError;
+use crate::pipeline::Pipelined;
+
+/// The audit row of one access.
+pub const INSERT_SQL: &str = "INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome, reason)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+/// Inserts `e` on a pipelined connection (one statement per request).
+pub async fn insert(db: &Pipelined, e: &Entry<'_>) -> Result<(), DbError> {
+    let client = db.conn().await?;
+    let stmt = client.prepare_cached(INSERT_SQL).await?;
+    let outcome = if e.refusal.is_some() {
+        "refused"
+    } else {
+        "allowed"
+    };
+    client
+        .execute(
+            &stmt,
+            &[
+                &e.document_id,
+                &e.access_type.as_str(),
+                &e.user_id.to_string(),
+                &e.client.ip,
+                &e.client.user_agent,
+                &e.key_id,
+                &outcome,
+                &e.refusal,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Inserts the row of an allowed access `e` inside a transaction, so the
+/// change it records commits only with it; `note` fills `reason`.
+pub async fn insert_allowed(
+    tx: &impl GenericClient,
+    e: &Entry<'_>,
+    note: Option<&str>,
+) -> Result<(), DbError> {
+    tx.execute(
+        INSERT_SQL,
+        &[
+            &e.document_id,
+            &e.access_type.as_str(),
+            &e.user_id.to_string(),
+            &e.client.ip,
+            &e.client.user_agent,
+            &e.key_id,
+            &"allowed",
+            &note,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Deletes rows older than `days` days; returns how many.
+pub async fn delete_older_than(db: &impl GenericClient, days: u32) -> Result<u64, DbError> {
+    let days = i32::try_from(days).unwrap_or(i32::MAX);
+    Ok(db
+        .execute(
+            "DELETE FROM access_logs WHERE timestamp < CURRENT_TIMESTAMP - make_interval(days => $1)",
+            &[&days],
+        )
+        .await?)
+}
+
+/// One audit-log entry of a document.
+#[derive(Serialize, ToSchema)]
+pub struct AccessEntry {
+    /// `encrypt` or `decrypt`.
+    pub access_type: Option<String>,
+    /// RFC 3339, UTC.
+    pub timestamp: Option<String>,
+    /// The user's name (or id, if the user no longer exists).
+    pub user: Option<String>,
+    /// Client IP address.
+    pub ip_address: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+    /// `allowed` or `refused`.
+    pub outcome: String,
+    /// The refusal's error code.
+    pub reason: Option<String>,
+}
+
+/// Document `id`'s entries, newest first, at most `limit`.
+pub async fn of_document(
+    db: &impl GenericClient,
+    id: &str,
+    limit: i64,
+) -> Result<Vec<AccessEntry>, DbError> {
+    let rows = db
+        .query(
+            "SELECT a.access_type, a.timestamp, COALESCE(u.name, a.user_id), host(a.ip_address), a.user_agent, a.outcome, a.reason
+             FROM access_logs a LEFT JOIN users u ON u.id::text = a.user_id
+             WHERE a.document_id = $1 ORDER BY a.timestamp DESC, a.id DESC LIMIT $2",
+            &[&id, &limit],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| AccessEntry {
+            access_type: r.get(0),
+            timestamp: rfc3339(r.get(1)),
+            user: r.get(2),
+            ip_address: r.get(3),
+            user_agent: r.get(4),
+            outcome: r.get(5),
+            reason: r.get(6),
+        })
+        .collect())
+}
+
+/// One access-log row, for admins.
+#[derive(Serialize, ToSchema)]
+pub struct LogEntry {
+    /// Row id.
+    pub id: i32,
+    /// The document.
+    pub document_id: Option<String>,
+    /// What was attempted.
+    pub access_type: Option<String>,
+    /// RFC 3339, UTC.
+    pub timestamp: Option<String>,
+    /// The user's name (or id).
+    pub user: Option<String>,
+    /// Client IP.
+    pub ip_address: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+    /// The key involved.
+    pub key_id: Option<i32>,
+    /// `allowed` or `refused`.
+    pub outcome: String,
+    /// The refusal's code (or a note).
+    pub reason: Option<String>,
+}
+
+/// The filters of an access-log query, already validated.
+pub struct LogFilter {
+    /// 32 hex digits.
+    pub document_id: Option<String>,
+    /// A user name.
+    pub user: Option<String>,
+    /// An `access_type` value.
+    pub access_type: Option<String>,
+    /// Entries at or after.
+    pub since: Option<chrono::NaiveDateTime>,
+    /// Entries before.
+    pub until: Option<chrono::NaiveDateTime>,
+}
+
+const LOG_FILTER: &str = "($1::text IS NULL OR a.document_id = $1)
+      AND ($2::text IS NULL OR a.user_id = (SELECT id::text FROM users WHERE name = $2))
+      AND ($3::text IS NULL OR a.access_type = $3)
+      AND ($4::timestamp IS NULL OR a.timestamp >= $4)
+      AND ($5::timestamp IS NULL OR a.timestamp < $5)";
+
+/// The rows matching `f` over all pages, and page `page` (from 1) of
+/// `per_page` rows, newest first.
+pub async fn page(
+    db: &impl GenericClient,
+    f: &LogFilter,
+    page: i64,
+    per_page: i64,
+) -> Result<(i64, Vec<LogEntry>), DbError> {
+    let params: [&(dyn ToSql + Sync); 5] =
+        [&f.document_id, &f.user, &f.access_type, &f.since, &f.until];
+    let total: i64 = db
+        .query_one(
+            &format!("SELECT count(*) FROM access_logs a WHERE {LOG_FILTER}"),
+            &params,
+        )
+        .await?
+        .get(0);
+    let offset = (page - 1) * per_page;
+    let mut all: Vec<&(dyn ToSql + Sync)> = params.to_vec();
+    all.push(&per_page);
+    all.push(&offset);
+    let rows = db
+        .query(
+            &format!(
+                "SELECT a.id, a.document_id, a.access_type, a.timestamp, COALESCE(u.name, a.user_id),
+                        host(a.ip_address), a.user_agent, a.key_id, a.outcome, a.reason
+                 FROM access_logs a LEFT JOIN users u ON u.id::text = a.user_id
+                 WHERE {LOG_FILTER} ORDER BY a.timestamp DESC, a.id DESC LIMIT $6 OFFSET $7"
+            ),
+            &all,
+        )
+        .await?;
+    let entries = rows
+        .iter()
+        .map(|r| LogEntry {
+            id: r.get(0),
+            document_id: r.get(1),
+            access_type: r.get(2),
+            timestamp: rfc3339(r.get(3)),
+            user: r.get(4),
+            ip_address: r.get(5),
+            user_agent: r.get(6),
+            key_id: r.get(7),
+            outcome: r.get(8),
+            reason: r.get(9),
+        })
+        .collect();
+    Ok((total, entries))
+}
