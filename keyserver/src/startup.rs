@@ -22,7 +22,8 @@ use crate::kms::{KeyWrapper, KmsError};
 use crate::metrics::Metrics;
 use crate::pipeline::Pipelined;
 use crate::pool;
-use crate::routes::{admin, content, documents, grants, health, keys, openapi, rewrap};
+use crate::routes::documents::{access, content, create, grants, list, rewrap, unwrap};
+use crate::routes::{admin, health, keys, openapi};
 use crate::state::AppState;
 
 /// Why the server could not start.
@@ -228,24 +229,24 @@ fn run(
             .service(
                 web::scope("/v1")
                     .wrap(from_fn(require_token))
-                    .service(documents::create_document)
-                    .service(documents::list_documents)
-                    .service(documents::access_history)
-                    .service(documents::unwrap_document)
+                    .service(create::create_document)
+                    .service(list::list_documents)
+                    .service(access::access_history)
+                    .service(unwrap::unwrap_document)
                     .service(rewrap::rewrap_document)
                     .service(grants::create_grant)
                     .service(grants::delete_grant)
                     .service(grants::list_grants)
                     .service(content::put_content)
                     .service(content::get_content)
-                    .service(admin::list_keys)
-                    .service(admin::revoke_key)
-                    .service(admin::run_rotation)
-                    .service(admin::list_rotations)
-                    .service(admin::run_maintenance)
-                    .service(admin::stats)
-                    .service(admin::retention)
-                    .service(admin::access_logs)
+                    .service(admin::keys::list_keys)
+                    .service(admin::keys::revoke_key)
+                    .service(admin::rotations::run_rotation)
+                    .service(admin::rotations::list_rotations)
+                    .service(admin::maintenance::run_maintenance)
+                    .service(admin::stats::stats)
+                    .service(admin::maintenance::retention)
+                    .service(admin::access_logs::access_logs)
                     .service(keys::get_key)
                     .default_service(web::to(|| async {
                         Err::<HttpResponse, _>(ApiError::new(ErrorCode::NotFound))

@@ -1,10 +1,8 @@
-//! One module per resource.
+//! The HTTP API, one module per resource: `documents/…` (a document and
+//! what hangs off it), `admin/…`, `keys`, `health`, `openapi`.
 
 pub mod admin;
-pub mod content;
 pub mod documents;
-pub mod grants;
 pub mod health;
 pub mod keys;
 pub mod openapi;
-pub mod rewrap;

@@ -4,7 +4,8 @@ use actix_web::{HttpResponse, get};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, content, documents, grants, health, keys, rewrap};
+use super::documents::{access, content, create, grants, list, rewrap, unwrap};
+use super::{admin, health, keys};
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::{lifecycle, store};
 
@@ -25,24 +26,27 @@ impl Modify for BearerAuth {
 #[openapi(
     info(title = "pqfile key server", description = "Pooled ML-KEM-768 keys, KMS-wrapped private keys, authorized unwrap (FORMAT.md §7)."),
     paths(
-        documents::create_document, documents::unwrap_document, documents::list_documents,
-        documents::access_history, keys::get_key,
+        create::create_document, unwrap::unwrap_document, list::list_documents,
+        access::access_history, keys::get_key,
         rewrap::rewrap_document, grants::create_grant, grants::delete_grant, grants::list_grants,
         content::put_content, content::get_content,
-        admin::list_keys, admin::revoke_key, admin::run_rotation, admin::list_rotations,
-        admin::run_maintenance, admin::stats, admin::retention, admin::access_logs,
+        admin::keys::list_keys, admin::keys::revoke_key, admin::rotations::run_rotation,
+        admin::rotations::list_rotations, admin::maintenance::run_maintenance, admin::stats::stats,
+        admin::maintenance::retention, admin::access_logs::access_logs,
         health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(
-        documents::CreatedDocument, documents::KeyRef, documents::UnwrapRequest, documents::UnwrapResponse,
-        documents::DocumentList, store::documents::DocumentSummary, documents::AccessHistory, store::access_logs::AccessEntry,
+        create::CreatedDocument, create::KeyRef, unwrap::UnwrapRequest, unwrap::UnwrapResponse,
+        list::DocumentList, store::documents::DocumentSummary, access::AccessHistory, store::access_logs::AccessEntry,
         store::keys::KeyInfo, ErrorBody, ErrorDetail,
         rewrap::RewrapRequest, rewrap::RewrapResponse,
         grants::GrantRequest, grants::GrantCreated, store::grants::Grant, grants::GrantList,
         content::ContentStored,
-        store::keys::AdminKey, admin::AdminKeyList, admin::Revoked, store::rotations::Rotation, admin::RotationList,
-        store::stats::UsageStats, store::stats::DailyAccess, store::stats::UnusedKey, store::stats::TableSize, admin::Stats,
-        admin::RetentionRequest, admin::RetentionResult, store::access_logs::LogEntry, admin::LogPage,
+        store::keys::AdminKey, admin::keys::AdminKeyList, admin::keys::Revoked, store::rotations::Rotation,
+        admin::rotations::RotationList, store::stats::UsageStats, store::stats::DailyAccess,
+        store::stats::UnusedKey, store::stats::TableSize, admin::stats::Stats,
+        admin::maintenance::RetentionRequest, admin::maintenance::RetentionResult,
+        store::access_logs::LogEntry, admin::access_logs::LogPage,
         lifecycle::RotationCheck, lifecycle::RotationStarted, lifecycle::RotationProgress,
         lifecycle::MaintenanceReport,
     )),

@@ -1,0 +1,79 @@
+//! `/v1/admin/maintenance` and `/v1/admin/access-logs/retention`: running
+//! the background work on demand.
+
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{admin, invalid_query};
+use crate::domain::AuthenticatedUser;
+use crate::error::{ApiError, ErrorBody};
+use crate::lifecycle;
+use crate::state::AppState;
+
+/// Runs expiry, the rotation check, rotation progress, the pool refill and
+/// access-log retention once.
+#[utoipa::path(
+    post, path = "/v1/admin/maintenance", tag = "admin",
+    responses((status = 200, body = lifecycle::MaintenanceReport), (status = 403, description = "admin_only", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[post("/admin/maintenance")]
+pub async fn run_maintenance(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: web::ReqData<AuthenticatedUser>,
+) -> Result<HttpResponse, ApiError> {
+    let attempt = admin(&req, &state, &user).await?;
+    let report = state.maintenance().await?;
+    attempt.record_action(None).await;
+    Ok(HttpResponse::Ok().json(report))
+}
+
+/// Body of a retention run.
+#[derive(Deserialize, ToSchema)]
+pub struct RetentionRequest {
+    /// Delete rows older than this many days (default: the server's
+    /// `access_log_retention_days`, 365).
+    pub older_than_days: Option<i64>,
+}
+
+/// Answer to a retention run.
+#[derive(Serialize, ToSchema)]
+pub struct RetentionResult {
+    /// Rows deleted.
+    pub deleted: u64,
+    /// The age used.
+    pub older_than_days: u32,
+}
+
+/// Deletes access-log rows older than `older_than_days`.
+#[utoipa::path(
+    post, path = "/v1/admin/access-logs/retention", tag = "admin",
+    request_body = RetentionRequest,
+    responses((status = 200, body = RetentionResult), (status = 400, body = ErrorBody), (status = 403, description = "admin_only", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[post("/admin/access-logs/retention")]
+pub async fn retention(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: web::ReqData<AuthenticatedUser>,
+    body: Option<web::Json<RetentionRequest>>,
+) -> Result<HttpResponse, ApiError> {
+    let attempt = admin(&req, &state, &user).await?;
+    let days = match body.and_then(|b| b.older_than_days) {
+        None => state.settings.access_log_retention_days,
+        Some(d) => u32::try_from(d)
+            .ok()
+            .filter(|d| *d <= 36_500)
+            .ok_or_else(|| invalid_query("older_than_days must be between 0 and 36500"))?,
+    };
+    let deleted = lifecycle::apply_retention(&state.db, days).await?;
+    attempt.record_action(None).await;
+    tracing::info!(deleted, days, "access-log retention");
+    Ok(HttpResponse::Ok().json(RetentionResult {
+        deleted,
+        older_than_days: days,
+    }))
+}

@@ -1,0 +1,67 @@
+//! `/v1/admin/rotation(s)`: running the rotation check, and the rotations.
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{StatusQuery, admin, check_status};
+use crate::domain::AuthenticatedUser;
+use crate::error::{ApiError, ErrorBody};
+use crate::lifecycle;
+use crate::state::AppState;
+use crate::store::rotations::{self, ROTATION_STATUSES, Rotation};
+
+/// Runs `check_for_keys_to_rotate` now.
+#[utoipa::path(
+    post, path = "/v1/admin/rotation", tag = "admin",
+    responses((status = 200, body = lifecycle::RotationCheck), (status = 403, description = "admin_only", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[post("/admin/rotation")]
+pub async fn run_rotation(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: web::ReqData<AuthenticatedUser>,
+) -> Result<HttpResponse, ApiError> {
+    let attempt = admin(&req, &state, &user).await?;
+    let check = lifecycle::check_for_keys_to_rotate(
+        &state.db,
+        state.kms.as_ref(),
+        state.settings.rotation_age_days,
+    )
+    .await?;
+    state
+        .metrics
+        .rotations_started
+        .inc_by(check.queued.len() as u64);
+    attempt.record_action(None).await;
+    state.refresh_pool_gauges().await;
+    Ok(HttpResponse::Ok().json(check))
+}
+
+/// Answer to `GET /v1/admin/rotations`.
+#[derive(Serialize, ToSchema)]
+pub struct RotationList {
+    /// By id.
+    pub rotations: Vec<Rotation>,
+}
+
+/// Rotations, with the ages of both keys and the documents left to move.
+#[utoipa::path(
+    get, path = "/v1/admin/rotations", tag = "admin", params(StatusQuery),
+    responses((status = 200, body = RotationList), (status = 400, body = ErrorBody), (status = 403, description = "admin_only", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+#[get("/admin/rotations")]
+pub async fn list_rotations(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: web::ReqData<AuthenticatedUser>,
+    query: web::Query<StatusQuery>,
+) -> Result<HttpResponse, ApiError> {
+    admin(&req, &state, &user).await?;
+    check_status(query.status.as_deref(), &ROTATION_STATUSES)?;
+    let which = rotations::Which::Status(query.status.as_deref());
+    let rotations = rotations::list(&state.db.get().await?, which).await?;
+    Ok(HttpResponse::Ok().json(RotationList { rotations }))
+}

@@ -1,0 +1,52 @@
+//! `GET /v1/documents/{id}/access`: a document's access history.
+
+use actix_web::{HttpResponse, get, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{ListQuery, limit};
+use crate::authorize;
+use crate::domain::AuthenticatedUser;
+use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::state::AppState;
+use crate::store::access_logs::{self, AccessEntry};
+use crate::store::documents;
+
+/// Answer to `GET /v1/documents/{id}/access`.
+#[derive(Serialize, ToSchema)]
+pub struct AccessHistory {
+    /// Newest first, at most `limit`.
+    pub entries: Vec<AccessEntry>,
+}
+
+/// The access history of a document the caller owns (admins: any document).
+#[utoipa::path(
+    get, path = "/v1/documents/{document_id}/access", tag = "documents",
+    params(("document_id" = String, Path, description = "32 hex digits"), ListQuery),
+    responses(
+        (status = 200, description = "Audit entries", body = AccessHistory),
+        (status = 400, description = "Malformed document id", body = ErrorBody),
+        (status = 403, description = "Not the owner", body = ErrorBody),
+        (status = 404, description = "Unknown document", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/documents/{document_id}/access")]
+pub async fn access_history(
+    state: web::Data<AppState>,
+    user: web::ReqData<AuthenticatedUser>,
+    path: web::Path<String>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = authorize::document_id(&path)?.to_string();
+    let client = state.db.get().await?;
+    let owner = documents::owner(&client, &id)
+        .await?
+        .ok_or(ErrorCode::DocumentNotFound)?;
+    if !user.may_unwrap(owner) {
+        return Err(ApiError::new(ErrorCode::Forbidden)
+            .message("you are not allowed to see this document's history"));
+    }
+    let entries = access_logs::of_document(&client, &id, limit(&query)).await?;
+    Ok(HttpResponse::Ok().json(AccessHistory { entries }))
+}
