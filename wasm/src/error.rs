@@ -72,18 +72,14 @@ mod code {
     }
 }
 
-/// Codes only the bindings produce (misuse of their objects); every other
-/// code comes from pqfile-core (`pqfile_core::ERROR_CODES`).
-pub const BINDING_ERROR_CODES: &[&str] = &["invalid_state"];
-
-/// Every `code` a PqfileError thrown by these bindings can have:
-/// pqfile-core's `ERROR_CODES` in their order, then `"invalid_state"`. The
-/// npm package's `ErrorCode` must list the same codes (its tests check).
+/// Every code pqfile-core can produce (`pqfile_core::ERROR_CODES`, in its
+/// order). The bindings add one of their own, `"invalid_state"` (misuse of
+/// their objects); [`ErrorCode`] lists both, and the npm package's
+/// `ErrorCode` must list the same (its tests compare them).
 #[wasm_bindgen(js_name = errorCodes)]
 pub fn error_codes() -> Vec<String> {
     pqfile_core::ERROR_CODES
         .iter()
-        .chain(BINDING_ERROR_CODES)
         .map(|c| (*c).to_owned())
         .collect()
 }

@@ -6,30 +6,31 @@
 import { backend, init } from './backend.js';
 import { PqfileError, ErrorCode } from './errors.js';
 import { encapsulate } from './kem.js';
-import {
-  WasmOpener,
-  WasmSealer,
-  WebCryptoOpener,
-  WebCryptoSealer,
-  call,
-  hasWebCrypto,
-  importChunkKey,
-  streamConstants,
-} from './stream.js';
+import { DecryptionStart, unwrapWithKeyServer } from './decryption.js';
+import { WasmSealer, WebCryptoSealer, call, importChunkKey, useWebCrypto } from './stream.js';
+
+/** @typedef {import('../dist/bundler/pqfile_wasm.js').Header} WasmHeader */
+/** @typedef {import('../dist/bundler/pqfile_wasm.js').FileKey} WasmFileKey */
+/** @typedef {import('./stream.js').Emit} Emit */
+/** A push/finish state machine over bytes. @typedef {{ push(data: Uint8Array): Promise<void>, finish(): Promise<void> }} Engine */
+/** @typedef {(emit: Emit) => Promise<Engine>} MakeEngine */
+/** @typedef {{ webCrypto?: boolean | 'auto', concurrency?: number, onProgress?: (bytes: number) => void }} Options */
+/**
+ * What Encrypter/Decrypter need of a key server (KeyServerClient, or a stand-in).
+ * @typedef {{
+ *   createDocument(): Promise<{ documentId: string, keyId: number, publicKey: Uint8Array }>,
+ *   unwrap(documentId: string, stanza: Uint8Array, ephemeralPublicKey: Uint8Array): Promise<Uint8Array>,
+ * }} KeyServer
+ */
 
 export { init };
 export { encapsulate, hasWebCryptoKem } from './kem.js';
 export { hasWebCrypto, chunkNonce } from './stream.js';
 
-function useWebCrypto(option) {
-  if (option === true) {
-    if (!hasWebCrypto()) throw new PqfileError(ErrorCode.InvalidState, 'WebCrypto is not available here (crypto.subtle needs a secure context)');
-    return true;
-  }
-  if (option === false) return false;
-  return hasWebCrypto();
-}
-
+/**
+ * @param {Uint8Array[]} parts
+ * @param {number} total
+ */
 function concat(parts, total) {
   const out = new Uint8Array(total);
   let off = 0;
@@ -40,9 +41,15 @@ function concat(parts, total) {
   return out;
 }
 
-/** Runs a push/finish engine over a Uint8Array or a ReadableStream. */
+/**
+ * Runs a push/finish engine over a Uint8Array or a ReadableStream.
+ * @param {Uint8Array | ReadableStream<Uint8Array>} input
+ * @param {MakeEngine} makeEngine
+ * @returns {Promise<any>}
+ */
 async function run(input, makeEngine) {
   if (input instanceof Uint8Array) {
+    /** @type {Uint8Array[]} */
     const parts = [];
     let total = 0;
     const engine = await makeEngine((b) => {
@@ -59,7 +66,12 @@ async function run(input, makeEngine) {
   throw new TypeError('expected a Uint8Array or a ReadableStream<Uint8Array>');
 }
 
+/**
+ * @param {MakeEngine} makeEngine
+ * @returns {TransformStream<Uint8Array, Uint8Array>}
+ */
 function transform(makeEngine) {
+  /** @type {Engine} */
   let engine;
   return new TransformStream(
     {
@@ -80,10 +92,16 @@ function transform(makeEngine) {
   );
 }
 
+/**
+ * @param {Engine} engine
+ * @param {((bytes: number) => void) | undefined} onProgress
+ * @returns {Engine}
+ */
 function progress(engine, onProgress) {
   if (!onProgress) return engine;
   let done = 0;
   return {
+    /** @param {Uint8Array} data */
     async push(data) {
       await engine.push(data);
       done += data.length;
@@ -102,27 +120,41 @@ export class Encrypter {
    * @param {{ webCrypto?: boolean | 'auto', concurrency?: number, onProgress?: (plaintextBytes: number) => void }} [options]
    */
   constructor(options = {}) {
+    /** @type {Options} */
     this.options = options;
+    /** @type {{ keyId: number, publicKey: Uint8Array }[]} */
     this.recipients = [];
+    /** @type {string | undefined} */
     this.fixedDocumentId = undefined;
+    /** @type {KeyServer | undefined} */
     this.keyServer = undefined;
-    /** The document id of the file being (or last) encrypted. */
+    /** The document id of the file being (or last) encrypted. @type {string | undefined} */
     this.documentId = undefined;
   }
 
-  /** Adds a recipient: a key-server key id and its 1184-byte ML-KEM-768 public key. */
+  /**
+   * Adds a recipient: a key-server key id and its 1184-byte ML-KEM-768 public key.
+   * @param {number} keyId
+   * @param {Uint8Array} publicKey
+   */
   addRecipient(keyId, publicKey) {
     this.recipients.push({ keyId, publicKey });
     return this;
   }
 
-  /** Uses this document id (32 hex digits) instead of a random one. */
+  /**
+   * Uses this document id (32 hex digits) instead of a random one.
+   * @param {string} documentId
+   */
   setDocumentId(documentId) {
     this.fixedDocumentId = documentId;
     return this;
   }
 
-  /** Creates a key-server document for each file and encrypts to its key. */
+  /**
+   * Creates a key-server document for each file and encrypts to its key.
+   * @param {KeyServer} client
+   */
   useKeyServer(client) {
     this.keyServer = client;
     return this;
@@ -144,6 +176,10 @@ export class Encrypter {
     return transform((emit) => this.#engine(emit));
   }
 
+  /**
+   * @param {Emit} emit
+   * @returns {Promise<Engine>}
+   */
   async #engine(emit) {
     const wasm = await init();
     const recipients = [...this.recipients];
@@ -155,6 +191,7 @@ export class Encrypter {
     }
     // ML-KEM with WebCrypto where it exists (unless `webCrypto: false`);
     // the stanzas are sealed in wasm either way.
+    /** @type {{ webCrypto: false | 'auto' }} */
     const kem = { webCrypto: this.options.webCrypto === false ? false : 'auto' };
     const list = new wasm.Recipients();
     let encryptor;
@@ -188,20 +225,30 @@ export class Decrypter {
    * @param {{ webCrypto?: boolean | 'auto', concurrency?: number, onProgress?: (ciphertextBytes: number) => void }} [options]
    */
   constructor(options = {}) {
+    /** @type {Options} */
     this.options = options;
+    /** @type {{ keyId: number, seed: Uint8Array }[]} */
     this.identities = [];
+    /** @type {KeyServer | undefined} */
     this.keyServer = undefined;
-    /** The document id of the file being (or last) decrypted. */
+    /** The document id of the file being (or last) decrypted. @type {string | undefined} */
     this.documentId = undefined;
   }
 
-  /** Adds a local identity: key id and the 64-byte ML-KEM-768 seed. */
+  /**
+   * Adds a local identity: key id and the 64-byte ML-KEM-768 seed.
+   * @param {number} keyId
+   * @param {Uint8Array} seed
+   */
   addIdentity(keyId, seed) {
     this.identities.push({ keyId, seed });
     return this;
   }
 
-  /** Asks the key server to unwrap the file key (FORMAT.md §7). */
+  /**
+   * Asks the key server to unwrap the file key (FORMAT.md §7).
+   * @param {KeyServer} client
+   */
   useKeyServer(client) {
     this.keyServer = client;
     return this;
@@ -225,22 +272,32 @@ export class Decrypter {
     return transform((emit) => this.#engine(emit));
   }
 
+  /**
+   * @param {Emit} emit
+   * @returns {Promise<Engine>}
+   */
   async #engine(emit) {
     await init();
     const engine = new DecryptionStart(this, emit);
     return progress(engine, this.options.onProgress);
   }
 
-  /** Finds the file key for `header` (MAC verified). */
+  /**
+   * Finds the file key for `header` (MAC verified).
+   * @param {WasmHeader} header
+   * @returns {Promise<WasmFileKey>}
+   */
   async unwrapFileKey(header) {
     const wasm = backend.wasm;
+    /** @type {unknown} */
     let lastError = new PqfileError(ErrorCode.NoMatchingStanza, 'none of the available keys is a recipient of this file');
     for (const { keyId, seed } of this.identities) {
       const sk = call(() => wasm.MlKem768SecretKey.fromSeed(seed));
       try {
         return call(() => header.unwrapFileKey(keyId, sk));
       } catch (e) {
-        if (e.code !== ErrorCode.NoMatchingStanza && e.code !== ErrorCode.UnsupportedKem) throw e;
+        const code = /** @type {{ code?: unknown }} */ (e).code;
+        if (code !== ErrorCode.NoMatchingStanza && code !== ErrorCode.UnsupportedKem) throw e;
         lastError = e;
       } finally {
         sk.free();
@@ -249,123 +306,4 @@ export class Decrypter {
     if (this.keyServer) return unwrapWithKeyServer(wasm, this.keyServer, header);
     throw lastError;
   }
-}
-
-/**
- * Gets the file key from the key server. The protocol is the core's
- * (`KeyServerUnwrap`: requests, opening the answer, FORMAT.md §7) and so is
- * the retry policy (`shouldTryNextStanza`, §7.1); only the HTTP is here.
- */
-async function unwrapWithKeyServer(wasm, client, header) {
-  const unwrap = call(() => new wasm.KeyServerUnwrap(header));
-  let refusal;
-  try {
-    for (let request = unwrap.nextRequest(); request; request = unwrap.nextRequest()) {
-      try {
-        let transport;
-        try {
-          transport = await client.unwrap(unwrap.documentId, request.stanza, request.ephemeralPublicKey);
-        } catch (e) {
-          const status = typeof e?.status === 'number' ? e.status : 0;
-          if (!wasm.shouldTryNextStanza(status, String(e?.code ?? ''))) throw e;
-          refusal = e;
-          continue;
-        }
-        return call(() => unwrap.openResponse(request, transport));
-      } finally {
-        request.free();
-      }
-    }
-  } finally {
-    unwrap.free();
-  }
-  // KeyServerUnwrap made sure there was a stanza to ask about.
-  throw refusal;
-}
-
-/**
- * Starts a decryption: the header through the core's HeaderReader, the file
- * key, the payload prefix; then hands over to a payload engine.
- */
-class DecryptionStart {
-  constructor(decrypter, emit) {
-    const { payloadPrefixLen, maxHeaderLen } = streamConstants();
-    this.decrypter = decrypter;
-    this.emit = emit;
-    this.payloadPrefixLen = payloadPrefixLen;
-    this.maxHeaderLen = maxHeaderLen;
-    this.reader = new backend.wasm.HeaderReader();
-    /** Payload bytes held until the payload prefix is complete. */
-    this.head = new Uint8Array(0);
-    this.header = null;
-    this.fileKey = null;
-    this.engine = null;
-  }
-
-  async push(data) {
-    if (this.engine) return this.engine.push(data);
-    if (!this.header) {
-      // At most a header's worth crosses into wasm; the reader keeps only
-      // the header's bytes and says how many of `data` they were.
-      const used = call(() => this.reader.push(data.subarray(0, this.maxHeaderLen)));
-      if (!this.reader.complete) return;
-      this.header = this.reader.takeHeader();
-      this.reader.free();
-      this.reader = null;
-      this.decrypter.documentId = this.header.documentId;
-      this.fileKey = await this.decrypter.unwrapFileKey(this.header);
-      data = data.subarray(used);
-    }
-    const rest = this.head.length ? appendBytes(this.head, data) : data;
-    if (rest.length < this.payloadPrefixLen) {
-      this.head = rest.slice();
-      return;
-    }
-    this.head = null;
-    await this.start(rest);
-  }
-
-  async start(rest) {
-    const wasm = backend.wasm;
-    try {
-      if (useWebCrypto(this.decrypter.options.webCrypto)) {
-        const prefix = rest.subarray(0, this.payloadPrefixLen);
-        const key = await importChunkKey(call(() => wasm.ChunkKey.forPayload(this.header, this.fileKey, prefix)));
-        this.engine = new WebCryptoOpener(key, this.emit, this.decrypter.options.concurrency);
-        await this.engine.push(rest.subarray(this.payloadPrefixLen));
-      } else {
-        this.engine = new WasmOpener(call(() => new wasm.Decryptor(this.header, this.fileKey)), this.emit);
-        await this.engine.push(rest);
-      }
-    } finally {
-      this.fileKey.free();
-      this.header.free();
-      this.fileKey = null;
-    }
-  }
-
-  async finish() {
-    if (!this.header) {
-      // Throws truncated_header, with how many more bytes the header needed.
-      try {
-        call(() => this.reader.finish());
-      } finally {
-        this.reader.free();
-      }
-    }
-    if (!this.engine) {
-      this.fileKey?.free();
-      this.header.free();
-      // A header with no (or a partial) payload prefix: truncated (FORMAT.md §9).
-      throw new PqfileError(ErrorCode.DecryptionFailed, 'decryption failed');
-    }
-    await this.engine.finish();
-  }
-}
-
-function appendBytes(a, b) {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
 }

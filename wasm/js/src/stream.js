@@ -7,6 +7,9 @@
 import { backend } from './backend.js';
 import { PqfileError, ErrorCode, fromWasm } from './errors.js';
 
+/** Receives output bytes, in file order. @typedef {(bytes: Uint8Array) => void} Emit */
+/** An imported chunk key. @typedef {{ key: CryptoKey, baseNonce: Uint8Array }} ImportedChunkKey */
+
 /**
  * The format's sizes, from the core through the wasm bindings
  * (`StreamConstant`, `maxChunks()`): read when an engine starts, after init.
@@ -33,7 +36,25 @@ export function hasWebCrypto() {
   return globalThis.isSecureContext !== false;
 }
 
-/** Nonce of chunk `counter`: base nonce XOR the counter as a 96-bit big-endian integer. */
+/**
+ * Whether to seal/open chunks with WebCrypto: `true` requires it, `false`
+ * refuses it, `'auto'` (or unset) uses it where it exists.
+ * @param {boolean | 'auto' | undefined} option
+ */
+export function useWebCrypto(option) {
+  if (option === true) {
+    if (!hasWebCrypto()) throw new PqfileError(ErrorCode.InvalidState, 'WebCrypto is not available here (crypto.subtle needs a secure context)');
+    return true;
+  }
+  if (option === false) return false;
+  return hasWebCrypto();
+}
+
+/**
+ * Nonce of chunk `counter`: base nonce XOR the counter as a 96-bit big-endian integer.
+ * @param {Uint8Array} baseNonce
+ * @param {number} counter
+ */
 export function chunkNonce(baseNonce, counter) {
   const n = baseNonce.slice();
   let c = counter;
@@ -44,25 +65,35 @@ export function chunkNonce(baseNonce, counter) {
   return n;
 }
 
-/** Imports the chunk key as a non-extractable CryptoKey, then frees (wipes) the wasm copy. */
+/**
+ * Imports the chunk key as a non-extractable CryptoKey, then frees (wipes) the wasm copy.
+ * @param {import('../dist/bundler/pqfile_wasm.js').ChunkKey} chunkKey
+ * @returns {Promise<ImportedChunkKey>}
+ */
 export async function importChunkKey(chunkKey) {
   const raw = chunkKey.key();
   const baseNonce = chunkKey.baseNonce;
   chunkKey.free();
   try {
-    const key = await crypto.subtle.importKey('raw', raw, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
+    const key = await crypto.subtle.importKey('raw', /** @type {BufferSource} */ (raw), { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
     return { key, baseNonce };
   } finally {
     raw.fill(0);
   }
 }
 
+/** @param {unknown} [cause] */
 function failed(cause) {
   return new PqfileError(ErrorCode.DecryptionFailed, 'decryption failed', cause ? { cause } : undefined);
 }
 
 /** Seals chunks with WebCrypto. `emit` receives output in file order. */
 export class WebCryptoSealer {
+  /**
+   * @param {ImportedChunkKey} chunkKey
+   * @param {Emit} emit
+   * @param {number} [concurrency]
+   */
   constructor({ key, baseNonce }, emit, concurrency = DEFAULT_CONCURRENCY) {
     const { chunkSize, maxChunks } = streamConstants();
     this.key = key;
@@ -78,28 +109,31 @@ export class WebCryptoSealer {
     this.inflight = [];
   }
 
+  /** @param {Uint8Array} plaintext */
   seal(plaintext) {
     if (this.counter >= this.maxChunks) throw new PqfileError(ErrorCode.MessageTooLong, 'the plaintext exceeds the 4 PiB limit of the format');
     const iv = chunkNonce(this.baseNonce, this.counter++);
     // subtle.encrypt copies its input before returning, so buffers can be reused.
-    return crypto.subtle.encrypt({ name: 'AES-GCM', iv }, this.key, plaintext);
+    return crypto.subtle.encrypt({ name: 'AES-GCM', iv }, this.key, /** @type {BufferSource} */ (plaintext));
   }
 
   // Starts sealing one chunk (a view: subtle.encrypt copies it at once) and
   // emits finished chunks, in file order, while more than `window` calls are
   // in flight. The window spans pushes: a push of a few chunks does not wait
   // for them, so the crypto thread always has up to `window` calls queued.
+  /** @param {Uint8Array} chunk */
   async #start(chunk) {
     const p = this.seal(chunk);
     p.catch(() => {}); // awaited in order below
     this.inflight.push(p);
-    while (this.inflight.length > this.window) this.emit(new Uint8Array(await this.inflight.shift()));
+    while (this.inflight.length > this.window) this.emit(new Uint8Array(await /** @type {Promise<ArrayBuffer>} */ (this.inflight.shift())));
   }
 
   async #drain() {
-    while (this.inflight.length > 0) this.emit(new Uint8Array(await this.inflight.shift()));
+    while (this.inflight.length > 0) this.emit(new Uint8Array(await /** @type {Promise<ArrayBuffer>} */ (this.inflight.shift())));
   }
 
+  /** @param {Uint8Array} data */
   async push(data) {
     const size = this.chunkSize;
     let off = 0;
@@ -129,6 +163,11 @@ export class WebCryptoSealer {
 
 /** Opens chunks with WebCrypto; only authenticated plaintext is emitted (C6). */
 export class WebCryptoOpener {
+  /**
+   * @param {ImportedChunkKey} chunkKey
+   * @param {Emit} emit
+   * @param {number} [concurrency]
+   */
   constructor({ key, baseNonce }, emit, concurrency = DEFAULT_CONCURRENCY) {
     const { chunkCtSize, tagLen, maxChunks } = streamConstants();
     this.key = key;
@@ -143,16 +182,21 @@ export class WebCryptoOpener {
     this.counter = 0;
   }
 
+  /**
+   * @param {Uint8Array} ciphertext
+   * @returns {Promise<ArrayBuffer>}
+   */
   open(ciphertext) {
     if (this.counter >= this.maxChunks) return Promise.reject(failed());
     const iv = chunkNonce(this.baseNonce, this.counter++);
-    return crypto.subtle.decrypt({ name: 'AES-GCM', iv }, this.key, ciphertext).catch((e) => {
+    return crypto.subtle.decrypt({ name: 'AES-GCM', iv }, this.key, /** @type {BufferSource} */ (ciphertext)).catch((e) => {
       throw failed(e);
     });
   }
 
   // Opens `chunks` in windows of concurrent calls; a window is released only
   // when all its chunks authenticate, and in order.
+  /** @param {Uint8Array[]} chunks */
   async #openAll(chunks) {
     for (let i = 0; i < chunks.length; i += this.window) {
       const pending = chunks.slice(i, i + this.window).map((c) => this.open(c));
@@ -161,6 +205,7 @@ export class WebCryptoOpener {
     }
   }
 
+  /** @param {Uint8Array} data */
   async push(data) {
     const size = this.chunkCtSize;
     const chunks = [];
@@ -193,11 +238,16 @@ export class WebCryptoOpener {
 
 /** Seals chunks in wasm (the fallback where crypto.subtle is missing). */
 export class WasmSealer {
+  /**
+   * @param {import('../dist/bundler/pqfile_wasm.js').Encryptor} encryptor
+   * @param {Emit} emit
+   */
   constructor(encryptor, emit) {
     this.encryptor = encryptor;
     this.emit = emit;
   }
 
+  /** @param {Uint8Array} data */
   async push(data) {
     const out = call(() => this.encryptor.push(data));
     if (out.length) this.emit(out);
@@ -212,11 +262,16 @@ export class WasmSealer {
 
 /** Opens a payload in wasm (the fallback where crypto.subtle is missing). */
 export class WasmOpener {
+  /**
+   * @param {import('../dist/bundler/pqfile_wasm.js').Decryptor} decryptor
+   * @param {Emit} emit
+   */
   constructor(decryptor, emit) {
     this.decryptor = decryptor;
     this.emit = emit;
   }
 
+  /** @param {Uint8Array} data */
   async push(data) {
     const out = call(() => this.decryptor.push(data));
     if (out.length) this.emit(out);
@@ -232,7 +287,12 @@ export class WasmOpener {
   }
 }
 
-/** Runs a wasm call, rethrowing its errors as PqfileError. */
+/**
+ * Runs a wasm call, rethrowing its errors as PqfileError.
+ * @template T
+ * @param {() => T} f
+ * @returns {T}
+ */
 export function call(f) {
   try {
     return f();
