@@ -75,14 +75,7 @@ pub(super) fn rewrap(client: &Client, path: &std::path::Path) -> Result<(), CliE
             .map_err(io_err("seeking".into()))?;
         let mut out = Output::create(Some(path.to_path_buf()), true)?;
         out.write_all(&new)?;
-        let mut buf = vec![0u8; BUF];
-        loop {
-            let n = io::read_some(&mut src, &mut buf)?;
-            if n == 0 {
-                break;
-            }
-            out.write_all(&buf[..n])?;
-        }
+        copy(&mut src, &mut out)?;
         out.commit()?;
         eprintln!(
             "rewrapped {} (header size changed, file rewritten); recipients: {}",
@@ -144,16 +137,21 @@ pub(super) fn download(
     let dest = output.unwrap_or_else(|| PathBuf::from(format!("{id}.pqf")));
     let mut out = Output::create(Some(dest), force)?;
     let (_len, mut body) = client.get_stream(&format!("/v1/documents/{id}/content"))?;
-    let mut buf = vec![0u8; BUF];
-    loop {
-        let n = io::read_some(&mut body, &mut buf)?;
-        if n == 0 {
-            break;
-        }
-        out.write_all(&buf[..n])?;
-    }
+    copy(&mut body, &mut out)?;
     if let Some(p) = out.commit()? {
         eprintln!("downloaded document {id} to {}", p.display());
     }
     Ok(())
+}
+
+/// Copies the rest of `src` to `out`.
+fn copy(src: &mut dyn std::io::Read, out: &mut Output) -> Result<(), CliError> {
+    let mut buf = vec![0u8; BUF];
+    loop {
+        let n = io::read_some(src, &mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        out.write_all(&buf[..n])?;
+    }
 }
