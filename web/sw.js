@@ -18,7 +18,7 @@ const pending = new Map();
 // Fetches that arrived before their download's message: id -> wake-up.
 // The page's message and the iframe's navigation reach this worker by
 // different routes; the navigation's fetch event has been seen first (same
-// worker instance, about 1 download in 20 under load: web/e2e/repro-sw.js).
+// worker instance, about 1 download in 20 under load: web/bench/repro-sw.js).
 /** @type {Map<string, () => void>} */
 const early = new Map();
 const MESSAGE_WAIT_MS = 5_000;

@@ -1,5 +1,5 @@
 // Shared by the e2e tests and the benchmark: the real key server (started
-// and stopped here, on the stack with-stack.sh prepared), Debian's Chromium
+// and stopped here, on the stack scripts/with-stack.sh prepared), Debian's Chromium
 // through playwright-core, and helpers that drive the page like a user.
 import { chromium } from 'playwright-core';
 import { spawn, execFileSync } from 'node:child_process';
@@ -14,7 +14,7 @@ export const ARTIFACTS = join(E2E_DIR, 'artifacts');
 
 function env(name) {
   const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set: run through web/e2e/with-stack.sh`);
+  if (!v) throw new Error(`${name} is not set: run through scripts/with-stack.sh`);
   return v;
 }
 

@@ -1,5 +1,5 @@
 // End-to-end tests of the web page in headless Chromium against the real key
-// server and PostgreSQL (web/e2e/with-stack.sh). Each test drives the page
+// server and PostgreSQL (scripts/with-stack.sh). Each test drives the page
 // like a user: choose a file, click Encrypt/Decrypt, take the download.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
