@@ -51,8 +51,9 @@ pub fn max_chunks() -> f64 {
 
 /// One recipient of a new file.
 enum Entry {
-    /// Encapsulated to inside `new Encryptor` (wasm ML-KEM).
-    Key(Recipient),
+    /// Encapsulated to inside `new Encryptor` (wasm ML-KEM). Boxed: a public
+    /// key is large next to the other variant.
+    Key(Box<Recipient>),
     /// Encapsulated beforehand (e.g. by WebCrypto). The shared secret seals
     /// one file key only: the stanza's AES-GCM key is derived from it and
     /// its nonce is fixed (FORMAT.md §4), so `new Encryptor` takes it.
@@ -79,10 +80,10 @@ impl Recipients {
 
     /// Adds the key `keyId` (1 ..= 2³¹−1) with its public key.
     pub fn add(&mut self, key_id: u32, public_key: &PublicKey) {
-        self.0.push(Entry::Key(Recipient {
+        self.0.push(Entry::Key(Box::new(Recipient {
             key_id,
             public_key: public_key.0.clone(),
-        }));
+        })));
     }
 
     /// Adds the key `keyId` with an encapsulation already made to its
