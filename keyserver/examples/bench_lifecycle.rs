@@ -23,7 +23,7 @@ use pqfile_core::format::{Header, Stanza};
 use pqfile_core::mlkem768::{PublicKey, SecretKey};
 use pqfile_core::stanza::FileKey;
 use pqfile_core::{Decryptor, DocumentId, Encryptor, Recipient};
-use pqfile_keyserver::admin;
+use pqfile_keyserver::accounts;
 use pqfile_keyserver::configuration::{KmsKind, Settings};
 use pqfile_keyserver::domain::{Role, rng};
 use pqfile_keyserver::startup::Application;
@@ -88,14 +88,14 @@ async fn start(pg: &str, pool_size: u32) -> Server {
     let base = format!("http://127.0.0.1:{}", app.port());
     let pool = app.state().db.clone();
     tokio::spawn(app.run_until_stopped());
-    admin::add_user(&pool, "bench", Role::User).await.unwrap();
-    admin::add_user(&pool, "root", Role::Admin).await.unwrap();
-    let token = admin::create_token(&pool, "bench", None)
+    accounts::add_user(&pool, "bench", Role::User).await.unwrap();
+    accounts::add_user(&pool, "root", Role::Admin).await.unwrap();
+    let token = accounts::create_token(&pool, "bench", None)
         .await
         .unwrap()
         .expose()
         .to_owned();
-    let admin = admin::create_token(&pool, "root", None)
+    let admin = accounts::create_token(&pool, "root", None)
         .await
         .unwrap()
         .expose()

@@ -1,4 +1,5 @@
-//! PostgreSQL: the connection pool and the refinery migrations in `../migrations`.
+//! PostgreSQL: the connection pool ([`DbPool`]; not to be confused with the
+//! key pool, `key_pool`) and the refinery migrations in `../migrations`.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -9,6 +10,10 @@ use tokio_postgres::NoTls;
 mod embedded {
     refinery::embed_migrations!("../migrations");
 }
+
+/// The pool of PostgreSQL connections (deadpool). The *key* pool is
+/// `crate::key_pool`.
+pub type DbPool = Pool;
 
 /// Arbitrary constant naming the migration advisory lock.
 const MIGRATION_LOCK: i64 = 0x7071_6669_6c65_0001;
@@ -22,9 +27,9 @@ pub enum DbError {
     /// The pool could not be built.
     #[error("cannot build the connection pool: {0}")]
     Build(#[from] deadpool_postgres::BuildError),
-    /// No connection could be obtained.
+    /// No connection could be checked out of the connection pool.
     #[error("cannot connect to PostgreSQL: {0}")]
-    Pool(#[from] deadpool_postgres::PoolError),
+    Checkout(#[from] deadpool_postgres::PoolError),
     /// A pipelined connection closed and could not be reopened.
     #[error("the PostgreSQL connection closed")]
     Closed,
@@ -47,7 +52,7 @@ pub fn pg_config(url: &str) -> Result<tokio_postgres::Config, DbError> {
 }
 
 /// A connection pool of at most `max_size` connections.
-pub fn connect(url: &str, max_size: usize) -> Result<Pool, DbError> {
+pub fn connect(url: &str, max_size: usize) -> Result<DbPool, DbError> {
     let mgr = Manager::from_config(
         pg_config(url)?,
         NoTls,
@@ -65,8 +70,8 @@ pub fn connect(url: &str, max_size: usize) -> Result<Pool, DbError> {
 
 /// Applies pending migrations. Several processes may start at once: a
 /// session advisory lock makes them take turns.
-pub async fn migrate(pool: &Pool) -> Result<(), DbError> {
-    let mut client = pool.get().await?;
+pub async fn migrate(db: &DbPool) -> Result<(), DbError> {
+    let mut client = db.get().await?;
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
         .await?;

@@ -19,8 +19,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::db::DbError;
+use crate::key_pool::FillError;
 use crate::kms::KmsError;
-use crate::pool::FillError;
 
 /// The error envelope.
 #[derive(Serialize, ToSchema)]

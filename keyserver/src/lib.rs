@@ -1,7 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
-pub mod admin;
+pub mod accounts;
 pub mod audit;
 pub mod auth;
 pub mod authorize;
@@ -10,12 +10,12 @@ pub mod content;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod key_pool;
 pub mod keycache;
 pub mod kms;
 pub mod lifecycle;
 pub mod metrics;
 pub mod pipeline;
-pub mod pool;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -16,14 +16,13 @@
 
 use std::time::Instant;
 
-use deadpool_postgres::Pool;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::db::DbError;
+use crate::db::{DbError, DbPool};
 use crate::domain::KeyId;
+use crate::key_pool::{self, FillError};
 use crate::kms::KeyWrapper;
-use crate::pool::{self, FillError};
 use crate::store::keys::{self, KeyStatus};
 use crate::store::{access_logs, rotations};
 
@@ -55,7 +54,7 @@ pub struct RotationStarted {
 }
 
 /// Keys past `expires_at` become `expired`; returns their ids.
-pub async fn expire_keys(db: &Pool) -> Result<Vec<i32>, DbError> {
+pub async fn expire_keys(db: &DbPool) -> Result<Vec<i32>, DbError> {
     keys::expire_due(&db.get().await?).await
 }
 
@@ -65,7 +64,7 @@ pub async fn expire_keys(db: &Pool) -> Result<Vec<i32>, DbError> {
 /// active (it is retried next time) and a `failed` rotation records why.
 /// Returns an empty check when another process is rotating right now.
 pub async fn check_for_keys_to_rotate(
-    db: &Pool,
+    db: &DbPool,
     kms: &dyn KeyWrapper,
     rotation_age_days: u32,
 ) -> Result<RotationCheck, FillError> {
@@ -134,7 +133,7 @@ pub struct RotationProgress {
 }
 
 /// Moves every open rotation on (see [`rotations::ADVANCE_ROTATIONS_SQL`]).
-pub async fn advance_rotations(db: &Pool) -> Result<RotationProgress, DbError> {
+pub async fn advance_rotations(db: &DbPool) -> Result<RotationProgress, DbError> {
     let (completed, in_progress) = rotations::advance(&db.get().await?, None).await?;
     Ok(RotationProgress {
         completed,
@@ -146,7 +145,7 @@ pub async fn advance_rotations(db: &Pool) -> Result<RotationProgress, DbError> {
 /// rotation *to* this key fails (its documents can be rewrapped to another
 /// key); one *from* it stays open until admins have rescued its documents.
 /// Returns the previous status, `None` for an unknown key.
-pub async fn revoke_key(db: &Pool, id: KeyId) -> Result<Option<KeyStatus>, DbError> {
+pub async fn revoke_key(db: &DbPool, id: KeyId) -> Result<Option<KeyStatus>, DbError> {
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
     let Some(previous) = keys::revoke(&tx, id).await? else {
@@ -159,12 +158,12 @@ pub async fn revoke_key(db: &Pool, id: KeyId) -> Result<Option<KeyStatus>, DbErr
 }
 
 /// Deletes access-log rows older than `days` days; returns how many.
-pub async fn apply_retention(db: &Pool, days: u32) -> Result<u64, DbError> {
+pub async fn apply_retention(db: &DbPool, days: u32) -> Result<u64, DbError> {
     access_logs::delete_older_than(&db.get().await?, days).await
 }
 
 /// Keys per status.
-pub async fn keys_by_status(db: &Pool) -> Result<Vec<(KeyStatus, i64)>, DbError> {
+pub async fn keys_by_status(db: &DbPool) -> Result<Vec<(KeyStatus, i64)>, DbError> {
     keys::count_by_status(&db.get().await?).await
 }
 
@@ -198,7 +197,7 @@ pub struct MaintenancePolicy {
 /// Expiry, rotation check, rotation progress, pool refill and access-log
 /// retention, once, in that order.
 pub async fn run_maintenance(
-    db: &Pool,
+    db: &DbPool,
     kms: &dyn KeyWrapper,
     policy: &MaintenancePolicy,
 ) -> Result<MaintenanceReport, FillError> {
@@ -206,7 +205,7 @@ pub async fn run_maintenance(
     let expired = expire_keys(db).await?;
     let rotation = check_for_keys_to_rotate(db, kms, policy.rotation_age_days).await?;
     let rotations = advance_rotations(db).await?;
-    let keys_generated = pool::fill(db, kms, policy.pool_size, true).await?;
+    let keys_generated = key_pool::fill(db, kms, policy.pool_size, true).await?;
     let access_logs_deleted = apply_retention(db, policy.access_log_retention_days).await?;
     Ok(MaintenanceReport {
         expired,

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use pqfile_keyserver::configuration::Settings;
 use pqfile_keyserver::domain::Role;
 use pqfile_keyserver::startup::{Application, build_kms, prepare_database};
-use pqfile_keyserver::{admin, pool};
+use pqfile_keyserver::{accounts, key_pool};
 
 #[derive(Parser)]
 #[command(name = "pqfile-keyserver", version, about = "pqfile key server")]
@@ -98,10 +98,10 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::FillPool => {
             let db = prepare_database(&settings).await?;
             let kms = build_kms(&settings).await?;
-            let n = pool::fill(&db, kms.as_ref(), settings.pool_size, true).await?;
+            let n = key_pool::fill(&db, kms.as_ref(), settings.pool_size, true).await?;
             println!(
                 "generated {n} keys; {} active",
-                pool::active_keys(&db).await?
+                key_pool::active_keys(&db).await?
             );
         }
         Command::User {
@@ -113,10 +113,10 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 },
         } => {
             let db = prepare_database(&settings).await?;
-            if if_missing && admin::user_exists(&db, &name).await? {
+            if if_missing && accounts::user_exists(&db, &name).await? {
                 println!("user {name} already exists");
             } else {
-                let id = admin::add_user(&db, &name, role).await?;
+                let id = accounts::add_user(&db, &name, role).await?;
                 println!("created user {name} (id {id}, role {})", role.as_str());
             }
         }
@@ -124,7 +124,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             command: TokenCommand::Create { name, label },
         } => {
             let db = prepare_database(&settings).await?;
-            let token = admin::create_token(&db, &name, label.as_deref()).await?;
+            let token = accounts::create_token(&db, &name, label.as_deref()).await?;
             // The only time the token is ever shown.
             println!("{}", token.expose());
         }

@@ -7,21 +7,20 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, HttpServer, web};
-use deadpool_postgres::Pool;
 use tokio::sync::Notify;
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::require_token;
 use crate::configuration::{KmsKind, Settings};
-use crate::db::{self, DbError};
+use crate::db::{self, DbError, DbPool};
 use crate::error::{ApiError, ErrorCode};
+use crate::key_pool;
 use crate::keycache::KeyCache;
 use crate::kms::aws::AwsKms;
 use crate::kms::local::LocalKms;
 use crate::kms::{KeyWrapper, KmsError};
 use crate::metrics::Metrics;
 use crate::pipeline::Pipelined;
-use crate::pool;
 use crate::routes::documents::{access, content, create, grants, list, rewrap, unwrap};
 use crate::routes::{admin, health, keys, openapi};
 use crate::state::AppState;
@@ -64,7 +63,7 @@ pub async fn build_kms(settings: &Settings) -> Result<Arc<dyn KeyWrapper>, KmsEr
 }
 
 /// Connects to the database and applies the migrations.
-pub async fn prepare_database(settings: &Settings) -> Result<Pool, DbError> {
+pub async fn prepare_database(settings: &Settings) -> Result<DbPool, DbError> {
     let db = db::connect(&settings.database_url, settings.db_pool_max)?;
     db::migrate(&db).await?;
     Ok(db)
@@ -85,11 +84,11 @@ impl Application {
         let db = prepare_database(&settings).await?;
         let kms = build_kms(&settings).await?;
         let metrics = Metrics::new()?;
-        match pool::fill(&db, kms.as_ref(), settings.pool_size, true).await {
+        match key_pool::fill(&db, kms.as_ref(), settings.pool_size, true).await {
             Ok(n) => metrics.keys_generated.inc_by(u64::from(n)),
             Err(e) => tracing::error!(error = %e, "could not fill the key pool at start-up"),
         }
-        if let Ok(n) = pool::active_keys(&db).await {
+        if let Ok(n) = key_pool::active_keys(&db).await {
             metrics.pool_active_keys.set(n);
         }
         let listener = TcpListener::bind(&settings.bind)
@@ -151,7 +150,7 @@ fn spawn_refill(state: web::Data<AppState>) {
                 _ = tokio::time::sleep(every) => {}
                 _ = state.refill.notified() => {}
             }
-            match pool::fill(
+            match key_pool::fill(
                 &state.db,
                 state.kms.as_ref(),
                 state.settings.pool_size,
@@ -162,7 +161,7 @@ fn spawn_refill(state: web::Data<AppState>) {
                 Ok(n) => state.metrics.keys_generated.inc_by(u64::from(n)),
                 Err(e) => tracing::warn!(error = %e, "background pool refill failed"),
             }
-            if let Ok(n) = pool::active_keys(&state.db).await {
+            if let Ok(n) = key_pool::active_keys(&state.db).await {
                 state.metrics.pool_active_keys.set(n);
             }
         }

@@ -3,28 +3,28 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use deadpool_postgres::Pool;
 use pqfile_core::format::Stanza;
 use pqfile_core::mlkem768::SecretKey;
 use pqfile_core::stanza::{self, FileKey};
 use tokio::sync::Notify;
 
 use crate::configuration::Settings;
+use crate::db::DbPool;
 use crate::domain::{DocumentId, KeyId};
 use crate::error::ApiError;
+use crate::key_pool::{self, FillError};
 use crate::keycache::KeyCache;
 use crate::kms::{KeyWrapper, KmsError, WrappedKey};
 use crate::lifecycle::{self, MaintenancePolicy, MaintenanceReport};
 use crate::metrics::Metrics;
 use crate::pipeline::Pipelined;
-use crate::pool::{self, FillError};
 use crate::store::documents::DocumentAccess;
 use crate::store::keys::KeyStatus;
 
 /// Shared application state.
 pub struct AppState {
     /// PostgreSQL connections.
-    pub db: Pool,
+    pub db: DbPool,
     /// Shared, pipelined connections for the per-request statements (token
     /// lookup, document lookup, audit row); see `pipeline`.
     pub hot: Pipelined,
@@ -127,7 +127,7 @@ impl AppState {
                     .set(n);
             }
         }
-        if let Ok(n) = pool::active_keys(&self.db).await {
+        if let Ok(n) = key_pool::active_keys(&self.db).await {
             self.metrics.pool_active_keys.set(n);
         }
     }

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, get, web};
 use serde_json::json;
 
-use crate::pool;
+use crate::key_pool;
 use crate::state::AppState;
 
 /// The process is up.
@@ -18,7 +18,7 @@ pub async fn healthz() -> HttpResponse {
     responses((status = 200, description = "Ready"), (status = 503, description = "Not ready")))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match pool::active_keys(&state.db).await {
+    match key_pool::active_keys(&state.db).await {
         Ok(n) if n > 0 => {
             state.metrics.pool_active_keys.set(n);
             HttpResponse::Ok().json(json!({"status": "ready", "active_keys": n}))

@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::keys::{KeyStatus, take_least_used_key};
-use crate::db::DbError;
+use crate::db::{DbError, DbPool};
 use crate::domain::{DocumentId, KeyId};
 use crate::kms::WrappedKey;
 use crate::pipeline::Pipelined;
@@ -117,10 +117,7 @@ pub struct Registration<'a> {
 
 /// Registers a document on the least-used active key (see
 /// [`CREATE_DOCUMENT_SQL`]). `Ok(None)` when no key is active.
-pub async fn register(
-    db: &deadpool_postgres::Pool,
-    r: &Registration<'_>,
-) -> Result<Option<AcquiredKey>, DbError> {
+pub async fn register(db: &DbPool, r: &Registration<'_>) -> Result<Option<AcquiredKey>, DbError> {
     let client = db.get().await?;
     let doc = r.document_id.to_string();
     let user = r.owner_id.to_string();

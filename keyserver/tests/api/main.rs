@@ -7,14 +7,14 @@
 mod audit;
 mod bad_input;
 mod helpers;
+mod key_pool;
 mod kms;
 mod lifecycle;
 mod monitoring;
 mod operations;
-mod ops;
-mod pool;
 mod processes;
 mod refusals;
+mod rewrap;
 mod rotation_processes;
 mod round_trip;
 mod schema;

@@ -5,7 +5,6 @@
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-use crate::ops::*;
 
 fn approx(v: &Value, expected: f64) {
     let got = v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"));

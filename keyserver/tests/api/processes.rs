@@ -1,6 +1,6 @@
 //! Several key-server processes on one database.
 
-use pqfile_keyserver::admin;
+use pqfile_keyserver::accounts;
 use pqfile_keyserver::domain::Role;
 
 use crate::helpers::*;
@@ -28,8 +28,10 @@ async fn three_processes_fill_once_and_count_every_acquisition_exactly_once() {
     );
 
     let pool = pqfile_keyserver::db::connect(&database_url, 2).unwrap();
-    admin::add_user(&pool, "alice", Role::User).await.unwrap();
-    let token = admin::create_token(&pool, "alice", None)
+    accounts::add_user(&pool, "alice", Role::User)
+        .await
+        .unwrap();
+    let token = accounts::create_token(&pool, "alice", None)
         .await
         .unwrap()
         .expose()

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use pqfile_keyserver::admin;
+use pqfile_keyserver::accounts;
 use pqfile_keyserver::domain::Role;
 use serde_json::Value;
 
@@ -27,14 +27,18 @@ async fn three_processes_rotate_each_key_once_and_lose_no_count() {
     let http = reqwest::Client::new();
     let db = connect(&database_url).await;
     let pool = pqfile_keyserver::db::connect(&database_url, 2).unwrap();
-    admin::add_user(&pool, "alice", Role::User).await.unwrap();
-    admin::add_user(&pool, "root", Role::Admin).await.unwrap();
-    let alice = admin::create_token(&pool, "alice", None)
+    accounts::add_user(&pool, "alice", Role::User)
+        .await
+        .unwrap();
+    accounts::add_user(&pool, "root", Role::Admin)
+        .await
+        .unwrap();
+    let alice = accounts::create_token(&pool, "alice", None)
         .await
         .unwrap()
         .expose()
         .to_owned();
-    let root = admin::create_token(&pool, "root", None)
+    let root = accounts::create_token(&pool, "root", None)
         .await
         .unwrap()
         .expose()

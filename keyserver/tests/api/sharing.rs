@@ -4,7 +4,6 @@
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-use crate::ops::*;
 
 async fn count_log(app: &TestApp, access_type: &str, outcome: &str, reason: Option<&str>) -> i64 {
     app.db

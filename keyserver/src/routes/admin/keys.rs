@@ -7,8 +7,8 @@ use utoipa::ToSchema;
 use super::{StatusQuery, admin, check_status};
 use crate::domain::{AuthenticatedUser, KeyId};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::key_pool;
 use crate::lifecycle;
-use crate::pool;
 use crate::state::AppState;
 use crate::store::keys::{self, AdminKey, KeyStatus};
 
@@ -79,7 +79,7 @@ pub async fn revoke_key(
     state.cache.remove(id);
     attempt.record_action(Some(id)).await;
     // Refill now rather than at the next background tick.
-    let keys_generated = match pool::fill(
+    let keys_generated = match key_pool::fill(
         &state.db,
         state.kms.as_ref(),
         state.settings.pool_size,

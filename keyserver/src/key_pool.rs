@@ -1,14 +1,13 @@
-//! The key pool: about `pool_size` active ML-KEM-768 key pairs, refilled at
-//! start-up and in the background, handed out least-used first.
+//! The key pool (not the connection pool, `db::DbPool`): about `pool_size`
+//! active ML-KEM-768 key pairs, refilled at start-up and in the background,
+//! handed out least-used first.
 //!
 //! Correct across processes sharing one database: refills take a transaction
 //! advisory lock (no double generation), and acquisition is one `UPDATE` of
-//! the row picked with `FOR UPDATE SKIP LOCKED`, so N concurrent acquisitions
-//! add exactly N to the usage counts.
+//! the row picked with `FOR UPDATE SKIP LOCKED` (`store::keys`), so N
+//! concurrent acquisitions add exactly N to the usage counts.
 
-use deadpool_postgres::Pool;
-
-use crate::db::DbError;
+use crate::db::{DbError, DbPool};
 use crate::kms::{KeyWrapper, KmsError};
 use crate::store::keys;
 
@@ -39,7 +38,7 @@ impl From<deadpool_postgres::PoolError> for FillError {
 }
 
 /// Number of keys that can be handed out now.
-pub async fn active_keys(db: &Pool) -> Result<i64, DbError> {
+pub async fn active_keys(db: &DbPool) -> Result<i64, DbError> {
     keys::active_keys(&db.get().await?).await
 }
 
@@ -47,7 +46,7 @@ pub async fn active_keys(db: &Pool) -> Result<i64, DbError> {
 /// process's refill to finish first (start-up); without, skips when one is
 /// running (background). Returns how many keys this call generated.
 pub async fn fill(
-    db: &Pool,
+    db: &DbPool,
     kms: &dyn KeyWrapper,
     target: u32,
     wait: bool,

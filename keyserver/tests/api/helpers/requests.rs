@@ -1,11 +1,11 @@
-//! Helpers for the issue-5 tests: rewrap, admin calls, ageing keys.
+//! Requests as any user, admin calls, rewrap, ageing keys (issue 5).
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use pqfile_core::format::Header;
 use serde_json::{Value, json};
 
-use crate::helpers::*;
+use super::*;
 
 impl TestApp {
     pub async fn get_as(&self, token: &str, path: &str) -> reqwest::Response {

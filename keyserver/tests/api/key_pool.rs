@@ -60,7 +60,7 @@ async fn pool_refills_when_keys_leave_it() {
         )
         .await
         .unwrap();
-    let n = pqfile_keyserver::pool::fill(&app.pool, app.state.kms.as_ref(), 4, true)
+    let n = pqfile_keyserver::key_pool::fill(&app.db_pool, app.state.kms.as_ref(), 4, true)
         .await
         .unwrap();
     assert_eq!(n, 2);

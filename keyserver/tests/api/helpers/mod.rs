@@ -1,0 +1,246 @@
+//! The test harness: a fresh database per test, the key server in-process on
+//! a random port, its users and tokens. `documents` (client-side requests),
+//! `requests` (admin calls, rewrap, ageing keys) and `processes` (several
+//! server processes) add to [`TestApp`].
+
+mod documents;
+mod processes;
+mod requests;
+
+pub use documents::*;
+pub use processes::*;
+pub use requests::*;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use actix_web::web;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use pqfile_core::format::{Header, Stanza};
+use pqfile_core::mlkem768::{PublicKey, SecretKey};
+use pqfile_core::{DocumentId, Encryptor, Recipient};
+use pqfile_keyserver::accounts;
+use pqfile_keyserver::configuration::{KmsKind, Settings};
+use pqfile_keyserver::domain::{Role, rng};
+use pqfile_keyserver::kms::aws::AwsKms;
+use pqfile_keyserver::startup::Application;
+use pqfile_keyserver::state::AppState;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio_postgres::NoTls;
+
+/// `postgres://postgres@127.0.0.1:PORT` of the test cluster (no database).
+pub fn pg_base() -> String {
+    std::env::var("PQFILE_TEST_PG")
+        .expect("PQFILE_TEST_PG is not set: run these tests through scripts/test.d/40-keyserver.sh")
+}
+
+/// The moto server's URL.
+pub fn moto_endpoint() -> String {
+    std::env::var("PQFILE_TEST_KMS_ENDPOINT")
+        .expect("PQFILE_TEST_KMS_ENDPOINT is not set: run these tests through scripts/test.d/40-keyserver.sh")
+}
+
+/// A direct connection (the test's own view of the database).
+pub async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, NoTls)
+        .await
+        .expect("connect to the test cluster");
+    tokio::spawn(conn);
+    client
+}
+
+/// Creates an empty database and returns its URL.
+pub async fn fresh_database() -> String {
+    let name = format!("pqfile_test_{}", DocumentId::generate(&mut rng()));
+    let admin = connect(&format!("{}/postgres", pg_base())).await;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
+    format!("{}/{name}", pg_base())
+}
+
+/// Creates a symmetric key in moto and returns its id.
+pub async fn moto_key() -> String {
+    let kms = AwsKms::connect(String::new(), "us-east-1".into(), Some(moto_endpoint())).await;
+    let out = kms
+        .client()
+        .create_key()
+        .description("pqfile test")
+        .send()
+        .await
+        .expect("moto CreateKey");
+    out.key_metadata().expect("metadata").key_id().to_owned()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Kms {
+    Local,
+    Moto,
+}
+
+pub struct Options {
+    pub kms: Kms,
+    pub pool_size: u32,
+    /// Reuse a database (a second server on the same data).
+    pub database_url: Option<String>,
+    /// Reuse a data directory (the local KMS master key).
+    pub data_dir: Option<PathBuf>,
+    /// AWS KMS key id to use (default: a fresh moto key).
+    pub kms_key_id: Option<String>,
+    /// Endpoint override (default: moto).
+    pub kms_endpoint: Option<String>,
+    pub key_cache_size: usize,
+    pub web_dir: Option<PathBuf>,
+    /// Create the users and tokens.
+    pub bootstrap: bool,
+    /// `max_content_bytes`.
+    pub max_content_bytes: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            kms: Kms::Local,
+            pool_size: 5,
+            database_url: None,
+            data_dir: None,
+            kms_key_id: None,
+            kms_endpoint: None,
+            key_cache_size: 16,
+            web_dir: None,
+            bootstrap: true,
+            max_content_bytes: 1 << 20,
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub database_url: String,
+    pub db: tokio_postgres::Client,
+    pub db_pool: pqfile_keyserver::db::DbPool,
+    pub state: web::Data<AppState>,
+    pub settings: Settings,
+    /// Owner of the documents the tests create (role user).
+    pub alice: String,
+    pub alice_id: i32,
+    /// Another user (role user).
+    pub bob: String,
+    /// An admin.
+    pub admin: String,
+    pub http: reqwest::Client,
+    pub _data_dir: Option<TempDir>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+pub async fn spawn_app_with(o: Options) -> TestApp {
+    let database_url = match o.database_url {
+        Some(u) => u,
+        None => fresh_database().await,
+    };
+    let (data_dir, keep) = match o.data_dir {
+        Some(d) => (d, None),
+        None => {
+            let t = tempfile::tempdir().expect("tempdir");
+            (t.path().to_path_buf(), Some(t))
+        }
+    };
+    let (kms_key_id, kms_endpoint) = match o.kms {
+        Kms::Local => (None, None),
+        Kms::Moto => {
+            let key = match o.kms_key_id {
+                Some(k) => k,
+                None => moto_key().await,
+            };
+            (
+                Some(key),
+                Some(o.kms_endpoint.unwrap_or_else(moto_endpoint)),
+            )
+        }
+    };
+    let settings = Settings {
+        database_url: database_url.clone(),
+        db_pool_max: 16,
+        db_pipelined: 2,
+        bind: "127.0.0.1:0".into(),
+        web_dir: o.web_dir.unwrap_or_else(|| PathBuf::from("/nonexistent")),
+        data_dir,
+        kms: if o.kms == Kms::Local {
+            KmsKind::Local
+        } else {
+            KmsKind::Aws
+        },
+        kms_key_id,
+        kms_region: "us-east-1".into(),
+        kms_endpoint,
+        pool_size: o.pool_size,
+        pool_refill_interval_secs: 3600,
+        key_cache_size: o.key_cache_size,
+        key_cache_ttl_secs: 300,
+        workers: 2,
+        log_format: "pretty".into(),
+        rotation_age_days: 30,
+        maintenance_interval_secs: 3600,
+        access_log_retention_days: 365,
+        max_content_bytes: o.max_content_bytes,
+        content_dir: None,
+    };
+    let app = Application::build(settings.clone())
+        .await
+        .expect("build the application");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state();
+    let db_pool = state.db.clone();
+    tokio::spawn(app.run_until_stopped());
+    let (mut alice, mut bob, mut admin_token, mut alice_id) =
+        (String::new(), String::new(), String::new(), 0);
+    if o.bootstrap {
+        alice_id = accounts::add_user(&db_pool, "alice", Role::User)
+            .await
+            .expect("add alice");
+        accounts::add_user(&db_pool, "bob", Role::User)
+            .await
+            .expect("add bob");
+        accounts::add_user(&db_pool, "root", Role::Admin)
+            .await
+            .expect("add admin");
+        alice = accounts::create_token(&db_pool, "alice", None)
+            .await
+            .expect("token")
+            .expose()
+            .to_owned();
+        bob = accounts::create_token(&db_pool, "bob", None)
+            .await
+            .expect("token")
+            .expose()
+            .to_owned();
+        admin_token = accounts::create_token(&db_pool, "root", Some("tests"))
+            .await
+            .expect("token")
+            .expose()
+            .to_owned();
+    }
+    TestApp {
+        address,
+        db: connect(&database_url).await,
+        database_url,
+        db_pool,
+        state,
+        settings,
+        alice,
+        alice_id,
+        bob,
+        admin: admin_token,
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("http client"),
+        _data_dir: keep,
+    }
+}
