@@ -66,31 +66,30 @@ impl DocumentAccess {
     }
 }
 
+/// The registration statement, taking the least-used key with `$lock`.
+macro_rules! register_document_sql {
+    ($lock:literal) => {
+        concat!(
+            "WITH k AS (\n    ",
+            take_least_used_key!("", $lock, "id, public_key, algorithm"),
+            "),
+d AS (INSERT INTO documents (id, owner_id, key_id) SELECT $1, $2, k.id FROM k),
+a AS (INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome)
+      SELECT $1, 'encrypt', $3, $4, $5, k.id, 'allowed' FROM k)
+SELECT id, public_key, algorithm FROM k"
+        )
+    };
+}
+
 /// Registers a document on the least-used active key, increments that key's
 /// usage count and writes the `encrypt` audit row, in one statement: either
 /// all three happen or none (the audit row fails closed).
 /// `$1` document id, `$2` owner, `$3` user id text, `$4` IP, `$5` user agent.
-pub const CREATE_DOCUMENT_SQL: &str = concat!(
-    "WITH k AS (\n    ",
-    take_least_used_key!("", "FOR UPDATE SKIP LOCKED", "id, public_key, algorithm"),
-    "),
-d AS (INSERT INTO documents (id, owner_id, key_id) SELECT $1, $2, k.id FROM k),
-a AS (INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome)
-      SELECT $1, 'encrypt', $3, $4, $5, k.id, 'allowed' FROM k)
-SELECT id, public_key, algorithm FROM k"
-);
+pub const CREATE_DOCUMENT_SQL: &str = register_document_sql!("FOR UPDATE SKIP LOCKED");
 
 /// As [`CREATE_DOCUMENT_SQL`] but waits for a locked key instead of skipping
 /// it: the fallback when every active key is momentarily locked.
-pub const CREATE_DOCUMENT_WAIT_SQL: &str = concat!(
-    "WITH k AS (\n    ",
-    take_least_used_key!("", "FOR UPDATE", "id, public_key, algorithm"),
-    "),
-d AS (INSERT INTO documents (id, owner_id, key_id) SELECT $1, $2, k.id FROM k),
-a AS (INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome)
-      SELECT $1, 'encrypt', $3, $4, $5, k.id, 'allowed' FROM k)
-SELECT id, public_key, algorithm FROM k"
-);
+pub const CREATE_DOCUMENT_WAIT_SQL: &str = register_document_sql!("FOR UPDATE");
 
 /// The key a new document was registered with.
 #[derive(Debug, Clone)]
