@@ -15,6 +15,10 @@ npm ci --no-audit --no-fund --loglevel=error
 # (eslint.config.js; package.json "lint" lists the paths).
 npm run -s lint
 bash scripts/build.sh
+# tsc (checkJs, strict) over the package's JavaScript, src/index.d.ts against
+# the code (test/types/conformance.ts) and the page (tsconfig.json,
+# tsconfig.sw.json); needs the wasm's generated .d.ts, hence after the build.
+npm run -s typecheck
 node --test --test-concurrency=1 --test-reporter=spec \
   test/vectors.test.js test/api.test.js test/equivalence.test.js test/keyserver.test.js \
   test/retry.test.js test/error-codes.test.js test/types.test.js test/browser.test.js test/import.test.js test/memory.test.js

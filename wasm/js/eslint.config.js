@@ -1,7 +1,7 @@
 // eslint 9 (flat config) over the package (src/), its tests (test/), the web
-// page (web/) and the page's e2e tests. Run from the repository root by
-// scripts/test.d/30-js.sh: `wasm/js/node_modules/.bin/eslint -c wasm/js/eslint.config.js`,
-// so the globs below are relative to the root.
+// page (web/) and the page's e2e tests. `npm run lint` (scripts/test.d/30-js.sh)
+// runs it from the repository root with `-c wasm/js/eslint.config.js`, so the
+// globs below are relative to the root.
 import js from '@eslint/js';
 import globals from 'globals';
 
