@@ -60,10 +60,27 @@ impl<'a> Attempt<'a> {
         access_type: AccessType,
         document: Option<&DocumentId>,
     ) -> Self {
+        Self::for_client(
+            state,
+            user,
+            ClientInfo::from_request(req),
+            access_type,
+            document,
+        )
+    }
+
+    /// As [`Attempt::new`], with the client already read from the request.
+    pub fn for_client(
+        state: &'a AppState,
+        user: &'a AuthenticatedUser,
+        client: ClientInfo,
+        access_type: AccessType,
+        document: Option<&DocumentId>,
+    ) -> Self {
         Self {
             state,
             user,
-            client: ClientInfo::from_request(req),
+            client,
             access_type,
             document: document.map(ToString::to_string),
         }

@@ -123,7 +123,7 @@ pub async fn of_document(
         .collect())
 }
 
-/// One access-log row, for admins.
+/// One access-log row.
 #[derive(Serialize, ToSchema)]
 pub struct LogEntry {
     /// Row id.

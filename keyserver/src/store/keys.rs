@@ -325,7 +325,7 @@ pub async fn get(db: &impl GenericClient, id: KeyId) -> Result<Option<KeyInfo>, 
         }))
 }
 
-/// One key of the pool, for admins.
+/// One key of the pool.
 #[derive(Serialize, ToSchema)]
 pub struct AdminKey {
     /// `encryption_keys.id`.

@@ -1,14 +1,13 @@
 //! `/v1/admin/access-logs`: the filtered, paged audit log.
 
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpResponse, get, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{admin, invalid_query};
+use super::{Admin, invalid_query};
 use crate::audit::ACCESS_TYPES;
-use crate::domain::{AuthenticatedUser, DocumentId};
+use crate::domain::DocumentId;
 use crate::error::{ApiError, ErrorBody};
-use crate::state::AppState;
 use crate::store;
 use crate::store::access_logs::{LogEntry, LogFilter};
 
@@ -61,12 +60,10 @@ fn parse_time(name: &str, v: Option<&str>) -> Result<Option<chrono::NaiveDateTim
 )]
 #[get("/admin/access-logs")]
 pub async fn access_logs(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: web::ReqData<AuthenticatedUser>,
     query: web::Query<LogQuery>,
+    admin: Admin,
 ) -> Result<HttpResponse, ApiError> {
-    admin(&req, &state, &user).await?;
+    let state = admin.state();
     let document_id = query
         .document_id
         .as_deref()

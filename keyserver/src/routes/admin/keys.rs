@@ -1,15 +1,14 @@
 //! `/v1/admin/keys`: the pool's keys, and revoking one.
 
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, post, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{StatusQuery, admin, check_status};
-use crate::domain::{AuthenticatedUser, KeyId};
+use super::{Admin, StatusQuery, check_status};
+use crate::domain::KeyId;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::key_pool;
 use crate::lifecycle;
-use crate::state::AppState;
 use crate::store::keys::{self, AdminKey, KeyStatus};
 
 /// Answer to `GET /v1/admin/keys`.
@@ -27,12 +26,10 @@ pub struct AdminKeyList {
 )]
 #[get("/admin/keys")]
 pub async fn list_keys(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: web::ReqData<AuthenticatedUser>,
     query: web::Query<StatusQuery>,
+    admin: Admin,
 ) -> Result<HttpResponse, ApiError> {
-    admin(&req, &state, &user).await?;
+    let state = admin.state();
     check_status(
         query.status.as_deref(),
         &KeyStatus::ALL.map(KeyStatus::as_str),
@@ -64,20 +61,15 @@ pub struct Revoked {
     security(("bearer" = []))
 )]
 #[post("/admin/keys/{key_id}/revoke")]
-#[tracing::instrument(name = "revoke_key", skip_all, fields(user_id = user.id, key_id = %path.as_str()))]
-pub async fn revoke_key(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: web::ReqData<AuthenticatedUser>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let attempt = admin(&req, &state, &user).await?;
+#[tracing::instrument(name = "revoke_key", skip_all, fields(user_id = admin.user().id, key_id = %path.as_str()))]
+pub async fn revoke_key(path: web::Path<String>, admin: Admin) -> Result<HttpResponse, ApiError> {
+    let state = admin.state();
     let id = KeyId::parse(&path).ok_or(ErrorCode::InvalidKeyId)?;
     let previous = lifecycle::revoke_key(&state.db, id)
         .await?
         .ok_or(ErrorCode::KeyNotFound)?;
     state.cache.remove(id);
-    attempt.record_action(Some(id)).await;
+    admin.record_action(Some(id)).await;
     // Refill now rather than at the next background tick.
     let keys_generated = match key_pool::fill(
         &state.db,

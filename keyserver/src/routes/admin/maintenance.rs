@@ -1,15 +1,13 @@
 //! `/v1/admin/maintenance` and `/v1/admin/access-logs/retention`: running
 //! the background work on demand.
 
-use actix_web::{HttpRequest, HttpResponse, post, web};
+use actix_web::{HttpResponse, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{admin, invalid_query};
-use crate::domain::AuthenticatedUser;
+use super::{Admin, invalid_query};
 use crate::error::{ApiError, ErrorBody};
 use crate::lifecycle;
-use crate::state::AppState;
 
 /// Runs expiry, the rotation check, rotation progress, the pool refill and
 /// access-log retention once.
@@ -19,14 +17,10 @@ use crate::state::AppState;
     security(("bearer" = []))
 )]
 #[post("/admin/maintenance")]
-pub async fn run_maintenance(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: web::ReqData<AuthenticatedUser>,
-) -> Result<HttpResponse, ApiError> {
-    let attempt = admin(&req, &state, &user).await?;
+pub async fn run_maintenance(admin: Admin) -> Result<HttpResponse, ApiError> {
+    let state = admin.state();
     let report = state.maintenance().await?;
-    attempt.record_action(None).await;
+    admin.record_action(None).await;
     Ok(HttpResponse::Ok().json(report))
 }
 
@@ -56,12 +50,10 @@ pub struct RetentionResult {
 )]
 #[post("/admin/access-logs/retention")]
 pub async fn retention(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: web::ReqData<AuthenticatedUser>,
     body: Option<web::Json<RetentionRequest>>,
+    admin: Admin,
 ) -> Result<HttpResponse, ApiError> {
-    let attempt = admin(&req, &state, &user).await?;
+    let state = admin.state();
     let days = match body.and_then(|b| b.older_than_days) {
         None => state.settings.access_log_retention_days,
         Some(d) => u32::try_from(d)
@@ -70,7 +62,7 @@ pub async fn retention(
             .ok_or_else(|| invalid_query("older_than_days must be between 0 and 36500"))?,
     };
     let deleted = lifecycle::apply_retention(&state.db, days).await?;
-    attempt.record_action(None).await;
+    admin.record_action(None).await;
     tracing::info!(deleted, days, "access-log retention");
     Ok(HttpResponse::Ok().json(RetentionResult {
         deleted,

@@ -1,7 +1,7 @@
 //! `/v1/admin/*`: the key lifecycle and every monitoring and maintenance
 //! question of the original system (issue 5, Operations), one file per
-//! resource. Admins only; every refusal is audited as `admin` (through
-//! [`admin`], which every handler calls first).
+//! resource. Admins only: every handler takes an [`Admin`], whose extraction
+//! refuses (and audits as `admin`) anyone else.
 
 pub mod access_logs;
 pub mod keys;
@@ -9,26 +9,77 @@ pub mod maintenance;
 pub mod rotations;
 pub mod stats;
 
-use actix_web::HttpRequest;
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::audit::AccessType;
+use crate::audit::{AccessType, ClientInfo};
 use crate::authorize::Attempt;
-use crate::domain::AuthenticatedUser;
+use crate::domain::{AuthenticatedUser, KeyId};
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
-/// The caller's attempt at an admin route; refused (and audited as
-/// `admin`) unless they are an admin.
-async fn admin<'a>(
-    req: &HttpRequest,
-    state: &'a AppState,
-    user: &'a AuthenticatedUser,
-) -> Result<Attempt<'a>, ApiError> {
-    let attempt = Attempt::new(req, state, user, AccessType::Admin, None);
-    attempt.require_admin().await?;
-    Ok(attempt)
+/// The caller of an admin route, checked. Extracting it refuses anyone
+/// who is not an admin with `admin_only` and audits the refusal, so an admin
+/// handler cannot forget the check. Take it as the *last* parameter: the
+/// request's own extractors (query, path) answer their 400s first, as
+/// before, and only then is the caller's role checked.
+pub struct Admin {
+    state: web::Data<AppState>,
+    user: AuthenticatedUser,
+    client: ClientInfo,
+}
+
+impl Admin {
+    /// The shared state.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The admin.
+    pub fn user(&self) -> &AuthenticatedUser {
+        &self.user
+    }
+
+    /// The admin's audited attempt.
+    fn attempt(&self) -> Attempt<'_> {
+        let client = self.client.clone();
+        Attempt::for_client(&self.state, &self.user, client, AccessType::Admin, None)
+    }
+
+    /// Audits an admin action that changed something (see
+    /// [`Attempt::record_action`]).
+    pub async fn record_action(&self, key_id: Option<KeyId>) {
+        self.attempt().record_action(key_id).await;
+    }
+}
+
+impl FromRequest for Admin {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let user = req.extensions().get::<AuthenticatedUser>().cloned();
+        let client = ClientInfo::from_request(req);
+        Box::pin(async move {
+            // The `/v1` scope's token middleware put the user there.
+            let (Some(state), Some(user)) = (state, user) else {
+                return Err(ApiError::internal(
+                    "admin route outside the authenticated scope",
+                ));
+            };
+            let admin = Self {
+                state,
+                user,
+                client,
+            };
+            admin.attempt().require_admin().await?;
+            Ok(admin)
+        })
+    }
 }
 
 fn invalid_query(message: impl Into<std::borrow::Cow<'static, str>>) -> ApiError {

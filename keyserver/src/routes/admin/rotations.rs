@@ -1,14 +1,12 @@
 //! `/v1/admin/rotation(s)`: running the rotation check, and the rotations.
 
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, post, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{StatusQuery, admin, check_status};
-use crate::domain::AuthenticatedUser;
+use super::{Admin, StatusQuery, check_status};
 use crate::error::{ApiError, ErrorBody};
 use crate::lifecycle;
-use crate::state::AppState;
 use crate::store::rotations::{self, ROTATION_STATUSES, Rotation};
 
 /// Runs `check_for_keys_to_rotate` now.
@@ -18,12 +16,8 @@ use crate::store::rotations::{self, ROTATION_STATUSES, Rotation};
     security(("bearer" = []))
 )]
 #[post("/admin/rotation")]
-pub async fn run_rotation(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: web::ReqData<AuthenticatedUser>,
-) -> Result<HttpResponse, ApiError> {
-    let attempt = admin(&req, &state, &user).await?;
+pub async fn run_rotation(admin: Admin) -> Result<HttpResponse, ApiError> {
+    let state = admin.state();
     let check = lifecycle::check_for_keys_to_rotate(
         &state.db,
         state.kms.as_ref(),
@@ -34,7 +28,7 @@ pub async fn run_rotation(
         .metrics
         .rotations_started
         .inc_by(check.queued.len() as u64);
-    attempt.record_action(None).await;
+    admin.record_action(None).await;
     state.refresh_pool_gauges().await;
     Ok(HttpResponse::Ok().json(check))
 }
@@ -54,12 +48,10 @@ pub struct RotationList {
 )]
 #[get("/admin/rotations")]
 pub async fn list_rotations(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: web::ReqData<AuthenticatedUser>,
     query: web::Query<StatusQuery>,
+    admin: Admin,
 ) -> Result<HttpResponse, ApiError> {
-    admin(&req, &state, &user).await?;
+    let state = admin.state();
     check_status(query.status.as_deref(), &ROTATION_STATUSES)?;
     let which = rotations::Which::Status(query.status.as_deref());
     let rotations = rotations::list(&state.db.get().await?, which).await?;

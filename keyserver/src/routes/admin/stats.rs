@@ -2,14 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpResponse, get};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::admin;
-use crate::domain::AuthenticatedUser;
+use super::Admin;
 use crate::error::{ApiError, ErrorBody};
-use crate::state::AppState;
 use crate::store;
 use crate::store::keys;
 use crate::store::rotations::{self, Rotation};
@@ -43,12 +41,8 @@ pub struct Stats {
     security(("bearer" = []))
 )]
 #[get("/admin/stats")]
-pub async fn stats(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: web::ReqData<AuthenticatedUser>,
-) -> Result<HttpResponse, ApiError> {
-    admin(&req, &state, &user).await?;
+pub async fn stats(admin: Admin) -> Result<HttpResponse, ApiError> {
+    let state = admin.state();
     let db = state.db.get().await?;
     let db = &db;
     let active_keys = keys::active_keys(db).await?;
