@@ -8,7 +8,8 @@ use actix_files::NamedFile;
 use actix_web::http::header::{CONTENT_LENGTH, ContentType};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, get, put, web};
 use futures_util::StreamExt;
-use pqfile_core::format::{Header, KemId, MAX_HEADER_LEN, ParseError};
+use pqfile_core::format::{Header, KemId};
+use pqfile_core::{HeaderRead, HeaderReader};
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 use utoipa::ToSchema;
@@ -39,30 +40,22 @@ fn too_large(max: u64) -> ApiError {
 /// The sentence of a refused upload or download.
 const FORBIDDEN: &str = "you are not allowed to access this document's content";
 
-/// Checks the first bytes of an upload once they hold a whole header.
-/// `Ok(None)`: more bytes needed.
-fn check_header(buf: &[u8], document_id: &DocumentId, key_id: u32) -> Result<Option<()>, ApiError> {
-    match Header::parse(buf) {
-        Ok((h, _)) => {
-            if h.document_id != *document_id {
-                return Err(ApiError::new(ErrorCode::DocumentMismatch).message(
-                    "the file's header belongs to another document than the one in the URL",
-                ));
-            }
-            if !h
-                .stanzas
-                .iter()
-                .any(|s| s.kem == KemId::ML_KEM_768 && s.key_id == key_id)
-            {
-                return Err(ApiError::new(ErrorCode::KeyMismatch).message(
-                    "the file's header has no stanza for the key this document depends on",
-                ));
-            }
-            Ok(Some(()))
-        }
-        Err(ParseError::Incomplete { .. }) if buf.len() <= MAX_HEADER_LEN => Ok(None),
-        Err(e) => Err(ApiError::core(ErrorCode::InvalidHeader, NOT_A_HEADER, &e)),
+/// Checks an upload's header: the document in the URL, and a stanza for the
+/// key this document depends on.
+fn check_header(h: &Header, document_id: &DocumentId, key_id: u32) -> Result<(), ApiError> {
+    if h.document_id != *document_id {
+        return Err(ApiError::new(ErrorCode::DocumentMismatch)
+            .message("the file's header belongs to another document than the one in the URL"));
     }
+    if !h
+        .stanzas
+        .iter()
+        .any(|s| s.kem == KemId::ML_KEM_768 && s.key_id == key_id)
+    {
+        return Err(ApiError::new(ErrorCode::KeyMismatch)
+            .message("the file's header has no stanza for the key this document depends on"));
+    }
+    Ok(())
 }
 
 /// The start of an `invalid_header` sentence of an upload.
@@ -111,8 +104,8 @@ pub async fn put_content(
     let temp = content::temp_path_for(&dir, &doc);
     let written = async {
         let mut file = tokio::fs::File::create(&temp).await?;
-        let mut head: Vec<u8> = Vec::new();
-        let mut header_ok = false;
+        // The core's reader: it keeps only the header's bytes, never the payload.
+        let mut reader = Some(HeaderReader::new());
         let mut size: u64 = 0;
         while let Some(chunk) = payload.next().await {
             let chunk = chunk.map_err(|_| ApiError::new(ErrorCode::UploadInterrupted))?;
@@ -120,16 +113,18 @@ pub async fn put_content(
             if size > max {
                 return Err(too_large(max));
             }
-            if !header_ok {
-                head.extend_from_slice(&chunk);
-                if check_header(&head, &document_id, access.key_id.as_u32())?.is_some() {
-                    header_ok = true;
-                    head = Vec::new();
+            if let Some(r) = reader.as_mut() {
+                let read = r
+                    .push(&chunk)
+                    .map_err(|e| ApiError::core(ErrorCode::InvalidHeader, NOT_A_HEADER, &e))?;
+                if let HeaderRead::Complete { header, .. } = read {
+                    check_header(&header, &document_id, access.key_id.as_u32())?;
+                    reader = None;
                 }
             }
             file.write_all(&chunk).await?;
         }
-        if !header_ok {
+        if reader.is_some() {
             return Err(ApiError::new(ErrorCode::InvalidHeader)
                 .message(format!("{NOT_A_HEADER}: the body ends inside the header")));
         }
