@@ -205,10 +205,7 @@ impl Client {
         let d: NewDocument =
             serde_json::from_value(v).map_err(|e| CliError::BadResponse(e.to_string()))?;
         if d.key.algorithm != "ML-KEM-768" {
-            return Err(CliError::BadResponse(format!(
-                "unsupported key algorithm {}",
-                d.key.algorithm
-            )));
+            return Err(CliError::UnsupportedAlgorithm(d.key.algorithm));
         }
         Ok(d)
     }

@@ -27,6 +27,8 @@ pub enum CliError {
     Encrypt(EncryptError),
     /// The key server sent something that is not valid.
     BadResponse(String),
+    /// The key server offered a key of a KEM this version cannot encrypt to.
+    UnsupportedAlgorithm(String),
 }
 
 impl CliError {
@@ -41,6 +43,7 @@ impl CliError {
             Self::Decrypt(e) => e.code(),
             Self::Encrypt(e) => e.code(),
             Self::BadResponse(_) => "bad_server_response",
+            Self::UnsupportedAlgorithm(_) => "unsupported_algorithm",
         }
     }
 
@@ -60,6 +63,9 @@ impl CliError {
             Self::Decrypt(e) => e.to_string(),
             Self::Encrypt(e) => e.to_string(),
             Self::BadResponse(m) => format!("invalid response from the key server: {m}"),
+            Self::UnsupportedAlgorithm(a) => {
+                format!("the key server's key uses {a}, which this version cannot encrypt to")
+            }
         }
     }
 
@@ -85,6 +91,9 @@ impl CliError {
             Self::Api(e) if e.status == 503 => {
                 "the key server's KMS is unavailable: try again later"
             }
+            Self::UnsupportedAlgorithm(_) => {
+                "update pqfile: the key server hands out keys of a newer KEM"
+            }
             Self::Parse(ParseError::BadMagic) => "this is not a .pqf file",
             Self::Parse(ParseError::Incomplete { .. }) => {
                 "the file is cut short: was the download or copy complete?"
@@ -106,7 +115,11 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Decrypt(_) | Self::Parse(_) => 2,
-            Self::Api(_) | Self::Unreachable { .. } | Self::BadResponse(_) | Self::NoToken => 3,
+            Self::Api(_)
+            | Self::Unreachable { .. }
+            | Self::BadResponse(_)
+            | Self::UnsupportedAlgorithm(_)
+            | Self::NoToken => 3,
             _ => 1,
         }
     }

@@ -140,3 +140,49 @@ fn missing_input_file_names_the_file() {
         .code(1)
         .stderr(predicate::str::contains("/nonexistent/file"));
 }
+
+/// A key server of a later version may hand out keys of a KEM this CLI cannot
+/// encrypt to. The real key server cannot be made to do that today, so a
+/// one-request stand-in answers `POST /v1/documents`.
+#[test]
+fn a_key_of_an_unknown_algorithm_is_refused_with_the_packages_code() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut req = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = conn.read(&mut buf).unwrap();
+            req.extend_from_slice(&buf[..n]);
+        }
+        let body = r#"{"document_id":"0123456789abcdef0123456789abcdef","key":{"key_id":7,"algorithm":"X-Wing","public_key":"AAAA"}}"#;
+        write!(
+            conn,
+            "HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        String::from_utf8_lossy(&req).into_owned()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.txt");
+    std::fs::write(&input, b"hello").unwrap();
+    pqfile()
+        .env("PQFILE_SERVER", &url)
+        .env("PQFILE_TOKEN", "t")
+        .arg("encrypt")
+        .arg(&input)
+        .assert()
+        .code(3)
+        .stderr(
+            predicate::str::contains("[unsupported_algorithm]")
+                .and(predicate::str::contains("X-Wing")),
+        );
+    assert!(server.join().unwrap().starts_with("POST /v1/documents "));
+    assert!(
+        !dir.path().join("in.txt.pqf").exists(),
+        "no output may remain"
+    );
+}
