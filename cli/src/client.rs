@@ -128,26 +128,22 @@ impl Client {
         Self::json(resp)
     }
 
-    pub fn get(&self, path: &str) -> Result<serde_json::Value, CliError> {
-        let url = format!("{}{}", self.base, path);
-        let resp = self
-            .agent
-            .get(&url)
-            .header("Authorization", &self.auth())
+    /// Sends a bodiless request (GET, DELETE) with the token.
+    fn call(
+        &self,
+        req: ureq::RequestBuilder<ureq::typestate::WithoutBody>,
+    ) -> Result<ureq::http::Response<ureq::Body>, CliError> {
+        req.header("Authorization", &self.auth())
             .call()
-            .map_err(|e| self.unreachable(e))?;
-        Self::json(resp)
+            .map_err(|e| self.unreachable(e))
+    }
+
+    pub fn get(&self, path: &str) -> Result<serde_json::Value, CliError> {
+        Self::json(self.call(self.agent.get(format!("{}{}", self.base, path)))?)
     }
 
     pub fn delete(&self, path: &str) -> Result<serde_json::Value, CliError> {
-        let url = format!("{}{}", self.base, path);
-        let resp = self
-            .agent
-            .delete(&url)
-            .header("Authorization", &self.auth())
-            .call()
-            .map_err(|e| self.unreachable(e))?;
-        Self::json(resp)
+        Self::json(self.call(self.agent.delete(format!("{}{}", self.base, path)))?)
     }
 
     /// Streams `body` (of `len` bytes) with PUT.
@@ -176,14 +172,7 @@ impl Client {
         &self,
         path: &str,
     ) -> Result<(Option<u64>, Box<dyn std::io::Read>), CliError> {
-        let url = format!("{}{}", self.base, path);
-        let resp = self
-            .agent
-            .get(&url)
-            .header("Authorization", &self.auth())
-            .call()
-            .map_err(|e| self.unreachable(e))?;
-        let resp = Self::check(resp)?;
+        let resp = Self::check(self.call(self.agent.get(format!("{}{}", self.base, path)))?)?;
         let len = resp.body().content_length();
         Ok((len, Box::new(resp.into_body().into_reader())))
     }

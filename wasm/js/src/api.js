@@ -7,7 +7,7 @@ import { backend, init } from './backend.js';
 import { PqfileError, ErrorCode } from './errors.js';
 import { encapsulate } from './kem.js';
 import { DecryptionStart, unwrapWithKeyServer } from './decryption.js';
-import { WasmSealer, WebCryptoSealer, call, importChunkKey, useWebCrypto } from './stream.js';
+import { WasmEngine, WebCryptoSealer, call, importChunkKey, useWebCrypto } from './stream.js';
 
 /** @typedef {import('../dist/bundler/pqfile_wasm.js').Header} WasmHeader */
 /** @typedef {import('../dist/bundler/pqfile_wasm.js').FileKey} WasmFileKey */
@@ -210,7 +210,7 @@ export class Encrypter {
       encryptor.free();
       engine = new WebCryptoSealer(key, emit, this.options.concurrency);
     } else {
-      engine = new WasmSealer(encryptor, emit);
+      engine = new WasmEngine(encryptor, emit);
     }
     return progress(engine, this.options.onProgress);
   }

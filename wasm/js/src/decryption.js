@@ -5,7 +5,7 @@
 
 import { backend } from './backend.js';
 import { PqfileError, ErrorCode } from './errors.js';
-import { WasmOpener, WebCryptoOpener, call, importChunkKey, streamConstants, useWebCrypto } from './stream.js';
+import { WasmEngine, WebCryptoOpener, call, importChunkKey, streamConstants, useWebCrypto } from './stream.js';
 
 /** @typedef {import('../dist/bundler/pqfile_wasm.js').Header} WasmHeader */
 /** @typedef {import('../dist/bundler/pqfile_wasm.js').FileKey} WasmFileKey */
@@ -126,7 +126,7 @@ export class DecryptionStart {
         this.engine = new WebCryptoOpener(key, this.emit, options.concurrency);
         await this.engine.push(rest.subarray(this.payloadPrefixLen));
       } else {
-        this.engine = new WasmOpener(call(() => new wasm.Decryptor(header, fileKey)), this.emit);
+        this.engine = new WasmEngine(call(() => new wasm.Decryptor(header, fileKey)), this.emit);
         await this.engine.push(rest);
       }
     } finally {

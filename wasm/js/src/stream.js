@@ -236,53 +236,32 @@ export class WebCryptoOpener {
   }
 }
 
-/** Seals chunks in wasm (the fallback where crypto.subtle is missing). */
-export class WasmSealer {
+/**
+ * Seals or opens a payload in wasm (the fallback where crypto.subtle is
+ * missing): the bindings' Encryptor and Decryptor share push/finish/free.
+ */
+export class WasmEngine {
   /**
-   * @param {import('../dist/bundler/pqfile_wasm.js').Encryptor} encryptor
+   * @param {import('../dist/bundler/pqfile_wasm.js').Encryptor | import('../dist/bundler/pqfile_wasm.js').Decryptor} engine
    * @param {Emit} emit
    */
-  constructor(encryptor, emit) {
-    this.encryptor = encryptor;
+  constructor(engine, emit) {
+    this.engine = engine;
     this.emit = emit;
   }
 
   /** @param {Uint8Array} data */
   async push(data) {
-    const out = call(() => this.encryptor.push(data));
-    if (out.length) this.emit(out);
-  }
-
-  async finish() {
-    const out = call(() => this.encryptor.finish());
-    this.encryptor.free();
-    if (out.length) this.emit(out);
-  }
-}
-
-/** Opens a payload in wasm (the fallback where crypto.subtle is missing). */
-export class WasmOpener {
-  /**
-   * @param {import('../dist/bundler/pqfile_wasm.js').Decryptor} decryptor
-   * @param {Emit} emit
-   */
-  constructor(decryptor, emit) {
-    this.decryptor = decryptor;
-    this.emit = emit;
-  }
-
-  /** @param {Uint8Array} data */
-  async push(data) {
-    const out = call(() => this.decryptor.push(data));
+    const out = call(() => this.engine.push(data));
     if (out.length) this.emit(out);
   }
 
   async finish() {
     try {
-      const out = call(() => this.decryptor.finish());
+      const out = call(() => this.engine.finish());
       if (out.length) this.emit(out);
     } finally {
-      this.decryptor.free();
+      this.engine.free();
     }
   }
 }
