@@ -8,6 +8,7 @@ import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, openSync, 
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
 
 export const E2E_DIR = fileURLToPath(new URL('.', import.meta.url));
 export const ARTIFACTS = join(E2E_DIR, 'artifacts');
@@ -259,4 +260,21 @@ export async function runJob(page, saveTo, { timeout = 600_000, during } = {}) {
   if (failure) return { downloadFailure: failure, suggested: d.suggestedFilename() };
   await page.locator('#result:not([hidden])').waitFor({ timeout });
   return { suggested: d.suggestedFilename(), sink: await page.getAttribute('#result', 'data-sink') };
+}
+
+/** A file in the run's work folder. */
+export function workPath(name) {
+  return join(WORK(), name);
+}
+
+/** Asserts no request body carried plaintext and every body was small; returns the bytes sent. */
+export function assertNoPlaintext(requests, maxBody, label) {
+  assert.ok(requests.length > 0, `${label}: no request was recorded`);
+  const leaking = requests.filter((r) => r.leaks > 0);
+  assert.deepEqual(leaking, [], `${label}: a request body contains plaintext`);
+  const biggest = Math.max(...requests.map((r) => r.size));
+  assert.ok(biggest <= maxBody, `${label}: a request body of ${biggest} bytes (bound ${maxBody})`);
+  const total = requests.reduce((s, r) => s + r.size, 0);
+  console.log(`${label}: ${requests.length} requests, ${total} request-body bytes in total, largest ${biggest}`);
+  return total;
 }
