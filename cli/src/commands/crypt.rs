@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use pqfile_core::keyserver_unwrap::{NextStep, next_step};
+use pqfile_core::stream::CHUNK_SIZE;
 use pqfile_core::{
     Decryptor, DocumentId, Encryptor, FileKey, Header, HeaderRead, HeaderReader, KeyServerUnwrap,
     Recipient, mlkem768,
@@ -148,9 +149,13 @@ pub(super) fn decrypt(client: &Client, args: IoArgs) -> Result<(), CliError> {
     let mut dec = Decryptor::new(&header, &file_key)?;
     let mut out = Output::create(default_output(&args, false), args.force)?;
     let pb = io::progress(input.len, args.quiet, "decrypting");
-    let mut plain = pump(&mut input, &mut out, &pb, BUF + 16384, |data, plain| {
-        Ok(dec.push(data, plain)?)
-    })?;
+    let mut plain = pump(
+        &mut input,
+        &mut out,
+        &pb,
+        BUF + CHUNK_SIZE,
+        |data, plain| Ok(dec.push(data, plain)?),
+    )?;
     dec.finish(&mut plain)?;
     out.write_all(&plain)?;
     pb.finish_and_clear();
