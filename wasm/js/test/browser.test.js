@@ -35,8 +35,10 @@ test('vectors and WebCrypto/wasm equivalence in headless Chromium', { timeout: 1
   console.log(`Chromium: ${r.vectorCount} vectors × 4 runs, ${r.equivalenceLengths} equivalence lengths`);
 });
 
-test('1 GiB streamed through encryptStream and decryptStream in Chromium keeps the JS heap and wasm memory bounded', { timeout: 300_000 }, async () => {
-  const mib = Number(process.env.PQFILE_MEMORY_GIB ?? 1) * 1024;
+const MEMORY_MIB = Number(process.env.PQFILE_MEMORY_GIB ?? 1) * 1024;
+
+test(`${MEMORY_MIB} MiB streamed through encryptStream and decryptStream in Chromium keeps the JS heap and wasm memory bounded`, { timeout: 300_000 }, async () => {
+  const mib = MEMORY_MIB;
   const page = await browser.page(`${server.url}/wasm/js/test/browser/memory.html?mib=${mib}`);
   const r = await page.evaluate(() => window.__results);
   assert.equal(r.error, undefined, r.error);
