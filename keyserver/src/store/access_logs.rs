@@ -127,7 +127,7 @@ pub async fn of_document(
 #[derive(Serialize, ToSchema)]
 pub struct LogEntry {
     /// Row id.
-    pub id: i32,
+    pub id: i64,
     /// The document.
     pub document_id: Option<String>,
     /// What was attempted.

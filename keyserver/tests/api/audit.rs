@@ -310,3 +310,46 @@ async fn server_reconnects_after_postgres_drops_its_connections() {
         );
     }
 }
+
+/// At ~4 000 audited requests/s a 32-bit id runs out in about six days, and
+/// then every audited request fails closed. Past 2^31 rows the log must keep
+/// accepting rows, and the admin listing must show them.
+#[tokio::test]
+async fn the_access_log_keeps_working_past_two_billion_rows() {
+    let app = spawn_app().await;
+    app.db
+        .execute("SELECT setval('access_logs_id_seq', 2147483647)", &[])
+        .await
+        .unwrap();
+    let resp = app
+        .http
+        .post(app.url("/v1/documents"))
+        .bearer_auth(&app.alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    let id: i64 = app
+        .db
+        .query_one("SELECT max(id)::bigint FROM access_logs", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(id, 2_147_483_648);
+    let resp = app
+        .http
+        .get(app.url("/v1/admin/access-logs?access_type=encrypt"))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let v: serde_json::Value = resp.json().await.unwrap();
+    let ids: Vec<i64> = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect();
+    assert!(ids.contains(&2_147_483_648), "{v}");
+}
