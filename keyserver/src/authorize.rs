@@ -27,10 +27,16 @@ pub enum Rule {
 impl Rule {
     /// Whether `user` may act on `doc` under this rule.
     pub fn permits(self, doc: &DocumentAccess, user: &AuthenticatedUser) -> bool {
-        let owner = user.id == doc.owner_id;
+        self.allows(user, doc.owner_id, doc.granted)
+    }
+
+    /// Whether `user` may act on a document of `owner_id` under this rule;
+    /// `granted`: whether the owner granted `user` access.
+    pub fn allows(self, user: &AuthenticatedUser, owner_id: i32, granted: bool) -> bool {
+        let owner = user.id == owner_id;
         let admin = user.role == Role::Admin;
         match self {
-            Self::Read => owner || admin || doc.granted,
+            Self::Read => owner || admin || granted,
             Self::Own => owner,
             Self::Manage => owner || admin,
         }

@@ -96,13 +96,6 @@ pub struct AuthenticatedUser {
     pub role: Role,
 }
 
-impl AuthenticatedUser {
-    /// Whether this user may unwrap a document owned by `owner_id`.
-    pub fn may_unwrap(&self, owner_id: i32) -> bool {
-        self.role == Role::Admin || self.id == owner_id
-    }
-}
-
 const TOKEN_PREFIX: &str = "pqf_";
 const TOKEN_RANDOM_LEN: usize = 32;
 

@@ -14,6 +14,40 @@ use crate::pipeline::Pipelined;
 pub const INSERT_SQL: &str = "INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome, reason)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
+/// The values of one row, in `INSERT_SQL`'s order.
+struct Row<'a> {
+    e: &'a Entry<'a>,
+    access_type: &'static str,
+    user_id: String,
+    outcome: &'static str,
+    reason: Option<&'a str>,
+}
+
+impl<'a> Row<'a> {
+    fn new(e: &'a Entry<'a>, outcome: &'static str, reason: Option<&'a str>) -> Self {
+        Self {
+            e,
+            access_type: e.access_type.as_str(),
+            user_id: e.user_id.to_string(),
+            outcome,
+            reason,
+        }
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 8] {
+        [
+            &self.e.document_id,
+            &self.access_type,
+            &self.user_id,
+            &self.e.client.ip,
+            &self.e.client.user_agent,
+            &self.e.key_id,
+            &self.outcome,
+            &self.reason,
+        ]
+    }
+}
+
 /// Inserts `e` on a pipelined connection (one statement per request).
 pub async fn insert(db: &Pipelined, e: &Entry<'_>) -> Result<(), DbError> {
     let client = db.conn().await?;
@@ -24,19 +58,7 @@ pub async fn insert(db: &Pipelined, e: &Entry<'_>) -> Result<(), DbError> {
         "allowed"
     };
     client
-        .execute(
-            &stmt,
-            &[
-                &e.document_id,
-                &e.access_type.as_str(),
-                &e.user_id.to_string(),
-                &e.client.ip,
-                &e.client.user_agent,
-                &e.key_id,
-                &outcome,
-                &e.refusal,
-            ],
-        )
+        .execute(&stmt, &Row::new(e, outcome, e.refusal).params())
         .await?;
     Ok(())
 }
@@ -48,20 +70,8 @@ pub async fn insert_allowed(
     e: &Entry<'_>,
     note: Option<&str>,
 ) -> Result<(), DbError> {
-    tx.execute(
-        INSERT_SQL,
-        &[
-            &e.document_id,
-            &e.access_type.as_str(),
-            &e.user_id.to_string(),
-            &e.client.ip,
-            &e.client.user_agent,
-            &e.key_id,
-            &"allowed",
-            &note,
-        ],
-    )
-    .await?;
+    tx.execute(INSERT_SQL, &Row::new(e, "allowed", note).params())
+        .await?;
     Ok(())
 }
 
