@@ -25,8 +25,6 @@ import { WasmEngine, WebCryptoOpener, call, importChunkKey, streamConstants, use
  * Gets the file key from the key server. The protocol is the core's
  * (`KeyServerUnwrap`: requests, opening the answer, FORMAT.md §7) and so is
  * the retry policy (`shouldTryNextStanza`, §7.1); only the HTTP is here.
- */
-/**
  * @param {typeof import('../dist/bundler/pqfile_wasm.js')} wasm
  * @param {KeyServer} client
  * @param {WasmHeader} header
