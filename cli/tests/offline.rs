@@ -153,8 +153,25 @@ fn a_key_of_an_unknown_algorithm_is_refused_with_the_packages_code() {
         let (mut conn, _) = listener.accept().unwrap();
         let mut req = Vec::new();
         let mut buf = [0u8; 4096];
-        while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+        // Read the whole request, body included: closing a socket with
+        // unread bytes makes the kernel answer with a reset, which the CLI
+        // would rightly report as an unreachable server.
+        let head_end = loop {
+            if let Some(i) = req.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
             let n = conn.read(&mut buf).unwrap();
+            assert!(n > 0, "request ended inside its head");
+            req.extend_from_slice(&buf[..n]);
+        };
+        let head = String::from_utf8_lossy(&req[..head_end]).to_ascii_lowercase();
+        let body_len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .map_or(0, |v| v.trim().parse().unwrap());
+        while req.len() < head_end + body_len {
+            let n = conn.read(&mut buf).unwrap();
+            assert!(n > 0, "request ended inside its body");
             req.extend_from_slice(&buf[..n]);
         }
         let body = r#"{"document_id":"0123456789abcdef0123456789abcdef","key":{"key_id":7,"algorithm":"X-Wing","public_key":"AAAA"}}"#;
