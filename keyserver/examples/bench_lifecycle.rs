@@ -69,11 +69,13 @@ async fn start(pg: &str, pool_size: u32) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let settings = Settings {
         database_url: url.clone(),
+        owner_database_url: None,
         db_pool_max: 16,
         db_pipelined: 2,
         bind: "127.0.0.1:0".into(),
         web_dir: PathBuf::from("/nonexistent"),
         data_dir: dir.path().to_path_buf(),
+        kms_master_key: None,
         kms: KmsKind::Local,
         kms_key_id: None,
         kms_region: "us-east-1".into(),
@@ -87,6 +89,9 @@ async fn start(pg: &str, pool_size: u32) -> Server {
         rotation_age_days: 30,
         maintenance_interval_secs: 3600,
         access_log_retention_days: 365,
+        access_log_retention_floor_days: 30,
+        rotation_grace_days: 30,
+        audit_checkpoint_interval_ms: 2000,
         max_content_bytes: 4 << 30,
         content_dir: None,
     };

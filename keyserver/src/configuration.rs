@@ -18,8 +18,15 @@ pub enum KmsKind {
 /// Everything the key server reads at start-up.
 #[derive(Clone, Debug, Deserialize)]
 pub struct Settings {
-    /// PostgreSQL URL, e.g. `postgres://postgres@127.0.0.1:5432/pqfile_db`.
+    /// PostgreSQL URL the server runs as, e.g.
+    /// `postgres://pqfile_app@127.0.0.1:5432/pqfile_db`: the runtime role,
+    /// which may append to the audit log but not change or delete it.
     pub database_url: String,
+    /// PostgreSQL URL of the role that owns the tables: migrations and
+    /// access-log retention run as it (short-lived connections). Unset: the
+    /// runtime URL is used for those too (then the audit log is only as
+    /// append-only as that role's rights make it).
+    pub owner_database_url: Option<String>,
     /// Most pooled connections to PostgreSQL (transactions, admin, background work).
     pub db_pool_max: usize,
     /// Shared, pipelined connections per worker thread for the per-request
@@ -29,8 +36,12 @@ pub struct Settings {
     pub bind: String,
     /// Folder served at `/` (the web page).
     pub web_dir: PathBuf,
-    /// Folder for server state outside the database (the local KMS master key).
+    /// Folder for server state outside the database (stored ciphertexts).
     pub data_dir: PathBuf,
+    /// The local KMS master key file (`kms = local`). Keep it away from the
+    /// database and its backups: a database dump alone must recover nothing.
+    /// Unset: `DATA_DIR/kms-master.key`.
+    pub kms_master_key: Option<PathBuf>,
     /// `local` or `aws`.
     pub kms: KmsKind,
     /// AWS KMS key id, ARN or alias that wraps the private keys (`kms = aws`).
@@ -58,16 +69,33 @@ pub struct Settings {
     pub maintenance_interval_secs: u64,
     /// Access-log rows older than this many days are deleted by maintenance.
     pub access_log_retention_days: u32,
+    /// No retention, scheduled or on demand, deletes rows younger than this
+    /// many days. Never below [`MIN_RETENTION_FLOOR_DAYS`].
+    pub access_log_retention_floor_days: u32,
+    /// Days a rotated key keeps unwrapping (`rotation_queued`) before it
+    /// expires; stored ciphertexts are rewrapped off it in that time.
+    pub rotation_grace_days: u32,
+    /// Milliseconds between signed audit-log checkpoints.
+    pub audit_checkpoint_interval_ms: u64,
     /// Largest ciphertext `PUT /v1/documents/{id}/content` accepts, in bytes.
     pub max_content_bytes: u64,
     /// Folder for stored ciphertexts (default `DATA_DIR/content`).
     pub content_dir: Option<PathBuf>,
 }
 
+/// The lowest retention floor a configuration may set (issue 11).
+pub const MIN_RETENTION_FLOOR_DAYS: u32 = 30;
+
 /// Why the settings could not be read.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid configuration: {0}")]
-pub struct ConfigError(#[from] config::ConfigError);
+pub enum ConfigError {
+    /// The file or the environment could not be read or parsed.
+    #[error("invalid configuration: {0}")]
+    Read(#[from] config::ConfigError),
+    /// The values parse but break a rule.
+    #[error("invalid configuration: {0}")]
+    Rule(String),
+}
 
 impl Settings {
     /// Where stored ciphertexts live.
@@ -75,6 +103,37 @@ impl Settings {
         self.content_dir
             .clone()
             .unwrap_or_else(|| self.data_dir.join("content"))
+    }
+
+    /// The URL migrations and retention run as.
+    pub fn owner_url(&self) -> &str {
+        self.owner_database_url
+            .as_deref()
+            .unwrap_or(&self.database_url)
+    }
+
+    /// The local KMS master key file.
+    pub fn kms_master_key_path(&self) -> PathBuf {
+        self.kms_master_key
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("kms-master.key"))
+    }
+
+    /// Checks the rules the types cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.access_log_retention_floor_days < MIN_RETENTION_FLOOR_DAYS {
+            return Err(ConfigError::Rule(format!(
+                "access_log_retention_floor_days is {}; it may not be below {MIN_RETENTION_FLOOR_DAYS}",
+                self.access_log_retention_floor_days
+            )));
+        }
+        if self.access_log_retention_days < self.access_log_retention_floor_days {
+            return Err(ConfigError::Rule(format!(
+                "access_log_retention_days ({}) is below the retention floor ({} days)",
+                self.access_log_retention_days, self.access_log_retention_floor_days
+            )));
+        }
+        Ok(())
     }
 
     /// Reads defaults, then `file` (or `PQFILE_CONFIG`) if given, then the environment.
@@ -102,6 +161,9 @@ impl Settings {
             .set_default("rotation_age_days", 30)?
             .set_default("maintenance_interval_secs", 3600)?
             .set_default("access_log_retention_days", 365)?
+            .set_default("access_log_retention_floor_days", MIN_RETENTION_FLOOR_DAYS)?
+            .set_default("rotation_grace_days", 30)?
+            .set_default("audit_checkpoint_interval_ms", 2000)?
             .set_default("max_content_bytes", 4_u64 << 30)?;
         if let Some(f) = file {
             b = b.add_source(
@@ -111,7 +173,9 @@ impl Settings {
             );
         }
         b = b.add_source(config::Environment::with_prefix("PQFILE").try_parsing(true));
-        Ok(b.build()?.try_deserialize()?)
+        let settings: Self = b.build()?.try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
     }
 }
 
@@ -137,6 +201,18 @@ mod tests {
             s.key_cache_ttl_secs, 300,
             "untouched keys keep their defaults"
         );
+    }
+
+    #[test]
+    fn a_retention_floor_below_thirty_days_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("keyserver.toml");
+        std::fs::write(&path, "access_log_retention_floor_days = 7\n").expect("write");
+        let err = Settings::load(Some(&path)).expect_err("floor 7 must be refused");
+        assert!(err.to_string().contains("may not be below 30"), "{err}");
+        std::fs::write(&path, "access_log_retention_days = 10\n").expect("write");
+        let err = Settings::load(Some(&path)).expect_err("retention under the floor");
+        assert!(err.to_string().contains("below the retention floor"), "{err}");
     }
 
     #[test]

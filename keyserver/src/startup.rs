@@ -45,7 +45,7 @@ pub enum StartupError {
 /// Builds the configured [`KeyWrapper`].
 pub async fn build_kms(settings: &Settings) -> Result<Arc<dyn KeyWrapper>, KmsError> {
     Ok(match settings.kms {
-        KmsKind::Local => Arc::new(LocalKms::open_or_create(&settings.data_dir)?),
+        KmsKind::Local => Arc::new(LocalKms::open_or_create(&settings.kms_master_key_path())?),
         KmsKind::Aws => {
             let key_id = settings.kms_key_id.clone().ok_or_else(|| {
                 KmsError::Config("kms = aws needs kms_key_id (PQFILE_KMS_KEY_ID)".into())

@@ -2,7 +2,8 @@
 # pqfile-keyserver: unit tests and integration tests against a real
 # PostgreSQL 15 (throwaway cluster, a fresh database per test) and a real
 # KMS-API endpoint (moto server). Starts both itself (PostgreSQL through
-# scripts/lib/stack.sh) and stops them on exit.
+# scripts/lib/stack.sh) and stops them on exit. Arguments, if any, filter the
+# integration tests by name (for a quick run while working).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -36,5 +37,11 @@ export PQFILE_TEST_KMS_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 log "PostgreSQL on $STACK_PG_PORT, moto on $MOTO_PORT"
 
+if [ $# -gt 0 ]; then
+  # A narrower run while working: `40-keyserver.sh FILTER...` runs only the
+  # integration tests whose names contain a FILTER.
+  cargo test -p pqfile-keyserver --test api -- "$@"
+  exit
+fi
 cargo test -p pqfile-keyserver --all-targets
 cargo test -p pqfile-keyserver --doc

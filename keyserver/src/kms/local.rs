@@ -36,11 +36,14 @@ pub struct LocalKms {
 }
 
 impl LocalKms {
-    /// Loads `data_dir/kms-master.key`, creating it (mode 0600) on first run.
-    pub fn open_or_create(data_dir: &Path) -> Result<Self, KmsError> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| KmsError::Config(format!("cannot create {}: {e}", data_dir.display())))?;
-        let path = data_dir.join(MASTER_KEY_FILE);
+    /// Loads the master key file `path`, creating it (mode 0600, and its
+    /// folder) on first run.
+    pub fn open_or_create(path: &Path) -> Result<Self, KmsError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| KmsError::Config(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let path = path.to_path_buf();
         let key = match std::fs::read(&path) {
             Ok(bytes) => Zeroizing::new(bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Self::create(&path)?,
@@ -189,14 +192,14 @@ mod tests {
     #[test]
     fn master_key_is_created_0600_and_reused() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let a = LocalKms::open_or_create(dir.path()).expect("create");
+        let a = LocalKms::open_or_create(&dir.path().join(MASTER_KEY_FILE)).expect("create");
         let mode = std::fs::metadata(a.path())
             .expect("stat")
             .permissions()
             .mode()
             & 0o777;
         assert_eq!(mode, 0o600);
-        let b = LocalKms::open_or_create(dir.path()).expect("reopen");
+        let b = LocalKms::open_or_create(&dir.path().join(MASTER_KEY_FILE)).expect("reopen");
         assert_eq!(a.id(), b.id());
         let id = KeyId::new(5).expect("id");
         let w = a.wrap_now(id, &[7u8; SEED_LEN]);
@@ -209,14 +212,14 @@ mod tests {
     #[test]
     fn wrapped_key_is_bound_to_its_key_id_and_master_key() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let kms = LocalKms::open_or_create(dir.path()).expect("create");
+        let kms = LocalKms::open_or_create(&dir.path().join(MASTER_KEY_FILE)).expect("create");
         let w = kms.wrap_now(KeyId::new(5).expect("id"), &[7u8; SEED_LEN]);
         assert!(matches!(
             kms.unwrap_now(KeyId::new(6).expect("id"), &w),
             Err(KmsError::Rejected(_))
         ));
         let other_dir = tempfile::tempdir().expect("tempdir");
-        let other = LocalKms::open_or_create(other_dir.path()).expect("create");
+        let other = LocalKms::open_or_create(&other_dir.path().join(MASTER_KEY_FILE)).expect("create");
         let relabelled = WrappedKey {
             kms_key_id: other.id().to_owned(),
             ..w

@@ -74,7 +74,7 @@ async fn a_database_dump_alone_recovers_no_private_key() {
         .expect("pg_dump");
     assert!(dump.status.success());
     let dump = String::from_utf8(dump.stdout).unwrap();
-    let kms = LocalKms::open_or_create(&app.settings.data_dir).unwrap();
+    let kms = LocalKms::open_or_create(&app.settings.kms_master_key_path()).unwrap();
     for row in &rows {
         let id = KeyId::from_db(row.get(0));
         let public: String = row.get(1);

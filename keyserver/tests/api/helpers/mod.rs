@@ -98,6 +98,8 @@ pub struct Options {
     pub bootstrap: bool,
     /// `max_content_bytes`.
     pub max_content_bytes: u64,
+    /// Last word on the settings, applied just before the server is built.
+    pub settings: Option<Box<dyn FnOnce(&mut Settings) + Send>>,
 }
 
 impl Default for Options {
@@ -113,6 +115,7 @@ impl Default for Options {
             web_dir: None,
             bootstrap: true,
             max_content_bytes: 1 << 20,
+            settings: None,
         }
     }
 }
@@ -164,13 +167,15 @@ pub async fn spawn_app_with(o: Options) -> TestApp {
             )
         }
     };
-    let settings = Settings {
+    let mut settings = Settings {
         database_url: database_url.clone(),
+        owner_database_url: None,
         db_pool_max: 16,
         db_pipelined: 2,
         bind: "127.0.0.1:0".into(),
         web_dir: o.web_dir.unwrap_or_else(|| PathBuf::from("/nonexistent")),
         data_dir,
+        kms_master_key: None,
         kms: if o.kms == Kms::Local {
             KmsKind::Local
         } else {
@@ -188,9 +193,15 @@ pub async fn spawn_app_with(o: Options) -> TestApp {
         rotation_age_days: 30,
         maintenance_interval_secs: 3600,
         access_log_retention_days: 365,
+        access_log_retention_floor_days: 30,
+        rotation_grace_days: 30,
+        audit_checkpoint_interval_ms: 2000,
         max_content_bytes: o.max_content_bytes,
         content_dir: None,
     };
+    if let Some(tweak) = o.settings {
+        tweak(&mut settings);
+    }
     let app = Application::build(settings.clone())
         .await
         .expect("build the application");
