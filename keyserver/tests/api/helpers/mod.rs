@@ -81,6 +81,9 @@ pub enum Kms {
     Moto,
 }
 
+/// A change to the settings a test server starts with.
+pub type SettingsTweak = Box<dyn FnOnce(&mut Settings) + Send>;
+
 pub struct Options {
     pub kms: Kms,
     pub pool_size: u32,
@@ -99,7 +102,7 @@ pub struct Options {
     /// `max_content_bytes`.
     pub max_content_bytes: u64,
     /// Last word on the settings, applied just before the server is built.
-    pub settings: Option<Box<dyn FnOnce(&mut Settings) + Send>>,
+    pub settings: Option<SettingsTweak>,
 }
 
 impl Default for Options {
