@@ -78,6 +78,8 @@ error_codes! {
     InvalidJson = "invalid_json", BAD_REQUEST, "the request body is not valid JSON for this route";
     /// A query parameter or body field is invalid.
     InvalidQuery = "invalid_query", BAD_REQUEST, "the query string is invalid";
+    /// A retention would delete audit rows younger than the retention floor.
+    RetentionBelowFloor = "retention_below_floor", BAD_REQUEST, "audit rows younger than the retention floor may not be deleted";
     /// The document id is not 32 hex digits (or is all zeros): the core's `bad_document_id`.
     BadDocumentId = "bad_document_id", BAD_REQUEST, "the document id must be 32 hexadecimal digits and not all zeros";
     /// The key id is not a positive 31-bit integer.
@@ -114,6 +116,8 @@ error_codes! {
     AdminOnly = "admin_only", FORBIDDEN, "this route is for admins only";
     /// The document's key is revoked.
     KeyRevoked = "key_revoked", FORBIDDEN, "the document's key has been revoked";
+    /// The stanza's key has expired (past its rotation grace period).
+    KeyExpired = "key_expired", FORBIDDEN, "this key has expired; ask an admin to rescue the document";
     /// No such API route.
     NotFound = "not_found", NOT_FOUND, "no such API route";
     /// No such document.
@@ -126,6 +130,8 @@ error_codes! {
     GrantNotFound = "grant_not_found", NOT_FOUND, "this user has no grant on this document";
     /// Nothing stored for the document.
     NoContent = "no_content", NOT_FOUND, "no content is stored for this document";
+    /// The submitted header is not the stored ciphertext's header.
+    StoredHeaderMismatch = "stored_header_mismatch", CONFLICT, "the header does not match the ciphertext stored for this document; fetch the stored copy and rewrap its header";
     /// Another rewrap of the same document won.
     RewrapConflict = "rewrap_conflict", CONFLICT, "the document was rewrapped concurrently; fetch its header again";
     /// Over `max_content_bytes`.

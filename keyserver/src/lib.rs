@@ -3,6 +3,8 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod audit_chain;
+pub mod audit_trail;
 pub mod auth;
 pub mod authorize;
 pub mod configuration;
@@ -16,6 +18,7 @@ pub mod kms;
 pub mod lifecycle;
 pub mod metrics;
 pub mod pipeline;
+pub mod revocation;
 pub mod routes;
 pub mod startup;
 pub mod state;

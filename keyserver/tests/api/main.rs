@@ -5,15 +5,20 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::panic)]
 
 mod audit;
+mod audit_chain;
+mod audit_trail;
 mod bad_input;
 mod helpers;
+mod key_history;
 mod key_pool;
+mod key_expiry;
 mod kms;
 mod lifecycle;
 mod monitoring;
 mod operations;
 mod processes;
 mod refusals;
+mod revocation;
 mod rewrap;
 mod rotation_processes;
 mod round_trip;
