@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod audit_chain;
+pub mod audit_partitions;
 pub mod audit_trail;
 pub mod auth;
 pub mod authorize;
