@@ -31,7 +31,8 @@ TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 STACK_KS=${BENCH_BIN:-$STACK_KS}  # BENCH_BIN: compare another build
 BIN=$STACK_KS
 
-export PQFILE_DATABASE_URL=$DB_URL PQFILE_DATA_DIR=$WORK/state PQFILE_KMS=local
+stack_db_env
+export PQFILE_DATA_DIR=$WORK/state PQFILE_KMS=local
 export PQFILE_POOL_SIZE=100 PQFILE_DB_POOL_MAX=${PQFILE_DB_POOL_MAX:-$CONNS} PQFILE_WEB_DIR=/nonexistent
 export PQFILE_BIND=127.0.0.1:$(stack_free_port)
 TOKEN=$(stack_user bench)

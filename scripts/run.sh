@@ -44,7 +44,9 @@ if [ -x scripts/build-web.sh ] || [ -f scripts/build-web.sh ]; then
   bash scripts/build-web.sh || log "WARNING: building the web page failed; the API still runs"
 fi
 
-export PQFILE_DATABASE_URL=${PQFILE_DATABASE_URL:-$STACK_DB_URL}
+# The server runs as pqfile_app (it may not change or delete the audit log);
+# migrations, retention and the account commands run as the owner.
+[ -n "${PQFILE_DATABASE_URL:-}" ] || stack_db_env
 export PQFILE_DATA_DIR=${PQFILE_DATA_DIR:-$STATE}
 export PQFILE_WEB_DIR=${PQFILE_WEB_DIR:-$ROOT/web}
 export PQFILE_BIND=${PQFILE_BIND:-127.0.0.1:8080}

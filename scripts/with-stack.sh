@@ -4,7 +4,8 @@
 # (scripts/lib/stack.sh), the local KMS, the debug key server built, users
 # alice and mallory with tokens. The key server itself is started (and
 # stopped, to test an unreachable server) by the harness, from these
-# variables: PQFILE_KEYSERVER_BIN, PQFILE_DATABASE_URL, PQFILE_DATA_DIR,
+# variables: PQFILE_KEYSERVER_BIN, PQFILE_DATABASE_URL (runtime role),
+# PQFILE_OWNER_DATABASE_URL (owner), PQFILE_DATA_DIR,
 # PQFILE_WEB_DIR, PQFILE_POOL_SIZE, PQFILE_KMS, PQFILE_BIND, WEB_E2E_PORT,
 # WEB_E2E_WORK, WEB_E2E_TOKEN_ALICE, WEB_E2E_TOKEN_MALLORY, WEB_E2E_PSQL_URL.
 # Everything is removed on exit.
@@ -19,7 +20,8 @@ stack_trap
 stack_workdir web-e2e
 stack_pg "$STACK_WORK/pg"
 stack_keyserver_build
-export PQFILE_DATABASE_URL=$STACK_DB_URL WEB_E2E_PSQL_URL=$STACK_DB_URL
+stack_db_env
+export WEB_E2E_PSQL_URL=$STACK_DB_URL
 export PQFILE_DATA_DIR=$STACK_WORK/data PQFILE_POOL_SIZE=5 PQFILE_KMS=local PQFILE_LOG_FORMAT=pretty
 export PQFILE_WEB_DIR=$ROOT/web
 export WEB_E2E_PORT=$(stack_free_port)

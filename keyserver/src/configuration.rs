@@ -212,7 +212,10 @@ mod tests {
         assert!(err.to_string().contains("may not be below 30"), "{err}");
         std::fs::write(&path, "access_log_retention_days = 10\n").expect("write");
         let err = Settings::load(Some(&path)).expect_err("retention under the floor");
-        assert!(err.to_string().contains("below the retention floor"), "{err}");
+        assert!(
+            err.to_string().contains("below the retention floor"),
+            "{err}"
+        );
     }
 
     #[test]

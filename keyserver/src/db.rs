@@ -68,10 +68,18 @@ pub fn connect(url: &str, max_size: usize) -> Result<DbPool, DbError> {
         .build()?)
 }
 
-/// Applies pending migrations. Several processes may start at once: a
-/// session advisory lock makes them take turns.
-pub async fn migrate(db: &DbPool) -> Result<(), DbError> {
-    let mut client = db.get().await?;
+/// A short-lived connection as the owner of the tables (migrations,
+/// access-log retention): the role the server runs as may not change or
+/// delete the audit log, so that work needs its own connection. It is not
+/// pooled: dropping it closes it (its one-connection pool is already gone).
+pub async fn owner_connection(url: &str) -> Result<deadpool_postgres::Object, DbError> {
+    Ok(connect(url, 1)?.get().await?)
+}
+
+/// Applies pending migrations as the owner (`owner_url`). Several processes
+/// may start at once: a session advisory lock makes them take turns.
+pub async fn migrate(owner_url: &str) -> Result<(), DbError> {
+    let mut client = owner_connection(owner_url).await?;
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
         .await?;

@@ -19,7 +19,7 @@ use std::time::Instant;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::db::{DbError, DbPool};
+use crate::db::{self, DbError, DbPool};
 use crate::domain::KeyId;
 use crate::key_pool::{self, FillError};
 use crate::kms::KeyWrapper;
@@ -157,9 +157,11 @@ pub async fn revoke_key(db: &DbPool, id: KeyId) -> Result<Option<KeyStatus>, DbE
     Ok(Some(previous))
 }
 
-/// Deletes access-log rows older than `days` days; returns how many.
-pub async fn apply_retention(db: &DbPool, days: u32) -> Result<u64, DbError> {
-    access_logs::delete_older_than(&db.get().await?, days).await
+/// Deletes access-log rows older than `days` days; returns how many. Runs
+/// as the owner (`owner_url`, a short-lived connection): the server's own
+/// role may not delete audit rows.
+pub async fn apply_retention(owner_url: &str, days: u32) -> Result<u64, DbError> {
+    access_logs::delete_older_than(&db::owner_connection(owner_url).await?, days).await
 }
 
 /// Keys per status.
@@ -192,6 +194,8 @@ pub struct MaintenancePolicy {
     pub rotation_age_days: u32,
     /// Access-log retention.
     pub access_log_retention_days: u32,
+    /// The owner's database URL (retention deletes as the owner).
+    pub owner_url: String,
 }
 
 /// Expiry, rotation check, rotation progress, pool refill and access-log
@@ -206,7 +210,8 @@ pub async fn run_maintenance(
     let rotation = check_for_keys_to_rotate(db, kms, policy.rotation_age_days).await?;
     let rotations = advance_rotations(db).await?;
     let keys_generated = key_pool::fill(db, kms, policy.pool_size, true).await?;
-    let access_logs_deleted = apply_retention(db, policy.access_log_retention_days).await?;
+    let access_logs_deleted =
+        apply_retention(&policy.owner_url, policy.access_log_retention_days).await?;
     Ok(MaintenanceReport {
         expired,
         rotation,

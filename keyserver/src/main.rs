@@ -112,7 +112,9 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     if_missing,
                 },
         } => {
-            let db = prepare_database(&settings).await?;
+            prepare_database(&settings).await?;
+            // Accounts are written as the owner: the server's role only reads them.
+            let db = pqfile_keyserver::db::connect(settings.owner_url(), 1)?;
             if if_missing && accounts::user_exists(&db, &name).await? {
                 println!("user {name} already exists");
             } else {
@@ -123,7 +125,8 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Token {
             command: TokenCommand::Create { name, label },
         } => {
-            let db = prepare_database(&settings).await?;
+            prepare_database(&settings).await?;
+            let db = pqfile_keyserver::db::connect(settings.owner_url(), 1)?;
             let token = accounts::create_token(&db, &name, label.as_deref()).await?;
             // The only time the token is ever shown.
             println!("{}", token.expose());

@@ -62,11 +62,10 @@ pub async fn build_kms(settings: &Settings) -> Result<Arc<dyn KeyWrapper>, KmsEr
     })
 }
 
-/// Connects to the database and applies the migrations.
+/// Applies the migrations as the owner, then connects as the runtime role.
 pub async fn prepare_database(settings: &Settings) -> Result<DbPool, DbError> {
-    let db = db::connect(&settings.database_url, settings.db_pool_max)?;
-    db::migrate(&db).await?;
-    Ok(db)
+    db::migrate(settings.owner_url()).await?;
+    db::connect(&settings.database_url, settings.db_pool_max)
 }
 
 /// A bound, not yet running, key server.

@@ -94,6 +94,7 @@ impl AppState {
             pool_size: self.settings.pool_size,
             rotation_age_days: self.settings.rotation_age_days,
             access_log_retention_days: self.settings.access_log_retention_days,
+            owner_url: self.settings.owner_url().to_owned(),
         };
         let result = lifecycle::run_maintenance(&self.db, self.kms.as_ref(), &policy).await;
         let label = if result.is_ok() { "ok" } else { "error" };

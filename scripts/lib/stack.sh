@@ -8,8 +8,12 @@
 #                                    (reachable by the postgres user), removed
 #                                    on exit; sets STACK_WORK
 #   stack_pg DIR [PORT]              start a cluster (created if new) that is
-#                                    stopped on exit; sets STACK_PG_PORT and
-#                                    STACK_DB_URL
+#                                    stopped on exit; sets STACK_PG_PORT,
+#                                    STACK_DB_URL (the owner, postgres) and
+#                                    STACK_APP_URL (the runtime role pqfile_app)
+#   stack_db_env                     export PQFILE_DATABASE_URL (runtime) and
+#                                    PQFILE_OWNER_DATABASE_URL (owner) for the
+#                                    key server started next
 #   stack_keyserver_build [release]  cargo build; sets STACK_KS (the binary)
 #   stack_user NAME [ROLE]           add a user, print a new API token
 #   stack_keyserver_start [LOG]      "$STACK_KS serve" with the caller's
@@ -45,6 +49,17 @@ stack_free_port() {
 }
 
 stack_pg_url() { echo "postgres://postgres@127.0.0.1:$1/$STACK_DB_NAME"; }
+stack_app_url() { echo "postgres://pqfile_app@127.0.0.1:$1/$STACK_DB_NAME"; }
+
+# The key server runs as pqfile_app, a LOGIN member of the NOLOGIN group
+# pqfile_runtime whose table rights the migrations grant (migration V7: the
+# audit log is append-only for it); migrations and retention run as the
+# owner (postgres here). Idempotent, and safe when several stacks share a
+# cluster: losing a creation race is success.
+stack_pg_roles() {
+  psql -h 127.0.0.1 -p "$1" -U postgres -d postgres -v ON_ERROR_STOP=1 -q \
+    -f "$(dirname "${BASH_SOURCE[0]}")/../sql/runtime-roles.sql" >/dev/null
+}
 
 # Starts (creating if new) the cluster in DIR on PORT; prints its URL.
 # Leaves it running: stack_pg is the variant that stops it on exit.
@@ -78,6 +93,7 @@ pg_start() {
     psql -h 127.0.0.1 -p "$port" -U postgres -d postgres -qc "CREATE DATABASE $STACK_DB_NAME" >/dev/null
     stack_log "created database $STACK_DB_NAME"
   fi
+  stack_pg_roles "$port"
   stack_pg_url "$port"
 }
 
@@ -107,6 +123,11 @@ stack_pg() {
   STACK_PG_PORT=${2:-$(stack_free_port)}
   STACK_PG_DIRS+=("$dir")
   STACK_DB_URL=$(pg_start "$dir" "$STACK_PG_PORT")
+  STACK_APP_URL=$(stack_app_url "$STACK_PG_PORT")
+}
+
+stack_db_env() {
+  export PQFILE_DATABASE_URL=$STACK_APP_URL PQFILE_OWNER_DATABASE_URL=$STACK_DB_URL
 }
 
 stack_keyserver_build() {
@@ -127,6 +148,12 @@ stack_user() {
 
 stack_keyserver_start() {
   local log=${1:-} hostport=${PQFILE_BIND:-127.0.0.1:8080}
+  # A readiness answer must come from this process: refuse a port that is
+  # already taken (another key server would answer /readyz for us).
+  if (exec 3<>"/dev/tcp/${hostport%:*}/${hostport##*:}") 2>/dev/null; then
+    stack_log "something already listens on $hostport (another key server?); stop it or set PQFILE_BIND"
+    return 1
+  fi
   if [ -n "$log" ]; then "$STACK_KS" serve >"$log" 2>&1 & else "$STACK_KS" serve & fi
   STACK_KS_PID=$!
   # A wildcard bind is reached on loopback.

@@ -14,7 +14,7 @@ stack_workdir cli-test
 WORK=$STACK_WORK
 stack_pg "$WORK/pg"
 stack_keyserver_build
-export PQFILE_DATABASE_URL=$STACK_DB_URL
+stack_db_env
 export PQFILE_DATA_DIR=$WORK/data PQFILE_POOL_SIZE=5 PQFILE_KMS=local PQFILE_LOG_FORMAT=pretty
 export PQFILE_BIND=127.0.0.1:$(stack_free_port)
 PQFILE_TEST_TOKEN=$(stack_user alice)

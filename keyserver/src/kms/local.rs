@@ -219,7 +219,8 @@ mod tests {
             Err(KmsError::Rejected(_))
         ));
         let other_dir = tempfile::tempdir().expect("tempdir");
-        let other = LocalKms::open_or_create(&other_dir.path().join(MASTER_KEY_FILE)).expect("create");
+        let other =
+            LocalKms::open_or_create(&other_dir.path().join(MASTER_KEY_FILE)).expect("create");
         let relabelled = WrappedKey {
             kms_key_id: other.id().to_owned(),
             ..w

@@ -68,3 +68,101 @@ async fn rotation_statuses_are_the_rotation_check_constraint() {
         allowed_values(&app, "key_rotations", "key_rotations_status_check").await
     );
 }
+
+/// What the runtime role (`pqfile_runtime`, the server's `pqfile_app` is a
+/// member) may do on each table and sequence of a migrated database: the
+/// list keyserver/README.md documents ("Audit log"). A migration that adds a
+/// table adds its line here with the grant it makes; a table or sequence
+/// missing here, or a right nobody meant to give, fails
+/// `runtime_privileges_are_the_documented_list`. Partitions are reached
+/// through their parent (whose rights apply) and are not listed.
+const RUNTIME_PRIVILEGES: &[(&str, &str)] = &[
+    ("access_logs", "INSERT, SELECT"),
+    ("access_logs_id_seq", "USAGE"),
+    ("api_tokens", "SELECT"),
+    ("api_tokens_id_seq", ""),
+    ("document_grants", "DELETE, INSERT, SELECT, UPDATE"),
+    ("documents", "INSERT, SELECT, UPDATE"),
+    ("encryption_keys", "INSERT, SELECT, UPDATE"),
+    ("encryption_keys_id_seq", "USAGE"),
+    ("key_rotations", "INSERT, SELECT, UPDATE"),
+    ("key_rotations_id_seq", "USAGE"),
+    ("refinery_schema_history", ""),
+    ("users", "SELECT"),
+    ("users_id_seq", ""),
+];
+
+/// Every table (and partitioned table) and sequence in `public` with the
+/// rights `pqfile_runtime` holds on it, sorted.
+const RUNTIME_PRIVILEGES_SQL: &str = "
+    SELECT c.relname, COALESCE(string_agg(p.name, ', ' ORDER BY p.name), '')
+    FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+    LEFT JOIN LATERAL (
+        SELECT name FROM unnest(CASE WHEN c.relkind = 'S'
+            THEN ARRAY['SELECT', 'UPDATE', 'USAGE']
+            ELSE ARRAY['DELETE', 'INSERT', 'REFERENCES', 'SELECT', 'TRIGGER', 'TRUNCATE', 'UPDATE'] END) AS name
+        WHERE CASE WHEN c.relkind = 'S'
+            THEN has_sequence_privilege('pqfile_runtime', c.oid, name)
+            ELSE has_table_privilege('pqfile_runtime', c.oid, name) END
+    ) p ON true
+    WHERE c.relkind IN ('r', 'p', 'S') AND NOT c.relispartition
+    GROUP BY c.relname ORDER BY c.relname";
+
+#[tokio::test]
+async fn runtime_privileges_are_the_documented_list() {
+    let app = spawn_app().await;
+    let actual: Vec<(String, String)> = app
+        .db
+        .query(RUNTIME_PRIVILEGES_SQL, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let expected: Vec<(String, String)> = RUNTIME_PRIVILEGES
+        .iter()
+        .map(|(t, p)| ((*t).to_owned(), (*p).to_owned()))
+        .collect();
+    assert_eq!(
+        actual, expected,
+        "pqfile_runtime's rights differ from the documented list (keyserver/README.md, Audit log)"
+    );
+}
+
+#[tokio::test]
+async fn the_server_is_not_a_superuser_and_owns_no_table() {
+    let app = spawn_app().await;
+    // Asked through the server's own connection pool.
+    let client = app.db_pool.get().await.unwrap();
+    let row = client
+        .query_one(
+            "SELECT current_user::text, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls
+             FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), APP_ROLE);
+    for (i, what) in [
+        (1, "superuser"),
+        (2, "createrole"),
+        (3, "createdb"),
+        (4, "bypassrls"),
+    ] {
+        assert!(!row.get::<_, bool>(i), "the server's role has {what}");
+    }
+    let owned: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = 'public' AND pg_has_role(current_user, c.relowner, 'USAGE')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        owned, 0,
+        "the server's role owns (or inherits the owner of) a relation"
+    );
+}

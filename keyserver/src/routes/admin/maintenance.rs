@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{Admin, invalid_query};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::lifecycle;
 
 /// Runs expiry, the rotation check, rotation progress, the pool refill and
@@ -61,7 +61,15 @@ pub async fn retention(
             .filter(|d| *d <= 36_500)
             .ok_or_else(|| invalid_query("older_than_days must be between 0 and 36500"))?,
     };
-    let deleted = lifecycle::apply_retention(&state.db, days).await?;
+    let floor = state.settings.access_log_retention_floor_days;
+    if days < floor {
+        return Err(
+            ApiError::new(ErrorCode::RetentionBelowFloor).message(format!(
+                "older_than_days is {days}; no retention deletes rows younger than {floor} days"
+            )),
+        );
+    }
+    let deleted = lifecycle::apply_retention(state.settings.owner_url(), days).await?;
     admin.record_action(None).await;
     tracing::info!(deleted, days, "access-log retention");
     Ok(HttpResponse::Ok().json(RetentionResult {

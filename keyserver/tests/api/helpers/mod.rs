@@ -62,6 +62,36 @@ pub async fn fresh_database() -> String {
     format!("{}/{name}", pg_base())
 }
 
+/// The LOGIN role test servers run as (a member of `pqfile_runtime`, whose
+/// rights migration V7 grants): like production, the server cannot change or
+/// delete the audit log. Tests keep the superuser for their own view.
+pub const APP_ROLE: &str = "pqfile_app";
+
+/// Creates `pqfile_runtime` and [`APP_ROLE`] in the test cluster, once per
+/// test process. Roles are cluster-wide and tests run in parallel: a
+/// concurrent creation that lost the race is success.
+pub async fn ensure_app_role() {
+    static DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if DONE.load(std::sync::atomic::Ordering::Acquire) {
+        return;
+    }
+    let admin = connect(&format!("{}/postgres", pg_base())).await;
+    admin
+        // The deployers' script (keyserver/README.md, "Database roles").
+        .batch_execute(include_str!("../../../../scripts/sql/runtime-roles.sql"))
+        .await
+        .expect("create the runtime roles");
+    DONE.store(true, std::sync::atomic::Ordering::Release);
+}
+
+/// `url` (the superuser's, `postgres://postgres@...`) as [`APP_ROLE`].
+pub fn as_app_role(url: &str) -> String {
+    let rest = url
+        .strip_prefix("postgres://postgres@")
+        .unwrap_or_else(|| panic!("not a superuser test URL: {url}"));
+    format!("postgres://{APP_ROLE}@{rest}")
+}
+
 /// Creates a symmetric key in moto and returns its id.
 pub async fn moto_key() -> String {
     let kms = AwsKms::connect(String::new(), "us-east-1".into(), Some(moto_endpoint())).await;
@@ -170,9 +200,10 @@ pub async fn spawn_app_with(o: Options) -> TestApp {
             )
         }
     };
+    ensure_app_role().await;
     let mut settings = Settings {
-        database_url: database_url.clone(),
-        owner_database_url: None,
+        database_url: as_app_role(&database_url),
+        owner_database_url: Some(database_url.clone()),
         db_pool_max: 16,
         db_pipelined: 2,
         bind: "127.0.0.1:0".into(),
@@ -212,29 +243,33 @@ pub async fn spawn_app_with(o: Options) -> TestApp {
     let state = app.state();
     let db_pool = state.db.clone();
     tokio::spawn(app.run_until_stopped());
+    // Accounts are the operator's (`user add`, `token create`): written as
+    // the owner, as the command does.
+    let owner_pool =
+        pqfile_keyserver::db::connect(&database_url, 2).expect("owner connection pool");
     let (mut alice, mut bob, mut admin_token, mut alice_id) =
         (String::new(), String::new(), String::new(), 0);
     if o.bootstrap {
-        alice_id = accounts::add_user(&db_pool, "alice", Role::User)
+        alice_id = accounts::add_user(&owner_pool, "alice", Role::User)
             .await
             .expect("add alice");
-        accounts::add_user(&db_pool, "bob", Role::User)
+        accounts::add_user(&owner_pool, "bob", Role::User)
             .await
             .expect("add bob");
-        accounts::add_user(&db_pool, "root", Role::Admin)
+        accounts::add_user(&owner_pool, "root", Role::Admin)
             .await
             .expect("add admin");
-        alice = accounts::create_token(&db_pool, "alice", None)
+        alice = accounts::create_token(&owner_pool, "alice", None)
             .await
             .expect("token")
             .expose()
             .to_owned();
-        bob = accounts::create_token(&db_pool, "bob", None)
+        bob = accounts::create_token(&owner_pool, "bob", None)
             .await
             .expect("token")
             .expose()
             .to_owned();
-        admin_token = accounts::create_token(&db_pool, "root", Some("tests"))
+        admin_token = accounts::create_token(&owner_pool, "root", Some("tests"))
             .await
             .expect("token")
             .expose()

@@ -12,7 +12,8 @@ pub fn free_port() -> u16 {
 }
 
 /// Starts three `pqfile-keyserver serve` processes at once on one database
-/// (local KMS, 2 workers each), plus `extra_env`, and waits until all are
+/// (local KMS, 2 workers each; running as [`APP_ROLE`], migrating as the
+/// owner `database_url`), plus `extra_env`, and waits until all are
 /// ready. The processes die with the returned handles.
 pub async fn spawn_three_processes(
     database_url: &str,
@@ -21,12 +22,14 @@ pub async fn spawn_three_processes(
     extra_env: &[(&str, &str)],
 ) -> (Vec<tokio::process::Child>, [u16; 3]) {
     let ports = [free_port(), free_port(), free_port()];
+    ensure_app_role().await;
     let children = ports
         .iter()
         .map(|port| {
             tokio::process::Command::new(env!("CARGO_BIN_EXE_pqfile-keyserver"))
                 .arg("serve")
-                .env("PQFILE_DATABASE_URL", database_url)
+                .env("PQFILE_DATABASE_URL", as_app_role(database_url))
+                .env("PQFILE_OWNER_DATABASE_URL", database_url)
                 .env("PQFILE_DATA_DIR", data_dir)
                 .env("PQFILE_BIND", format!("127.0.0.1:{port}"))
                 .env("PQFILE_POOL_SIZE", pool_size.to_string())
