@@ -141,8 +141,19 @@ impl<'a> Attempt<'a> {
         rule: Rule,
         forbidden: &'static str,
     ) -> Result<DocumentAccess, ApiError> {
+        self.load_with_key(rule, forbidden, None).await
+    }
+
+    /// As [`Attempt::load`], with key `key` of the document's history
+    /// (`None`: its current key) in [`DocumentAccess::key`].
+    pub async fn load_with_key(
+        &self,
+        rule: Rule,
+        forbidden: &'static str,
+        key: Option<u32>,
+    ) -> Result<DocumentAccess, ApiError> {
         let doc = self.document();
-        match DocumentAccess::load(&self.state.hot, doc, self.user.id).await? {
+        match DocumentAccess::load(&self.state.hot, doc, self.user.id, key).await? {
             Some(a) if rule.permits(&a, self.user) => Ok(a),
             Some(a) => {
                 let err = ApiError::new(ErrorCode::Forbidden).message(forbidden);
@@ -156,6 +167,16 @@ impl<'a> Attempt<'a> {
     /// when the row cannot be written, nothing may be released.
     pub async fn record_allowed(&self, key_id: Option<KeyId>) -> Result<(), ApiError> {
         access_logs::insert(&self.state.hot, &self.entry(key_id, None))
+            .await
+            .map_err(|e| ApiError::new(ErrorCode::AuditUnavailable).caused_by(e))
+    }
+
+    /// The audit row of an unwrap about to release a file key through key
+    /// `key_id`, written only if that key still unwraps at this moment
+    /// (`access_logs::INSERT_IF_KEY_USABLE_SQL`). `Ok(false)`: it was revoked
+    /// or expired meanwhile; nothing may be released. Fails closed.
+    pub async fn record_unwrap(&self, key_id: KeyId) -> Result<bool, ApiError> {
+        access_logs::insert_if_key_usable(&self.state.hot, &self.entry(Some(key_id), None))
             .await
             .map_err(|e| ApiError::new(ErrorCode::AuditUnavailable).caused_by(e))
     }

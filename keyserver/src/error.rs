@@ -133,7 +133,6 @@ error_codes! {
     /// The submitted header is not the stored ciphertext's header.
     StoredHeaderMismatch = "stored_header_mismatch", CONFLICT, "the header does not match the ciphertext stored for this document; fetch the stored copy and rewrap its header";
     /// Another rewrap of the same document won.
-    RewrapConflict = "rewrap_conflict", CONFLICT, "the document was rewrapped concurrently; fetch its header again";
     /// Over `max_content_bytes`.
     ContentTooLarge = "content_too_large", PAYLOAD_TOO_LARGE, "the content is larger than this server accepts";
     /// The key pool is empty (and the KMS may be down, so it cannot refill).

@@ -18,7 +18,7 @@ use crate::kms::{KeyWrapper, KmsError, WrappedKey};
 use crate::lifecycle::{self, MaintenancePolicy, MaintenanceReport};
 use crate::metrics::Metrics;
 use crate::pipeline::Pipelined;
-use crate::store::documents::DocumentAccess;
+use crate::store::documents::DocumentKey;
 use crate::store::keys::KeyStatus;
 
 /// Shared application state.
@@ -71,17 +71,18 @@ impl AppState {
         Ok(key)
     }
 
-    /// Opens `stanza` with the document's key (through the cache or the KMS)
-    /// in the context of `document_id`: the one place unwrap and rewrap get
-    /// a file key. `Ok(None)`: the stanza does not open for this document
-    /// (wrong document, tampered stanza); the caller refuses.
+    /// Opens `stanza` with `key` (one of the document's history, through the
+    /// cache or the KMS) in the context of `document_id`: the one place
+    /// unwrap and rewrap get a file key. `Ok(None)`: the stanza does not open
+    /// for this document (wrong document, tampered stanza); the caller
+    /// refuses.
     pub async fn open_stanza(
         &self,
-        doc: &DocumentAccess,
+        key: &DocumentKey,
         stanza: &Stanza,
         document_id: &DocumentId,
     ) -> Result<Option<FileKey>, ApiError> {
-        let secret = self.secret_key(doc.key_id, &doc.wrapped).await?;
+        let secret = self.secret_key(key.id, &key.wrapped).await?;
         Ok(stanza::unwrap(stanza, document_id, &secret).ok())
     }
 }

@@ -14,6 +14,17 @@ use crate::pipeline::Pipelined;
 pub const INSERT_SQL: &str = "INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome, reason)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
+/// The audit row of an unwrap that is about to release a file key, written
+/// only if key `$6` still unwraps (neither revoked nor expired) when the
+/// statement runs: the status is re-checked in the statement that commits
+/// the unwrap, so a revocation that committed before it is never missed,
+/// whatever a process read or cached earlier. Same values as [`INSERT_SQL`].
+pub const INSERT_IF_KEY_USABLE_SQL: &str = "INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome, reason)
+             SELECT $1::text, $2::text, $3::text, $4::inet, $5::text, $6::int4, $7::text, $8::text
+             WHERE EXISTS (SELECT 1 FROM encryption_keys k WHERE k.id = $6::int4
+                 AND COALESCE(k.status, 'active') IN ('active', 'rotation_queued')
+                 AND (k.expires_at IS NULL OR k.expires_at > CURRENT_TIMESTAMP))";
+
 /// The values of one row, in `INSERT_SQL`'s order.
 struct Row<'a> {
     e: &'a Entry<'a>,
@@ -61,6 +72,18 @@ pub async fn insert(db: &Pipelined, e: &Entry<'_>) -> Result<(), DbError> {
         .execute(&stmt, &Row::new(e, outcome, e.refusal).params())
         .await?;
     Ok(())
+}
+
+/// Inserts the row of an allowed unwrap `e` with [`INSERT_IF_KEY_USABLE_SQL`]
+/// on a pipelined connection; `false` (no row) when its key no longer
+/// unwraps: the caller must refuse.
+pub async fn insert_if_key_usable(db: &Pipelined, e: &Entry<'_>) -> Result<bool, DbError> {
+    let client = db.conn().await?;
+    let stmt = client.prepare_cached(INSERT_IF_KEY_USABLE_SQL).await?;
+    let n = client
+        .execute(&stmt, &Row::new(e, "allowed", None).params())
+        .await?;
+    Ok(n == 1)
 }
 
 /// Inserts the row of an allowed access `e` inside a transaction, so the

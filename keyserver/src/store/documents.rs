@@ -1,5 +1,10 @@
-//! `documents`: registration on the least-used key, the per-request access
-//! lookup, listings, key moves and stored-content sizes.
+//! `documents` and their key history (`document_keys`): registration on the
+//! least-used key, the per-request access lookup, listings, the keys a
+//! rewrap adds and stored-content sizes.
+//!
+//! A document can be opened through a stanza for any key in its history
+//! that is not revoked or expired; `documents.key_id` is the latest one
+//! (rotations count documents by it).
 
 use std::net::IpAddr;
 
@@ -10,60 +15,213 @@ use utoipa::ToSchema;
 use super::keys::{KeyStatus, take_least_used_key};
 use crate::db::{DbError, DbPool};
 use crate::domain::{DocumentId, KeyId};
+use crate::error::ErrorCode;
 use crate::kms::WrappedKey;
 use crate::pipeline::Pipelined;
 
-/// A document, its key and the caller's relation to it.
+/// One key in a document's history (`document_keys`) and its state.
+pub struct DocumentKey {
+    /// `encryption_keys.id`.
+    pub id: KeyId,
+    /// Its status (a missing status counts as `active`).
+    pub status: KeyStatus,
+    /// When it stops unwrapping, if set.
+    pub expires_at: Option<chrono::NaiveDateTime>,
+    /// `expires_at` has passed (by the database's clock).
+    pub past_expiry: bool,
+    /// Its wrapped private key.
+    pub wrapped: WrappedKey,
+}
+
+/// Whether a key may still open stanzas.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyUse {
+    /// `active` or `rotation_queued`, not past `expires_at`.
+    Usable,
+    /// Revoked by an admin.
+    Revoked,
+    /// `expired`, or past `expires_at`.
+    Expired,
+}
+
+impl KeyUse {
+    /// From a status and whether `expires_at` has passed.
+    pub fn of(status: KeyStatus, past_expiry: bool) -> Self {
+        match status {
+            KeyStatus::Revoked => Self::Revoked,
+            KeyStatus::Expired => Self::Expired,
+            _ if past_expiry => Self::Expired,
+            _ => Self::Usable,
+        }
+    }
+
+    /// The refusal of a non-admin who needs this key.
+    pub fn refusal(self) -> Option<ErrorCode> {
+        match self {
+            Self::Usable => None,
+            Self::Revoked => Some(ErrorCode::KeyRevoked),
+            Self::Expired => Some(ErrorCode::KeyExpired),
+        }
+    }
+}
+
+impl DocumentKey {
+    /// Whether it may open stanzas now.
+    pub fn usability(&self) -> KeyUse {
+        KeyUse::of(self.status, self.past_expiry)
+    }
+}
+
+/// The columns [`DocumentKey::from_row`] reads, from `encryption_keys k`.
+macro_rules! key_columns {
+    () => {
+        "k.id, COALESCE(k.status, 'active'), k.expires_at, COALESCE(k.expires_at <= CURRENT_TIMESTAMP, false),
+        k.private_key, k.kms_key_id, k.kms_key_arn"
+    };
+}
+
+impl DocumentKey {
+    /// Reads [`key_columns`] starting at column `at`; `None` when `k.id` is NULL.
+    fn from_row(r: &tokio_postgres::Row, at: usize) -> Option<Self> {
+        let id: Option<i32> = r.get(at);
+        Some(Self {
+            id: KeyId::from_db(id?),
+            status: r.get(at + 1),
+            expires_at: r.get(at + 2),
+            past_expiry: r.get(at + 3),
+            wrapped: WrappedKey {
+                ciphertext: r.get(at + 4),
+                kms_key_id: r.get::<_, Option<String>>(at + 5).unwrap_or_default(),
+                kms_key_arn: r.get(at + 6),
+            },
+        })
+    }
+}
+
+/// A document, the caller's relation to it and one key of its history.
 pub struct DocumentAccess {
     /// `users.id` of the owner.
     pub owner_id: i32,
-    /// The key the document currently depends on.
+    /// The document's current (latest) key.
     pub key_id: KeyId,
-    /// That key's status.
-    pub key_status: KeyStatus,
-    /// That key's wrapped private key.
-    pub wrapped: WrappedKey,
     /// Whether the owner granted the caller access.
     pub granted: bool,
     /// Size of the stored ciphertext, if any.
     pub content_size: Option<i64>,
+    /// The key asked for (a stanza's key; the current key when none was
+    /// named), if it is in the document's history.
+    pub key: Option<DocumentKey>,
 }
 
-/// `$1` document id, `$2` caller's user id.
-pub const DOCUMENT_ACCESS_SQL: &str =
-    "SELECT d.owner_id, d.key_id, k.status, k.private_key, k.kms_key_id, k.kms_key_arn,
+/// `$1` document id, `$2` caller's user id, `$3` the key of the stanza to
+/// open (NULL: the current key). The key comes back only if it is in the
+/// document's history.
+pub const DOCUMENT_ACCESS_SQL: &str = concat!(
+    "SELECT d.owner_id, d.key_id,
         EXISTS (SELECT 1 FROM document_grants g WHERE g.document_id = d.id AND g.user_id = $2),
-        d.content_size
-     FROM documents d JOIN encryption_keys k ON k.id = d.key_id WHERE d.id = $1";
+        d.content_size, ",
+    key_columns!(),
+    "
+     FROM documents d
+     LEFT JOIN document_keys h ON h.document_id = d.id AND h.key_id = COALESCE($3, d.key_id)
+     LEFT JOIN encryption_keys k ON k.id = h.key_id WHERE d.id = $1"
+);
 
 impl DocumentAccess {
-    /// Loads document `id` as seen by user `user_id` (one pipelined statement).
-    pub async fn load(db: &Pipelined, id: &str, user_id: i32) -> Result<Option<Self>, DbError> {
+    /// Loads document `id` as seen by user `user_id`, with history key
+    /// `key` (`None`: the current key), in one pipelined statement.
+    pub async fn load(
+        db: &Pipelined,
+        id: &str,
+        user_id: i32,
+        key: Option<u32>,
+    ) -> Result<Option<Self>, DbError> {
+        // Key ids are positive `int4`; 0 (the transport id) is in no history.
+        let key = key.map(|k| i32::try_from(k).unwrap_or(0));
         let client = db.conn().await?;
         let stmt = client.prepare_cached(DOCUMENT_ACCESS_SQL).await?;
         Ok(client
-            .query_opt(&stmt, &[&id, &user_id])
+            .query_opt(&stmt, &[&id, &user_id, &key])
             .await?
             .map(|r| Self {
                 owner_id: r.get(0),
                 key_id: KeyId::from_db(r.get(1)),
-                key_status: r
-                    .get::<_, Option<KeyStatus>>(2)
-                    .unwrap_or(KeyStatus::Active),
-                wrapped: WrappedKey {
-                    ciphertext: r.get(3),
-                    kms_key_id: r.get::<_, Option<String>>(4).unwrap_or_default(),
-                    kms_key_arn: r.get(5),
-                },
-                granted: r.get(6),
-                content_size: r.get(7),
+                granted: r.get(2),
+                content_size: r.get(3),
+                key: DocumentKey::from_row(&r, 4),
             }))
     }
+}
 
-    /// Whether the document's key is revoked.
-    pub fn revoked(&self) -> bool {
-        self.key_status == KeyStatus::Revoked
-    }
+/// Every key of document `id`'s history, the most recently added first.
+pub async fn history(db: &impl GenericClient, id: &str) -> Result<Vec<DocumentKey>, DbError> {
+    let sql = concat!(
+        "SELECT ",
+        key_columns!(),
+        " FROM document_keys h JOIN encryption_keys k ON k.id = h.key_id
+          WHERE h.document_id = $1 ORDER BY h.added_at DESC, h.key_id DESC"
+    );
+    Ok(db
+        .query(sql, &[&id])
+        .await?
+        .iter()
+        .filter_map(|r| DocumentKey::from_row(r, 0))
+        .collect())
+}
+
+/// Document `id` locked for a rewrap (`FOR UPDATE`): rewraps of one
+/// document, and an upload, take turns.
+pub struct LockedDocument {
+    /// Its current key.
+    pub key_id: KeyId,
+    /// Size of the stored ciphertext, if any.
+    pub content_size: Option<i64>,
+}
+
+/// Locks document `id` in `tx`; `None` when it does not exist.
+pub async fn lock(tx: &impl GenericClient, id: &str) -> Result<Option<LockedDocument>, DbError> {
+    Ok(tx
+        .query_opt(
+            "SELECT key_id, content_size FROM documents WHERE id = $1 FOR UPDATE",
+            &[&id],
+        )
+        .await?
+        .map(|r| LockedDocument {
+            key_id: KeyId::from_db(r.get(0)),
+            content_size: r.get(1),
+        }))
+}
+
+/// Key `key`'s usability as of now (`None`: no such key). `FOR SHARE`: in a
+/// transaction the row stays share-locked until it ends, so a revocation
+/// (which updates the row) waits for it, or it sees the revocation.
+pub async fn key_use(db: &impl GenericClient, key: KeyId) -> Result<Option<KeyUse>, DbError> {
+    Ok(db
+        .query_opt(
+            "SELECT COALESCE(status, 'active'), COALESCE(expires_at <= CURRENT_TIMESTAMP, false)
+             FROM encryption_keys WHERE id = $1 FOR SHARE",
+            &[&key.get()],
+        )
+        .await?
+        .map(|r| KeyUse::of(r.get(0), r.get(1))))
+}
+
+/// Adds key `new` to document `id`'s history and makes it the current key
+/// (`added_by`: the user whose rewrap added it; `None` for the server).
+pub async fn add_key(
+    tx: &impl GenericClient,
+    id: &str,
+    new: KeyId,
+    added_by: Option<i32>,
+) -> Result<(), DbError> {
+    tx.execute(
+        "WITH h AS (INSERT INTO document_keys (document_id, key_id, added_by) VALUES ($1, $2, $3)
+                    ON CONFLICT DO NOTHING)
+         UPDATE documents SET key_id = $2 WHERE id = $1",
+        &[&id, &new.get(), &added_by],
+    )
+    .await?;
+    Ok(())
 }
 
 /// The registration statement, taking the least-used key with `$lock`.
@@ -74,6 +232,7 @@ macro_rules! register_document_sql {
             take_least_used_key!("", $lock, "id, public_key, algorithm"),
             "),
 d AS (INSERT INTO documents (id, owner_id, key_id) SELECT $1, $2, k.id FROM k),
+h AS (INSERT INTO document_keys (document_id, key_id, added_by) SELECT $1, k.id, $2 FROM k),
 a AS (INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome)
       SELECT $1, 'encrypt', $3, $4, $5, k.id, 'allowed' FROM k)
 SELECT id, public_key, algorithm FROM k"
@@ -81,9 +240,10 @@ SELECT id, public_key, algorithm FROM k"
     };
 }
 
-/// Registers a document on the least-used active key, increments that key's
-/// usage count and writes the `encrypt` audit row, in one statement: either
-/// all three happen or none (the audit row fails closed).
+/// Registers a document on the least-used active key, starts its key history
+/// with that key, increments the key's usage count and writes the `encrypt`
+/// audit row, in one statement: either all of it happens or none (the audit
+/// row fails closed).
 /// `$1` document id, `$2` owner, `$3` user id text, `$4` IP, `$5` user agent.
 pub const CREATE_DOCUMENT_SQL: &str = register_document_sql!("FOR UPDATE SKIP LOCKED");
 
@@ -200,23 +360,6 @@ pub async fn owner(db: &impl GenericClient, id: &str) -> Result<Option<i32>, DbE
         .query_opt("SELECT owner_id FROM documents WHERE id = $1", &[&id])
         .await?
         .map(|r| r.get(0)))
-}
-
-/// Moves document `id` from key `old` to key `new`; `false` when it no
-/// longer depends on `old` (a concurrent rewrap won).
-pub async fn move_key(
-    tx: &impl GenericClient,
-    id: &str,
-    old: KeyId,
-    new: KeyId,
-) -> Result<bool, DbError> {
-    let moved = tx
-        .execute(
-            "UPDATE documents SET key_id = $1 WHERE id = $2 AND key_id = $3",
-            &[&new.get(), &id, &old.get()],
-        )
-        .await?;
-    Ok(moved == 1)
 }
 
 /// Records the size of document `id`'s stored ciphertext, uploaded now.

@@ -18,15 +18,16 @@ use crate::domain::{KeyId, rng};
 use crate::kms::{KeyWrapper, KmsError, WrappedKey};
 
 /// A key's state (the schema's `status_check`). `active` keys are handed
-/// out; `rotation_queued` and `expired` ones are not, but still unwrap;
-/// `revoked` ones unwrap for nobody (admins may still rewrap to rescue).
+/// out; `rotation_queued` ones are not, but still unwrap until their
+/// `expires_at`; `expired` and `revoked` ones unwrap for nobody (admins may
+/// still rewrap to rescue).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum KeyStatus {
     /// Handed out to new documents.
     Active,
     /// Old enough to rotate: a replacement exists, documents move off it.
     RotationQueued,
-    /// Past `expires_at`.
+    /// Past `expires_at`: unwraps for nobody.
     Expired,
     /// Taken out by an admin.
     Revoked,
@@ -119,27 +120,32 @@ pub(crate) use take_least_used_key;
 pub const ACTIVE_KEYS_SQL: &str = "SELECT count(*) FROM encryption_keys \
      WHERE status = 'active' AND (expires_at IS NULL OR expires_at > CURRENT_TIMESTAMP)";
 
-/// Takes the least-used active key other than `$1` (the one a rewrap leaves).
-pub const REWRAP_KEY_SQL: &str =
-    take_least_used_key!(" AND id <> $1", "FOR UPDATE SKIP LOCKED", "id, public_key");
+/// Takes the least-used active key that is none of `$1` (the keys the
+/// header already has stanzas for).
+pub const REWRAP_KEY_SQL: &str = take_least_used_key!(
+    " AND id <> ALL($1)",
+    "FOR UPDATE SKIP LOCKED",
+    "id, public_key"
+);
 
 /// As [`REWRAP_KEY_SQL`] but waits when every candidate is locked.
 pub const REWRAP_KEY_WAIT_SQL: &str =
-    take_least_used_key!(" AND id <> $1", "FOR UPDATE", "id, public_key");
+    take_least_used_key!(" AND id <> ALL($1)", "FOR UPDATE", "id, public_key");
 
 /// Number of keys that can be handed out now.
 pub async fn active_keys(db: &impl GenericClient) -> Result<i64, DbError> {
     Ok(db.query_one(ACTIVE_KEYS_SQL, &[]).await?.get(0))
 }
 
-/// Takes the least-used active key other than `old` for a rewrap (skipping
-/// locked keys first, then waiting): its id and base64 public key.
+/// Takes the least-used active key that is none of `except` for a rewrap
+/// (skipping locked keys first, then waiting), counted as used: its id and
+/// base64 public key.
 pub async fn take_for_rewrap(
     tx: &impl GenericClient,
-    old: KeyId,
+    except: &[i32],
 ) -> Result<Option<(KeyId, String)>, DbError> {
     for sql in [REWRAP_KEY_SQL, REWRAP_KEY_WAIT_SQL] {
-        if let Some(row) = tx.query_opt(sql, &[&old.get()]).await? {
+        if let Some(row) = tx.query_opt(sql, &[&except]).await? {
             return Ok(Some((KeyId::from_db(row.get(0)), row.get(1))));
         }
     }

@@ -53,9 +53,9 @@ mod tests {
             .collect();
         let server = [
             norm(users::TOKEN_SQL, &[":hash"]),
-            norm(documents::DOCUMENT_ACCESS_SQL, &[":doc", ":uid"]),
+            norm(documents::DOCUMENT_ACCESS_SQL, &[":doc", ":uid", ":kid"]),
             norm(
-                access_logs::INSERT_SQL,
+                access_logs::INSERT_IF_KEY_USABLE_SQL,
                 &[
                     ":doc",
                     "'decrypt'",

@@ -88,9 +88,9 @@ async fn rotation_queues_old_keys_and_completes_once_every_document_is_rewrapped
     let a2 = a.with_header(&new_header);
     assert_eq!(i64::from(a2.key_id), new_key);
     assert_eq!(open_file(&app, &app.alice, &a2).await, b"document a");
-    // The old header no longer matches the document's key.
-    let (resp, _) = app.unwrap(&app.alice, &a.document_id, a.stanza()).await;
-    assert_error(resp, 400, "key_mismatch").await;
+    // The old copy still decrypts while its key is queued (issue 11: the
+    // rewrap added a key to the document's history, it took none away).
+    assert_eq!(open_file(&app, &app.alice, &a).await, b"document a");
 
     let done = app.admin_json("/v1/admin/rotations?status=completed").await;
     let done = done["rotations"].as_array().unwrap();
@@ -127,7 +127,7 @@ async fn rotation_queues_old_keys_and_completes_once_every_document_is_rewrapped
 }
 
 #[tokio::test]
-async fn expired_keys_leave_the_pool_but_still_unwrap() {
+async fn expired_keys_leave_the_pool_unwrap_for_nobody_and_admins_rescue() {
     let app = spawn_app_with(Options {
         pool_size: 2,
         ..Default::default()
@@ -141,6 +141,10 @@ async fn expired_keys_leave_the_pool_but_still_unwrap() {
         )
         .await
         .unwrap();
+    // Past `expires_at` the key unwraps for nobody, even before maintenance
+    // marks it (issue 11).
+    let (resp, _) = app.unwrap(&app.alice, &a.document_id, a.stanza()).await;
+    assert_error(resp, 403, "key_expired").await;
     let m = app.admin_post("/v1/admin/maintenance", &json!({})).await;
     assert_eq!(ids(&m["expired"]), vec![i64::from(a.key_id)]);
     assert_eq!(m["keys_generated"], 1, "the pool refills");
@@ -154,15 +158,40 @@ async fn expired_keys_leave_the_pool_but_still_unwrap() {
         let f = app.encrypt(&app.alice, b"new").await;
         assert_ne!(f.key_id, a.key_id, "expired keys are never handed out");
     }
-    assert_eq!(open_file(&app, &app.alice, &a).await, b"expiring");
-    let (h, _) = rewrapped(
+    for who in [&app.alice, &app.admin] {
+        let (resp, _) = app.unwrap(who, &a.document_id, a.stanza()).await;
+        assert_error(resp, 403, "key_expired").await;
+    }
+    // The owner cannot rewrap off an expired key; an admin can (rescue),
+    // and that is audited. The rescued copy decrypts for the owner.
+    assert_error(
         app.rewrap(&app.alice, &a.document_id.to_string(), a.header_bytes())
+            .await,
+        403,
+        "key_expired",
+    )
+    .await;
+    assert_eq!(app.refusals("rewrap", "key_expired").await, 1);
+    let (h, v) = rewrapped(
+        app.rewrap(&app.admin, &a.document_id.to_string(), a.header_bytes())
             .await,
     )
     .await;
+    assert_eq!(v["replaced_key_id"], i64::from(a.key_id));
     assert_eq!(
         open_file(&app, &app.alice, &a.with_header(&h)).await,
         b"expiring"
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM access_logs WHERE access_type = 'rewrap' AND outcome = 'allowed'
+             AND document_id = '{}' AND reason = 'from key {}'
+             AND user_id = (SELECT id::text FROM users WHERE name = 'root')",
+            a.document_id, a.key_id
+        ))
+        .await,
+        1,
+        "the rescue is audited with the admin's id"
     );
     let keys = app.admin_json("/v1/admin/keys?status=expired").await;
     assert_eq!(keys["keys"].as_array().unwrap().len(), 1);

@@ -183,18 +183,32 @@ async fn a_revoked_key_refuses_unwrap_for_everyone() {
         .await;
     assert_error(resp, 403, "key_revoked").await;
     assert_eq!(app.refusals("decrypt", "key_revoked").await, 2);
-    // Keys queued for rotation or expired still unwrap existing documents.
-    for status in ["rotation_queued", "expired"] {
-        app.db
-            .execute(
+    // A key queued for rotation still unwraps (and says so); an expired one
+    // unwraps for nobody, admins included (issue 11), and is audited.
+    let set_status = |status: &'static str| {
+        let db = &app.db;
+        let id = file.key_id as i32;
+        async move {
+            db.execute(
                 "UPDATE encryption_keys SET status = $1 WHERE id = $2",
-                &[&status, &(file.key_id as i32)],
+                &[&status, &id],
             )
             .await
             .unwrap();
-        let (resp, _) = app
-            .unwrap(&app.alice, &file.document_id, file.stanza())
-            .await;
-        assert_eq!(resp.status(), 200, "{status}");
+        }
+    };
+    set_status("rotation_queued").await;
+    let (resp, _) = app
+        .unwrap(&app.alice, &file.document_id, file.stanza())
+        .await;
+    assert_eq!(resp.status(), 200);
+    let v: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(v["key_status"], "rotation_queued");
+    assert_eq!(v["key_id"], i64::from(file.key_id));
+    set_status("expired").await;
+    for who in [&app.alice, &app.admin] {
+        let (resp, _) = app.unwrap(who, &file.document_id, file.stanza()).await;
+        assert_error(resp, 403, "key_expired").await;
     }
+    assert_eq!(app.refusals("decrypt", "key_expired").await, 2);
 }

@@ -91,17 +91,21 @@ async fn rewrap_refusals_are_refused_and_audited() {
         .await;
     assert_error(resp, 400, "bad_document_id").await;
 
-    // A header whose stanza is not for the document's key (rewrapped once, the
-    // old header names the old key).
-    let (h, _) = rewrapped(app.rewrap(&app.alice, &doc, a.header_bytes()).await).await;
+    // A header whose stanzas are for no key of the document's history.
+    let mut stranger = a.header.clone();
+    stranger.stanzas[0].key_id = 4242;
     assert_error(
-        app.rewrap(&app.alice, &doc, a.header_bytes()).await,
+        app.rewrap(&app.alice, &doc, &stranger.to_bytes()).await,
         400,
         "no_matching_stanza",
     )
     .await;
-    // The new one rewraps again.
+    assert_eq!(app.refusals("rewrap", "no_matching_stanza").await, 1);
+    // A header rewrapped once: both it and the old one rewrap again (the old
+    // key stays in the document's history, issue 11).
+    let (h, _) = rewrapped(app.rewrap(&app.alice, &doc, a.header_bytes()).await).await;
     rewrapped(app.rewrap(&app.alice, &doc, &h).await).await;
+    rewrapped(app.rewrap(&app.alice, &doc, a.header_bytes()).await).await;
 
     // Unknown document.
     let unknown = "0123456789abcdef0123456789abcdef";

@@ -82,6 +82,7 @@ const RUNTIME_PRIVILEGES: &[(&str, &str)] = &[
     ("api_tokens", "SELECT"),
     ("api_tokens_id_seq", ""),
     ("document_grants", "DELETE, INSERT, SELECT, UPDATE"),
+    ("document_keys", "INSERT, SELECT"),
     ("documents", "INSERT, SELECT, UPDATE"),
     ("encryption_keys", "INSERT, SELECT, UPDATE"),
     ("encryption_keys_id_seq", "USAGE"),
@@ -126,7 +127,7 @@ async fn runtime_privileges_are_the_documented_list() {
         .collect();
     assert_eq!(
         actual, expected,
-        "pqfile_runtime's rights differ from the documented list (keyserver/README.md, Audit log)"
+        "pqfile_runtime's rights differ from the documented list (keyserver/README.md, Database roles)"
     );
 }
 

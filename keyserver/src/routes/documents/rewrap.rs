@@ -6,7 +6,7 @@
 use actix_web::{HttpRequest, HttpResponse, ResponseError, post, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use pqfile_core::format::{Header, KemId, ParseError};
+use pqfile_core::format::{Header, KemId, ParseError, Stanza};
 use pqfile_core::mlkem768::PublicKey;
 use pqfile_core::stanza::{self, FileKey};
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,8 @@ use crate::content;
 use crate::domain::{AuthenticatedUser, DocumentId, KeyId, Role, rng};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
-use crate::store::{documents, keys, rotations};
+use crate::store::documents::{self, DocumentKey, KeyUse};
+use crate::store::{keys, rotations};
 
 /// Body of a rewrap.
 #[derive(Deserialize, ToSchema)]
@@ -39,9 +40,12 @@ pub struct RewrapResponse {
     pub replaced_key_id: i32,
 }
 
-/// Verifies the header with the document's current key and re-seals its file
-/// key to the least-used active key; records the move (the document's key,
-/// the rotation it may complete, the audit row) in one transaction.
+/// Verifies the header with a key of the document's history (its stanza for
+/// the most recent usable key) and re-seals its file key to the least-used
+/// active key, which joins the history and becomes the document's current
+/// key; every earlier key stays, so no other copy is stranded. The history,
+/// the rotation it may complete, the stored ciphertext's header and the
+/// audit row change together or not at all.
 #[utoipa::path(
     post, path = "/v1/documents/{document_id}/rewrap", tag = "lifecycle",
     params(("document_id" = String, Path, description = "32 hex digits")),
@@ -50,9 +54,9 @@ pub struct RewrapResponse {
         (status = 200, description = "The new header", body = RewrapResponse),
         (status = 400, description = "Bad header, header of another document, no stanza for the document's key, tampered header", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Not owner/grantee/admin, or key revoked (admins may still rescue)", body = ErrorBody),
+        (status = 403, description = "Not owner/grantee/admin, or the key is revoked or expired (admins may still rescue)", body = ErrorBody),
         (status = 404, description = "Unknown document", body = ErrorBody),
-        (status = 409, description = "Concurrent rewrap", body = ErrorBody),
+        (status = 409, description = "stored_header_mismatch: the server stores another copy of this document", body = ErrorBody),
         (status = 503, description = "KMS, audit log or key pool unavailable", body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -102,51 +106,82 @@ async fn rewrap_inner(
     if header.document_id != document_id {
         return Err(attempt.refuse(None, ErrorCode::DocumentMismatch).await);
     }
-    let doc = attempt
+    // Owner, grantee or admin: a rewrap only adds a key to the document's
+    // history, so no copy anyone holds stops decrypting because of it.
+    attempt
         .load(Rule::Read, "you are not allowed to rewrap this document")
         .await?;
-    let old = doc.key_id;
-    let Some(old_stanza) = header
-        .stanzas
-        .iter()
-        .find(|s| s.kem == KemId::ML_KEM_768 && s.key_id == old.as_u32())
-    else {
-        return Err(attempt.refuse(Some(old), ErrorCode::NoMatchingStanza).await);
+    let admin = user.role == Role::Admin;
+
+    let mut db = state.db.get().await?;
+    let tx = db.transaction().await?;
+    // Rewraps of one document take turns on its row.
+    let Some(locked) = documents::lock(&tx, &doc_hex).await? else {
+        return Err(attempt.refuse(None, ErrorCode::DocumentNotFound).await);
     };
-    if doc.revoked() && user.role != Role::Admin {
-        let err = ApiError::new(ErrorCode::KeyRevoked)
-            .message("the document's key has been revoked; only an admin can rescue it");
-        return Err(attempt.refuse(Some(old), err).await);
+    let history = documents::history(&tx, &doc_hex).await?;
+    let (key, old_stanza) = match choose_stanza(&header, &history, admin) {
+        Choice::Open(key, stanza) => (key, stanza),
+        Choice::NoStanza => {
+            drop(tx);
+            return Err(attempt
+                .refuse(Some(locked.key_id), ErrorCode::NoMatchingStanza)
+                .await);
+        }
+        Choice::Refused(key, code) => {
+            drop(tx);
+            let err = ApiError::new(code).message(match code {
+                ErrorCode::KeyExpired => {
+                    "the file's key has expired; only an admin can rescue the document"
+                }
+                _ => "the file's key has been revoked; only an admin can rescue the document",
+            });
+            return Err(attempt.refuse(Some(key), err).await);
+        }
+    };
+    let old = key.id;
+    // Re-checked under a share lock: a revocation since the history was read
+    // either waits for this transaction or is seen here.
+    let now = documents::key_use(&tx, old)
+        .await?
+        .unwrap_or(KeyUse::Revoked);
+    if let (Some(code), false) = (now.refusal(), admin) {
+        drop(tx);
+        return Err(attempt.refuse(Some(old), code).await);
     }
     let not_verified = || {
         ApiError::new(ErrorCode::DecryptionFailed)
             .message("the header could not be verified for this document")
     };
-    let Some(file_key) = state.open_stanza(&doc, old_stanza, &document_id).await? else {
+    let Some(file_key) = state.open_stanza(key, old_stanza, &document_id).await? else {
+        drop(tx);
         return Err(attempt.refuse(Some(old), not_verified()).await);
     };
     // The header MAC proves the header is the one sealed with this file key:
     // a header with other stanzas added or changed is refused (FORMAT.md M1).
     if !pqfile_core::header::verify_mac(&header, &file_key) {
+        drop(tx);
         return Err(attempt.refuse(Some(old), not_verified()).await);
     }
 
-    let mut db = state.db.get().await?;
-    let tx = db.transaction().await?;
     // Rewraps off a key under rotation take turns on its rotation row.
-    rotations::lock_open_from(&tx, old).await?;
-    let Some((new_id, public_b64)) = keys::take_for_rewrap(&tx, old).await? else {
+    rotations::lock_open_from(&tx, locked.key_id).await?;
+    // A key none of the header's stanzas is for (S6: one stanza per key).
+    let in_header: Vec<i32> = header
+        .stanzas
+        .iter()
+        .filter(|s| s.kem == KemId::ML_KEM_768)
+        .filter_map(|s| i32::try_from(s.key_id).ok())
+        .collect();
+    let Some((new_id, public_b64)) = keys::take_for_rewrap(&tx, &in_header).await? else {
         drop(tx);
         state.refill.notify_one();
         return Err(ErrorCode::NoActiveKey.into());
     };
     let new_header = reseal(&header, &document_id, old, new_id, &public_b64, &file_key)?;
-    if !documents::move_key(&tx, &doc_hex, old, new_id).await? {
-        drop(tx);
-        return Err(attempt.refuse(Some(old), ErrorCode::RewrapConflict).await);
-    }
-    rotations::advance(&tx, Some(old)).await?;
-    // Fail closed: the move is committed only together with its audit row.
+    documents::add_key(&tx, &doc_hex, new_id, Some(user.id)).await?;
+    rotations::advance(&tx, Some(locked.key_id)).await?;
+    // Fail closed: the change is committed only together with its audit row.
     attempt
         .record_allowed_in(&tx, Some(new_id), Some(&format!("from key {old}")))
         .await
@@ -154,20 +189,23 @@ async fn rewrap_inner(
             e.message("the rewrap could not be audited, so it was refused; try again later")
         })?;
     let new_bytes = new_header.to_bytes();
-    // A stored ciphertext gets the new header in place (same length: one
-    // ML-KEM-768 stanza replaced by another), so it stays decryptable.
-    let stored = if doc.content_size.is_some() {
-        content::replace_header(&state.settings.content_dir(), &doc_hex, &raw, &new_bytes)
+    // A stored ciphertext must be this very file: its header is replaced in
+    // place (same length: one ML-KEM-768 stanza replaced by another), else
+    // nothing is changed at all.
+    let dir = state.settings.content_dir();
+    if locked.content_size.is_some()
+        && !content::replace_header(&dir, &doc_hex, &raw, &new_bytes)
             .await
             .map_err(ApiError::internal)?
-    } else {
-        false
-    };
+    {
+        drop(tx);
+        return Err(attempt
+            .refuse(Some(old), ErrorCode::StoredHeaderMismatch)
+            .await);
+    }
     if let Err(e) = tx.commit().await {
-        if stored {
-            let _ =
-                content::replace_header(&state.settings.content_dir(), &doc_hex, &new_bytes, &raw)
-                    .await;
+        if locked.content_size.is_some() {
+            let _ = content::replace_header(&dir, &doc_hex, &new_bytes, &raw).await;
         }
         return Err(e.into());
     }
@@ -177,6 +215,43 @@ async fn rewrap_inner(
         key_id: new_id.get(),
         replaced_key_id: old.get(),
     }))
+}
+
+/// Which stanza of a header a rewrap opens.
+enum Choice<'a> {
+    /// The stanza for this key of the history.
+    Open(&'a DocumentKey, &'a Stanza),
+    /// The header has no stanza for any key of the document's history.
+    NoStanza,
+    /// It has, but only for keys the caller may not use (the most recent
+    /// one and why).
+    Refused(KeyId, ErrorCode),
+}
+
+/// The header's stanza for the most recently added key of `history` that
+/// still unwraps; an admin (rescue) may also open one for a revoked or
+/// expired key.
+fn choose_stanza<'a>(header: &'a Header, history: &'a [DocumentKey], admin: bool) -> Choice<'a> {
+    let mut refused = None;
+    for key in history {
+        let Some(stanza) = header
+            .stanzas
+            .iter()
+            .find(|s| s.kem == KemId::ML_KEM_768 && s.key_id == key.id.as_u32())
+        else {
+            continue;
+        };
+        match key.usability().refusal() {
+            None => return Choice::Open(key, stanza),
+            Some(code) if refused.is_none() => refused = Some((key, stanza, code)),
+            Some(_) => {}
+        }
+    }
+    match refused {
+        Some((key, stanza, _)) if admin => Choice::Open(key, stanza),
+        Some((key, _, code)) => Choice::Refused(key.id, code),
+        None => Choice::NoStanza,
+    }
 }
 
 /// Parses `raw` as exactly one header, nothing before or after it.
@@ -209,13 +284,9 @@ fn reseal(
         .and_then(|b| PublicKey::from_bytes(&b).ok())
         .ok_or_else(|| ApiError::internal(format!("stored public key {new} is invalid")))?;
     let new_stanza = stanza::wrap(file_key, document_id, new.as_u32(), &public, &mut rng());
-    // When the header already holds a stanza for the new key (several
-    // recipients), that one is replaced too so S6 holds.
-    let mut base = header.clone();
-    base.stanzas
-        .retain(|s| !(s.kem == KemId::ML_KEM_768 && s.key_id == new.as_u32()));
+    // `new` has no stanza in the header yet (it was chosen that way).
     pqfile_core::header::replace_stanza(
-        &base,
+        header,
         Some((KemId::ML_KEM_768, old.as_u32())),
         new_stanza,
         file_key,

@@ -15,6 +15,7 @@ use crate::authorize::{self, Attempt, Rule};
 use crate::domain::{AuthenticatedUser, rng};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::state::AppState;
+use crate::store::documents::{self, KeyUse};
 use crate::store::keys;
 
 /// Body of `POST /v1/documents/{id}/unwrap`.
@@ -32,6 +33,14 @@ pub struct UnwrapResponse {
     /// Standard base64 of a stanza (kem 1, key id 0) sealing the file key to
     /// the ephemeral key (FORMAT.md §7).
     pub transport_stanza: String,
+    /// The key that opened the stanza.
+    pub key_id: i32,
+    /// That key's state: `active`, or `rotation_queued` when it is being
+    /// retired: the copy should then be rewrapped
+    /// (`POST /v1/documents/{id}/rewrap`) before `key_expires_at`.
+    pub key_status: &'static str,
+    /// When that key stops unwrapping (RFC 3339, UTC), if it is set.
+    pub key_expires_at: Option<String>,
 }
 
 fn decode(field: &'static str, value: &str) -> Result<Vec<u8>, ApiError> {
@@ -52,7 +61,7 @@ fn decode(field: &'static str, value: &str) -> Result<Vec<u8>, ApiError> {
         (status = 200, description = "File key sealed to the ephemeral key", body = UnwrapResponse),
         (status = 400, description = "Bad input, key mismatch or decryption_failed", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 403, description = "Not the owner, or key revoked", body = ErrorBody),
+        (status = 403, description = "Not owner, grantee or admin; or the key is revoked or expired", body = ErrorBody),
         (status = 404, description = "Unknown document or key", body = ErrorBody),
         (status = 503, description = "KMS or audit log unavailable", body = ErrorBody),
     ),
@@ -104,25 +113,30 @@ async fn unwrap_inner(
         PublicKey::from_bytes(&decode("ephemeral_public_key", &body.ephemeral_public_key)?)
             .map_err(|_| ApiError::new(ErrorCode::InvalidPublicKey))?;
 
-    // From here on every refusal is audited. Owner, grantee (issue 5) or admin.
+    // From here on every refusal is audited. Owner, grantee (issue 5) or
+    // admin; the stanza's key must be in the document's history (issue 11).
     let attempt = Attempt::new(req, state, user, AccessType::Decrypt, Some(&document_id));
     let doc = attempt
-        .load(Rule::Read, "you are not allowed to unwrap this document")
+        .load_with_key(
+            Rule::Read,
+            "you are not allowed to unwrap this document",
+            Some(stanza.key_id),
+        )
         .await?;
-    let key = Some(doc.key_id);
-    if stanza.key_id != doc.key_id.as_u32() {
+    let Some(key) = doc.key.as_ref() else {
         let err = if keys::exists(&state.db.get().await?, stanza.key_id).await? {
             ErrorCode::KeyMismatch
         } else {
             ErrorCode::KeyNotFound
         };
-        return Err(attempt.refuse(key, err).await);
+        return Err(attempt.refuse(Some(doc.key_id), err).await);
+    };
+    let key_id = Some(key.id);
+    if let Some(refusal) = key.usability().refusal() {
+        return Err(attempt.refuse(key_id, refusal).await);
     }
-    if doc.revoked() {
-        return Err(attempt.refuse(key, ErrorCode::KeyRevoked).await);
-    }
-    let Some(file_key) = state.open_stanza(&doc, &stanza, &document_id).await? else {
-        return Err(attempt.refuse(key, ErrorCode::DecryptionFailed).await);
+    let Some(file_key) = state.open_stanza(key, &stanza, &document_id).await? else {
+        return Err(attempt.refuse(key_id, ErrorCode::DecryptionFailed).await);
     };
     let (ct, ss) = ephemeral.encapsulate(&mut rng());
     let transport = stanza::seal(
@@ -134,10 +148,21 @@ async fn unwrap_inner(
         &ss,
     );
 
-    // Fail closed: nothing is released unless the access is on record.
-    attempt.record_allowed(key).await?;
-    tracing::info!(key_id = %doc.key_id, "file key unwrapped");
+    // Fail closed: nothing is released unless the access is on record, and
+    // the record is written only if the key still unwraps now (a revocation
+    // or expiry since the lookup above is seen here).
+    if !attempt.record_unwrap(key.id).await? {
+        let now = documents::key_use(&state.db.get().await?, key.id).await?;
+        let refusal = now
+            .and_then(KeyUse::refusal)
+            .unwrap_or(ErrorCode::KeyRevoked);
+        return Err(attempt.refuse(key_id, refusal).await);
+    }
+    tracing::info!(key_id = %key.id, "file key unwrapped");
     Ok(HttpResponse::Ok().json(UnwrapResponse {
         transport_stanza: STANDARD.encode(transport.to_bytes()),
+        key_id: key.id.get(),
+        key_status: key.status.as_str(),
+        key_expires_at: key.expires_at.map(crate::store::timestamp),
     }))
 }
