@@ -71,6 +71,11 @@ impl KeyCache {
         self.lock().remove(&id);
     }
 
+    /// Drops every key (the revocation broadcast may have been missed).
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
     /// Number of cached keys.
     pub fn len(&self) -> usize {
         self.lock().len()

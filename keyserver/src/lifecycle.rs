@@ -23,6 +23,7 @@ use crate::db::{self, DbError, DbPool};
 use crate::domain::KeyId;
 use crate::key_pool::{self, FillError};
 use crate::kms::KeyWrapper;
+use crate::revocation;
 use crate::store::keys::{self, KeyStatus};
 use crate::store::{access_logs, rotations};
 
@@ -53,9 +54,15 @@ pub struct RotationStarted {
     pub reason: Option<String>,
 }
 
-/// Keys past `expires_at` become `expired`; returns their ids.
+/// Keys past `expires_at` become `expired` and are announced to every
+/// process (`revocation`), in one transaction; returns their ids.
 pub async fn expire_keys(db: &DbPool) -> Result<Vec<i32>, DbError> {
-    keys::expire_due(&db.get().await?).await
+    let mut client = db.get().await?;
+    let tx = client.transaction().await?;
+    let expired = keys::expire_due(&tx).await?;
+    revocation::announce(&tx, &expired).await?;
+    tx.commit().await?;
+    Ok(expired)
 }
 
 /// `check_for_keys_to_rotate`: queues every active key older than
@@ -152,6 +159,7 @@ pub async fn revoke_key(db: &DbPool, id: KeyId) -> Result<Option<KeyStatus>, DbE
         return Ok(None);
     };
     rotations::fail_to(&tx, id).await?;
+    revocation::announce(&tx, &[id.get()]).await?;
     tx.commit().await?;
     tracing::warn!(key_id = %id, "key revoked");
     Ok(Some(previous))

@@ -114,6 +114,7 @@ impl Application {
         });
         spawn_refill(state.clone());
         spawn_maintenance(state.clone());
+        crate::revocation::start_listener(state.clone()).await;
         let server = run(listener, state.clone(), &settings)
             .map_err(|e| StartupError::Bind(settings.bind.clone(), e))?;
         Ok(Self {

@@ -54,3 +54,67 @@ async fn the_unwrap_record_is_written_only_while_the_key_still_unwraps() {
     }
     assert_eq!(record(987_654).await, 0, "a key that does not exist");
 }
+
+/// Polls `f` for up to five seconds.
+async fn eventually(what: &str, f: impl Fn() -> bool) {
+    for _ in 0..100 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("not within 5 s: {what}");
+}
+
+#[tokio::test]
+async fn a_revoke_reaches_every_server_at_once_and_clears_their_key_caches() {
+    // Two servers on one database and one local KMS master key, each with
+    // its own connection pools, key cache and revocation listener.
+    let a = spawn_app().await;
+    let b = spawn_app_with(Options {
+        database_url: Some(a.database_url.clone()),
+        data_dir: Some(a.settings.data_dir.clone()),
+        bootstrap: false,
+        ..Default::default()
+    })
+    .await;
+    let file = a.encrypt(&a.alice, b"revoke me").await;
+    let other = a.encrypt(&a.alice, b"keep me").await;
+    // Both servers unwrap (and cache the private keys).
+    for server in [&a, &b] {
+        for f in [&file, &other] {
+            let (resp, _) = server.unwrap(&a.alice, &f.document_id, f.stanza()).await;
+            assert_eq!(resp.status(), 200);
+        }
+    }
+    let key = file.key_id;
+    let cached = |s: &TestApp, id: u32| {
+        s.state
+            .cache
+            .get(pqfile_keyserver::domain::KeyId::from_db(id as i32))
+            .is_some()
+    };
+    eventually("b has cached the key", || cached(&b, key)).await;
+
+    // Revoked through a; once that answered, neither server unwraps with it.
+    let resp = a
+        .post_as(
+            &a.admin,
+            &format!("/v1/admin/keys/{key}/revoke"),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    for server in [&a, &b] {
+        let (resp, _) = server
+            .unwrap(&a.alice, &file.document_id, file.stanza())
+            .await;
+        assert_error(resp, 403, "key_revoked").await;
+    }
+    // b dropped the private key from its memory without being asked.
+    eventually("b dropped the revoked key", || !cached(&b, key)).await;
+    assert!(!cached(&a, key));
+    if other.key_id != key {
+        assert!(cached(&b, other.key_id), "other keys stay cached");
+    }
+}
