@@ -58,3 +58,36 @@ pub async fn replace_header(
     f.sync_data().await?;
     Ok(true)
 }
+
+/// The header of `doc`'s stored ciphertext (its exact bytes and parsed),
+/// read with the core's header reader; `None` when nothing is stored or the
+/// stored file does not start with a valid header.
+pub async fn read_header(
+    dir: &Path,
+    doc: &str,
+) -> std::io::Result<Option<(Vec<u8>, pqfile_core::format::Header)>> {
+    use pqfile_core::{HeaderRead, HeaderReader};
+    let mut f = match tokio::fs::File::open(path_for(dir, doc)).await {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut reader = HeaderReader::new();
+    let mut bytes = Vec::new();
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let n = f.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        match reader.push(&buf[..n]) {
+            Ok(HeaderRead::NeedMore(_)) => bytes.extend_from_slice(&buf[..n]),
+            Ok(HeaderRead::Complete { header, len, .. }) => {
+                bytes.extend_from_slice(&buf[..n]);
+                bytes.truncate(len);
+                return Ok(Some((bytes, header)));
+            }
+            Err(_) => return Ok(None),
+        }
+    }
+}

@@ -20,6 +20,7 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod pipeline;
 pub mod revocation;
+pub mod rewrap;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -25,6 +25,7 @@ use crate::key_pool::{self, FillError};
 use crate::kms::KeyWrapper;
 use crate::revocation;
 use crate::store::keys::{self, KeyStatus};
+use crate::store::stats::{self, KeyStatistics, UnusedKey};
 use crate::store::{access_logs, rotations};
 
 /// Arbitrary constant naming the rotation advisory lock.
@@ -66,14 +67,15 @@ pub async fn expire_keys(db: &DbPool) -> Result<Vec<i32>, DbError> {
 }
 
 /// `check_for_keys_to_rotate`: queues every active key older than
-/// `rotation_age_days`, generates one replacement for each and opens a
-/// `pending` rotation. When the KMS cannot wrap a replacement the key stays
+/// `rotation_age_days` (it expires `grace_days` later), generates one
+/// replacement for each and opens a `pending` rotation. When the KMS cannot wrap a replacement the key stays
 /// active (it is retried next time) and a `failed` rotation records why.
 /// Returns an empty check when another process is rotating right now.
 pub async fn check_for_keys_to_rotate(
     db: &DbPool,
     kms: &dyn KeyWrapper,
     rotation_age_days: u32,
+    grace_days: u32,
 ) -> Result<RotationCheck, FillError> {
     let mut client = db.get().await?;
     let tx = client.transaction().await?;
@@ -109,7 +111,7 @@ pub async fn check_for_keys_to_rotate(
         }
     }
     for (old, key) in prepared {
-        if !keys::queue_for_rotation(&tx, old).await? {
+        if !keys::queue_for_rotation(&tx, old, grace_days).await? {
             continue;
         }
         keys::insert_key(&tx, &key).await?;
@@ -172,6 +174,11 @@ pub async fn apply_retention(owner_url: &str, days: u32) -> Result<u64, DbError>
     access_logs::delete_older_than(&db::owner_connection(owner_url).await?, days).await
 }
 
+/// Open rotations that are stalled (`store::rotations::STALLED_SQL`).
+pub async fn stalled_rotations(db: &DbPool) -> Result<i64, DbError> {
+    rotations::count_stalled(&db.get().await?).await
+}
+
 /// Keys per status.
 pub async fn keys_by_status(db: &DbPool) -> Result<Vec<(KeyStatus, i64)>, DbError> {
     keys::count_by_status(&db.get().await?).await
@@ -190,6 +197,15 @@ pub struct MaintenanceReport {
     pub keys_generated: u32,
     /// Access-log rows deleted by retention.
     pub access_logs_deleted: u64,
+    /// The seed's "key statistics" after the run: keys per status, usage of
+    /// active keys.
+    pub key_statistics: KeyStatistics,
+    /// The seed's "unused keys": active keys never used, older than 7 days.
+    pub unused_keys: Vec<UnusedKey>,
+    /// Open rotations that are stalled after the run.
+    pub stalled_rotations: i64,
+    /// Stored ciphertexts moved off keys under rotation (`rewrap`).
+    pub stored_rewraps: crate::rewrap::StoredRewraps,
     /// Wall-clock milliseconds.
     pub elapsed_ms: u64,
 }
@@ -200,6 +216,8 @@ pub struct MaintenancePolicy {
     pub pool_size: u32,
     /// Rotation age.
     pub rotation_age_days: u32,
+    /// Days a queued key keeps unwrapping before it expires.
+    pub rotation_grace_days: u32,
     /// Access-log retention.
     pub access_log_retention_days: u32,
     /// The owner's database URL (retention deletes as the owner).
@@ -215,17 +233,31 @@ pub async fn run_maintenance(
 ) -> Result<MaintenanceReport, FillError> {
     let started = Instant::now();
     let expired = expire_keys(db).await?;
-    let rotation = check_for_keys_to_rotate(db, kms, policy.rotation_age_days).await?;
+    let rotation = check_for_keys_to_rotate(
+        db,
+        kms,
+        policy.rotation_age_days,
+        policy.rotation_grace_days,
+    )
+    .await?;
     let rotations = advance_rotations(db).await?;
     let keys_generated = key_pool::fill(db, kms, policy.pool_size, true).await?;
     let access_logs_deleted =
         apply_retention(&policy.owner_url, policy.access_log_retention_days).await?;
+    let client = db.get().await?;
+    let key_statistics = stats::key_statistics(&client).await?;
+    let unused_keys = stats::unused_keys(&client).await?;
+    let stalled_rotations = rotations::count_stalled(&client).await?;
     Ok(MaintenanceReport {
         expired,
         rotation,
         rotations,
         keys_generated,
         access_logs_deleted,
+        key_statistics,
+        unused_keys,
+        stalled_rotations,
+        stored_rewraps: Default::default(),
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     })
 }

@@ -34,6 +34,16 @@ pub struct Metrics {
     pub rotations_started: IntCounter,
     /// Maintenance runs by result.
     pub maintenance_runs: IntCounterVec,
+    /// Keys that expired (moved to `expired` by maintenance).
+    pub keys_expired: IntCounter,
+    /// Stored ciphertexts maintenance rewrapped off a rotating key, by
+    /// outcome (`ok`, or why it was left for the next run).
+    pub stored_rewraps: IntCounterVec,
+    /// Open rotations that are stalled at the last check (see
+    /// `store::rotations::STALLED_SQL`): alert when above zero.
+    pub rotations_stalled: IntGauge,
+    /// Active keys never used and older than 7 days at the last check.
+    pub unused_keys: IntGauge,
 }
 
 impl Metrics {
@@ -91,6 +101,29 @@ impl Metrics {
             ),
             &["result"],
         )?;
+        let keys_expired = IntCounter::new(
+            "pqfile_keys_expired_total",
+            "Keys moved to expired by maintenance",
+        )?;
+        let stored_rewraps = IntCounterVec::new(
+            Opts::new(
+                "pqfile_stored_rewraps_total",
+                "Stored ciphertexts rewrapped off a rotating key by maintenance, by outcome",
+            ),
+            &["outcome"],
+        )?;
+        let rotations_stalled = IntGauge::new(
+            "pqfile_rotations_stalled",
+            "Open rotations whose old key expired or expires within a day with documents left",
+        )?;
+        let unused_keys = IntGauge::new(
+            "pqfile_unused_keys",
+            "Active keys never used and older than 7 days",
+        )?;
+        registry.register(Box::new(keys_expired.clone()))?;
+        registry.register(Box::new(stored_rewraps.clone()))?;
+        registry.register(Box::new(rotations_stalled.clone()))?;
+        registry.register(Box::new(unused_keys.clone()))?;
         registry.register(Box::new(pool_keys.clone()))?;
         registry.register(Box::new(refusals.clone()))?;
         registry.register(Box::new(rewraps.clone()))?;
@@ -119,6 +152,10 @@ impl Metrics {
             rewraps,
             rotations_started,
             maintenance_runs,
+            keys_expired,
+            stored_rewraps,
+            rotations_stalled,
+            unused_keys,
         })
     }
 

@@ -94,10 +94,26 @@ impl AppState {
         let policy = MaintenancePolicy {
             pool_size: self.settings.pool_size,
             rotation_age_days: self.settings.rotation_age_days,
+            rotation_grace_days: self.settings.rotation_grace_days,
             access_log_retention_days: self.settings.access_log_retention_days,
             owner_url: self.settings.owner_url().to_owned(),
         };
-        let result = lifecycle::run_maintenance(&self.db, self.kms.as_ref(), &policy).await;
+        let mut result = lifecycle::run_maintenance(&self.db, self.kms.as_ref(), &policy).await;
+        // Stored ciphertexts move off keys under rotation before those expire;
+        // then the rotations they were the last documents of can complete.
+        if let Ok(r) = &mut result {
+            match crate::rewrap::stored_ciphertexts(self).await {
+                Ok(stored) => {
+                    r.stored_rewraps = stored;
+                    if r.stored_rewraps.rewrapped > 0
+                        && let Ok(progress) = lifecycle::advance_rotations(&self.db).await
+                    {
+                        r.rotations = progress;
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "stored ciphertexts were not rewrapped"),
+            }
+        }
         let label = if result.is_ok() { "ok" } else { "error" };
         self.metrics
             .maintenance_runs
@@ -110,12 +126,16 @@ impl AppState {
             self.metrics
                 .keys_generated
                 .inc_by(u64::from(r.keys_generated));
+            self.metrics.keys_expired.inc_by(r.expired.len() as u64);
+            let unused = i64::try_from(r.unused_keys.len()).unwrap_or(i64::MAX);
+            self.metrics.unused_keys.set(unused);
         }
         self.refresh_pool_gauges().await;
         result
     }
 
-    /// Sets the pool gauges (keys per status, active keys) from the database.
+    /// Sets the pool gauges (keys per status, active keys, stalled
+    /// rotations) from the database.
     pub async fn refresh_pool_gauges(&self) {
         if let Ok(counts) = lifecycle::keys_by_status(&self.db).await {
             for status in KeyStatus::ALL {
@@ -131,6 +151,9 @@ impl AppState {
         }
         if let Ok(n) = key_pool::active_keys(&self.db).await {
             self.metrics.pool_active_keys.set(n);
+        }
+        if let Ok(n) = lifecycle::stalled_rotations(&self.db).await {
+            self.metrics.rotations_stalled.set(n);
         }
     }
 }

@@ -86,6 +86,24 @@ pub async fn insert_if_key_usable(db: &Pipelined, e: &Entry<'_>) -> Result<bool,
     Ok(n == 1)
 }
 
+/// The audit row of a rewrap the server did itself (maintenance moving a
+/// stored ciphertext off a key under rotation): no user, no client; in `tx`,
+/// so the rewrap commits only with it.
+pub async fn insert_server_rewrap(
+    tx: &impl GenericClient,
+    doc: &str,
+    key: crate::domain::KeyId,
+    note: &str,
+) -> Result<(), DbError> {
+    tx.execute(
+        "INSERT INTO access_logs (document_id, access_type, user_id, key_id, outcome, reason)
+         VALUES ($1, 'rewrap', NULL, $2, 'allowed', $3)",
+        &[&doc, &key.get(), &note],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Inserts the row of an allowed access `e` inside a transaction, so the
 /// change it records commits only with it; `note` fills `reason`.
 pub async fn insert_allowed(

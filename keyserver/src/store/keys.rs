@@ -233,12 +233,22 @@ pub async fn due_for_rotation(tx: &impl GenericClient, days: i32) -> Result<Vec<
 }
 
 /// Queues key `id` for rotation if it is still active (checked under the
-/// row lock: a key revoked or expired meanwhile stays as it is).
-pub async fn queue_for_rotation(tx: &impl GenericClient, id: i32) -> Result<bool, DbError> {
+/// row lock: a key revoked or expired meanwhile stays as it is). It keeps
+/// unwrapping for `grace_days` (its `expires_at`), the time its documents
+/// have to move to a current key.
+pub async fn queue_for_rotation(
+    tx: &impl GenericClient,
+    id: i32,
+    grace_days: u32,
+) -> Result<bool, DbError> {
+    // At most a century: beyond that the timestamp would overflow.
+    let days = i32::try_from(grace_days.min(36_500)).unwrap_or(36_500);
     Ok(tx
         .query_opt(
-            "UPDATE encryption_keys SET status = $2 WHERE id = $1 AND status = $3 RETURNING id",
-            &[&id, &KeyStatus::RotationQueued, &KeyStatus::Active],
+            "UPDATE encryption_keys SET status = $2,
+                 expires_at = CURRENT_TIMESTAMP + make_interval(days => $4)
+             WHERE id = $1 AND status = $3 RETURNING id",
+            &[&id, &KeyStatus::RotationQueued, &KeyStatus::Active, &days],
         )
         .await?
         .is_some())

@@ -1,5 +1,7 @@
 //! `key_rotations`: `pending` (replacement ready) → `in_progress` (documents
 //! still depend on the old key) → `completed`, or `failed` with a reason.
+//! An open rotation is *stalled* when it can no longer finish on its own in
+//! time (see [`STALLED_SQL`]).
 
 use deadpool_postgres::GenericClient;
 use serde::Serialize;
@@ -11,6 +13,16 @@ use crate::domain::KeyId;
 
 /// The states of a rotation.
 pub const ROTATION_STATUSES: [&str; 4] = ["pending", "in_progress", "completed", "failed"];
+
+/// Whether the open rotation `r` (old key `ok`) is stalled: its old key no
+/// longer unwraps (expired, past `expires_at`, or revoked) while the rotation
+/// is still open, or documents still depend only on the old key and it
+/// expires within a day. Either way the documents left need a client or an
+/// admin to rewrap them; the server's own rewraps only move stored copies.
+pub const STALLED_SQL: &str = "(r.status IN ('pending', 'in_progress') AND (
+        ok.status IN ('expired', 'revoked') OR ok.expires_at <= CURRENT_TIMESTAMP
+        OR (ok.expires_at <= CURRENT_TIMESTAMP + interval '1 day'
+            AND EXISTS (SELECT 1 FROM documents d WHERE d.key_id = r.old_key_id))))";
 
 /// Moves open rotations on: `completed` when no document depends on the old
 /// key any more, else `in_progress`. `old_key_id` restricts it to one key.
@@ -106,10 +118,16 @@ pub struct Rotation {
     pub old_key_age_days: Option<f64>,
     /// Age of the new key in days.
     pub new_key_age_days: Option<f64>,
-    /// Documents still depending on the old key.
+    /// Documents still depending only on the old key.
     pub documents_remaining: i64,
     /// Why it failed.
     pub reason: Option<String>,
+    /// When the old key stops unwrapping (RFC 3339, UTC): set when it was
+    /// queued, `rotation_grace_days` later.
+    pub old_key_expires_at: Option<String>,
+    /// Open, and it will not finish on its own before (or did not finish
+    /// when) the old key expires: see [`STALLED_SQL`].
+    pub stalled: bool,
 }
 
 /// Which rotations to list.
@@ -133,7 +151,8 @@ pub async fn list(db: &impl GenericClient, which: Which<'_>) -> Result<Vec<Rotat
         "SELECT r.id, r.old_key_id, r.new_key_id, COALESCE(r.status, 'pending'), r.initiated_at, r.completed_at,
         (EXTRACT(EPOCH FROM CURRENT_TIMESTAMP - ok.created_at) / 86400)::float8,
         (EXTRACT(EPOCH FROM CURRENT_TIMESTAMP - nk.created_at) / 86400)::float8,
-        (SELECT count(*) FROM documents d WHERE d.key_id = r.old_key_id), r.reason
+        (SELECT count(*) FROM documents d WHERE d.key_id = r.old_key_id), r.reason,
+        ok.expires_at, COALESCE({STALLED_SQL}, false)
      FROM key_rotations r
      LEFT JOIN encryption_keys ok ON ok.id = r.old_key_id
      LEFT JOIN encryption_keys nk ON nk.id = r.new_key_id WHERE {filter} ORDER BY r.id"
@@ -152,6 +171,17 @@ pub async fn list(db: &impl GenericClient, which: Which<'_>) -> Result<Vec<Rotat
             new_key_age_days: r.get(7),
             documents_remaining: r.get(8),
             reason: r.get(9),
+            old_key_expires_at: rfc3339(r.get(10)),
+            stalled: r.get(11),
         })
         .collect())
+}
+
+/// Number of stalled rotations (the `pqfile_rotations_stalled` gauge).
+pub async fn count_stalled(db: &impl GenericClient) -> Result<i64, DbError> {
+    let sql = format!(
+        "SELECT count(*) FROM key_rotations r LEFT JOIN encryption_keys ok ON ok.id = r.old_key_id
+         WHERE {STALLED_SQL}"
+    );
+    Ok(db.query_one(&sql, &[]).await?.get(0))
 }

@@ -1,4 +1,7 @@
-//! The original system's monitoring queries, for `GET /v1/admin/stats`.
+//! The original system's monitoring queries, for `GET /v1/admin/stats` and
+//! every maintenance run (its report and gauges).
+
+use std::collections::BTreeMap;
 
 use deadpool_postgres::GenericClient;
 use serde::Serialize;
@@ -9,7 +12,7 @@ use super::rfc3339;
 use crate::db::DbError;
 
 /// Distribution of `usage_count` over active keys.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Default, Serialize, ToSchema)]
 pub struct UsageStats {
     /// Least-used active key's count.
     pub min: Option<i64>,
@@ -19,6 +22,28 @@ pub struct UsageStats {
     pub avg: Option<f64>,
     /// Population standard deviation.
     pub stddev: Option<f64>,
+}
+
+/// The "key statistics" query: keys per status and the usage of active keys.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct KeyStatistics {
+    /// Keys per status (statuses without keys are left out).
+    pub keys_by_status: BTreeMap<String, i64>,
+    /// Usage distribution of active keys.
+    pub usage: UsageStats,
+}
+
+/// Keys per status and the usage distribution of active keys.
+pub async fn key_statistics(db: &impl GenericClient) -> Result<KeyStatistics, DbError> {
+    let keys_by_status = super::keys::count_by_status(db)
+        .await?
+        .into_iter()
+        .map(|(s, n)| (s.as_str().to_owned(), n))
+        .collect();
+    Ok(KeyStatistics {
+        keys_by_status,
+        usage: usage(db).await?,
+    })
 }
 
 /// Accesses of one type on one day.
@@ -33,7 +58,7 @@ pub struct DailyAccess {
 }
 
 /// An active key nobody used.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UnusedKey {
     /// The key.
     pub key_id: i32,

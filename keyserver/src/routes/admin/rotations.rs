@@ -22,6 +22,7 @@ pub async fn run_rotation(admin: Admin) -> Result<HttpResponse, ApiError> {
         &state.db,
         state.kms.as_ref(),
         state.settings.rotation_age_days,
+        state.settings.rotation_grace_days,
     )
     .await?;
     state
@@ -40,7 +41,8 @@ pub struct RotationList {
     pub rotations: Vec<Rotation>,
 }
 
-/// Rotations, with the ages of both keys and the documents left to move.
+/// Rotations, with the ages of both keys, the documents left to move, when
+/// the old key expires and whether the rotation is stalled.
 #[utoipa::path(
     get, path = "/v1/admin/rotations", tag = "admin", params(StatusQuery),
     responses((status = 200, body = RotationList), (status = 400, body = ErrorBody), (status = 403, description = "admin_only", body = ErrorBody)),

@@ -6,19 +6,18 @@
 use actix_web::{HttpRequest, HttpResponse, ResponseError, post, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use pqfile_core::format::{Header, KemId, ParseError, Stanza};
-use pqfile_core::mlkem768::PublicKey;
-use pqfile_core::stanza::{self, FileKey};
+use pqfile_core::format::{Header, KemId, ParseError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::audit::AccessType;
 use crate::authorize::{self, Attempt, Rule};
 use crate::content;
-use crate::domain::{AuthenticatedUser, DocumentId, KeyId, Role, rng};
+use crate::domain::{AuthenticatedUser, Role};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::rewrap::{Choice, choose_stanza, reseal};
 use crate::state::AppState;
-use crate::store::documents::{self, DocumentKey, KeyUse};
+use crate::store::documents::{self, KeyUse};
 use crate::store::{keys, rotations};
 
 /// Body of a rewrap.
@@ -217,43 +216,6 @@ async fn rewrap_inner(
     }))
 }
 
-/// Which stanza of a header a rewrap opens.
-enum Choice<'a> {
-    /// The stanza for this key of the history.
-    Open(&'a DocumentKey, &'a Stanza),
-    /// The header has no stanza for any key of the document's history.
-    NoStanza,
-    /// It has, but only for keys the caller may not use (the most recent
-    /// one and why).
-    Refused(KeyId, ErrorCode),
-}
-
-/// The header's stanza for the most recently added key of `history` that
-/// still unwraps; an admin (rescue) may also open one for a revoked or
-/// expired key.
-fn choose_stanza<'a>(header: &'a Header, history: &'a [DocumentKey], admin: bool) -> Choice<'a> {
-    let mut refused = None;
-    for key in history {
-        let Some(stanza) = header
-            .stanzas
-            .iter()
-            .find(|s| s.kem == KemId::ML_KEM_768 && s.key_id == key.id.as_u32())
-        else {
-            continue;
-        };
-        match key.usability().refusal() {
-            None => return Choice::Open(key, stanza),
-            Some(code) if refused.is_none() => refused = Some((key, stanza, code)),
-            Some(_) => {}
-        }
-    }
-    match refused {
-        Some((key, stanza, _)) if admin => Choice::Open(key, stanza),
-        Some((key, _, code)) => Choice::Refused(key.id, code),
-        None => Choice::NoStanza,
-    }
-}
-
 /// Parses `raw` as exactly one header, nothing before or after it.
 pub fn parse_whole_header(raw: &[u8]) -> Result<Header, ApiError> {
     const NOT_ONE: &str = "`header` is not exactly one valid pqfile header";
@@ -268,28 +230,4 @@ pub fn parse_whole_header(raw: &[u8]) -> Result<Header, ApiError> {
             .detail(e.code())),
         Err(e) => Err(ApiError::core(ErrorCode::InvalidHeader, NOT_ONE, &e)),
     }
-}
-
-fn reseal(
-    header: &Header,
-    document_id: &DocumentId,
-    old: KeyId,
-    new: KeyId,
-    public_b64: &str,
-    file_key: &FileKey,
-) -> Result<Header, ApiError> {
-    let public = STANDARD
-        .decode(public_b64)
-        .ok()
-        .and_then(|b| PublicKey::from_bytes(&b).ok())
-        .ok_or_else(|| ApiError::internal(format!("stored public key {new} is invalid")))?;
-    let new_stanza = stanza::wrap(file_key, document_id, new.as_u32(), &public, &mut rng());
-    // `new` has no stanza in the header yet (it was chosen that way).
-    pqfile_core::header::replace_stanza(
-        header,
-        Some((KemId::ML_KEM_768, old.as_u32())),
-        new_stanza,
-        file_key,
-    )
-    .map_err(ApiError::internal)
 }
