@@ -49,18 +49,23 @@ pub enum Command {
         io: IoArgs,
     },
     /// Decrypt a .pqf file; the key server unwraps its file key if you are authorized.
+    /// If that key is being retired, the input file is then rewrapped to a current key.
     Decrypt {
         #[command(flatten)]
         server: ServerArgs,
         #[command(flatten)]
         io: IoArgs,
+        /// Leave the input file as it is even if its key is being retired.
+        #[arg(long)]
+        no_rewrap: bool,
     },
-    /// Move a file to a current key after rotation or revocation: replaces its
-    /// stanza in place (only the header is rewritten; the payload is untouched).
+    /// Move a file to a current key after rotation or revocation: its stanza
+    /// is replaced (the payload bytes stay the same) and the new file is
+    /// renamed over the old one once complete.
     Rewrap {
         #[command(flatten)]
         server: ServerArgs,
-        /// The .pqf file to rewrap in place.
+        /// The .pqf file to rewrap.
         file: PathBuf,
     },
     /// Let another user decrypt a document (give a .pqf file or a document id).
@@ -159,7 +164,7 @@ pub enum AdminCommand {
         #[arg(long, default_value_t = 365)]
         older_than_days: u32,
     },
-    /// Rewrap a file whose key was revoked (admins only), in place.
+    /// Rewrap a file whose key was revoked (admins only); replaces the file.
     Rewrap {
         /// The .pqf file.
         file: PathBuf,

@@ -35,8 +35,36 @@ pub struct NewDocument {
 }
 
 #[derive(Deserialize)]
-struct Unwrapped {
+struct UnwrapBody {
     transport_stanza: String,
+    #[serde(default)]
+    key_status: Option<String>,
+    #[serde(default)]
+    key_expires_at: Option<String>,
+}
+
+/// The answer to an unwrap: the transport stanza, and the state of the key
+/// that opened the stanza (absent from servers older than issue 11).
+pub struct Unwrapped {
+    pub transport: Vec<u8>,
+    /// `active` or `rotation_queued` (then the copy should be rewrapped).
+    pub key_status: Option<String>,
+    /// RFC 3339: when the key stops unwrapping.
+    pub key_expires_at: Option<String>,
+}
+
+impl Unwrapped {
+    /// The key is being retired: this copy should move to a current key.
+    pub fn key_retiring(&self) -> bool {
+        self.key_status.as_deref() == Some("rotation_queued")
+    }
+}
+
+/// The answer to a rewrap: the new header and the key it now uses.
+pub struct Rewrapped {
+    pub header: Vec<u8>,
+    pub key_id: Option<u32>,
+    pub replaced_key_id: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -177,8 +205,8 @@ impl Client {
         Ok((len, Box::new(resp.into_body().into_reader())))
     }
 
-    /// Rewraps a document's header to a current key; returns the new header.
-    pub fn rewrap(&self, document_id: &str, header: &[u8]) -> Result<Vec<u8>, CliError> {
+    /// Rewraps a document's header to a current key.
+    pub fn rewrap(&self, document_id: &str, header: &[u8]) -> Result<Rewrapped, CliError> {
         let v = self.post(
             &format!("/v1/documents/{document_id}/rewrap"),
             serde_json::json!({ "header": B64.encode(header) }),
@@ -186,7 +214,12 @@ impl Client {
         let h = v["header"]
             .as_str()
             .ok_or_else(|| CliError::BadResponse("missing header".into()))?;
-        decode_b64(h)
+        let key = |field: &str| v[field].as_u64().and_then(|k| u32::try_from(k).ok());
+        Ok(Rewrapped {
+            header: decode_b64(h)?,
+            key_id: key("key_id"),
+            replaced_key_id: key("replaced_key_id"),
+        })
     }
 
     pub fn create_document(&self) -> Result<NewDocument, CliError> {
@@ -199,21 +232,24 @@ impl Client {
         Ok(d)
     }
 
-    /// Returns the transport stanza bytes.
+    /// Returns the transport stanza bytes and the opening key's state.
     pub fn unwrap(
         &self,
         document_id: &str,
         stanza: &[u8],
         ephemeral_pk: &[u8],
-    ) -> Result<Vec<u8>, CliError> {
+    ) -> Result<Unwrapped, CliError> {
         let v = self.post(
             &format!("/v1/documents/{document_id}/unwrap"),
             serde_json::json!({ "stanza": B64.encode(stanza), "ephemeral_public_key": B64.encode(ephemeral_pk) }),
         )?;
-        let u: Unwrapped =
+        let u: UnwrapBody =
             serde_json::from_value(v).map_err(|e| CliError::BadResponse(e.to_string()))?;
-        B64.decode(u.transport_stanza)
-            .map_err(|e| CliError::BadResponse(e.to_string()))
+        Ok(Unwrapped {
+            transport: decode_b64(&u.transport_stanza)?,
+            key_status: u.key_status,
+            key_expires_at: u.key_expires_at,
+        })
     }
 }
 

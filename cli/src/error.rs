@@ -29,6 +29,8 @@ pub enum CliError {
     BadResponse(String),
     /// The key server offered a key of a KEM this version cannot encrypt to.
     UnsupportedAlgorithm(String),
+    /// A file changed while it was being rewrapped; it is left as it was.
+    FileChanged(String),
 }
 
 impl CliError {
@@ -44,6 +46,7 @@ impl CliError {
             Self::Encrypt(e) => e.code(),
             Self::BadResponse(_) => "bad_server_response",
             Self::UnsupportedAlgorithm(_) => "unsupported_algorithm",
+            Self::FileChanged(_) => "file_changed",
         }
     }
 
@@ -66,6 +69,7 @@ impl CliError {
             Self::UnsupportedAlgorithm(a) => {
                 format!("the key server's key uses {a}, which this version cannot encrypt to")
             }
+            Self::FileChanged(p) => format!("{p} changed while it was being rewrapped"),
         }
     }
 
@@ -85,6 +89,10 @@ impl CliError {
                 "the key protecting this file was revoked; an admin can rescue it with `pqfile admin rewrap FILE`"
             }
             Self::Api(e) if e.code == "admin_only" => "this needs an admin token",
+            Self::Api(e) if e.code == "stored_header_mismatch" => {
+                "the key server stores another copy of this document; keep this file as it is (it decrypts until its key expires) or download the stored copy"
+            }
+            Self::FileChanged(_) => "the file was left as it was; run the command again",
             Self::Api(e) if e.status == 403 => {
                 "you are not allowed to decrypt this document: ask its owner to share it"
             }
@@ -107,6 +115,15 @@ impl CliError {
 
     pub fn report(&self) {
         eprintln!("error: {} [{}]", self.message(), self.code());
+        if let Some(h) = self.hint() {
+            eprintln!("hint: {h}");
+        }
+    }
+
+    /// Reports a failure that does not fail the command (`what` says what
+    /// did not happen).
+    pub fn report_warning(&self, what: &str) {
+        eprintln!("warning: {what}: {} [{}]", self.message(), self.code());
         if let Some(h) = self.hint() {
             eprintln!("hint: {h}");
         }

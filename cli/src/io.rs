@@ -82,7 +82,22 @@ impl Output {
         })
     }
 
-    /// Makes the output visible under its final name.
+    /// Gives a file output these permissions before it takes its final name
+    /// (a file replaced by a rewrap keeps its own; new files stay 0600).
+    pub fn set_permissions(&self, permissions: std::fs::Permissions) -> Result<(), CliError> {
+        if let Self::File { tmp, .. } = self {
+            tmp.as_file()
+                .set_permissions(permissions)
+                .map_err(|source| CliError::Io {
+                    what: "setting the output's permissions".into(),
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Makes the output visible under its final name: flushed to disk, then
+    /// renamed (atomic: the name shows the old file or the whole new one).
     pub fn commit(self) -> Result<Option<PathBuf>, CliError> {
         match self {
             Self::Stdout(mut s) => {
@@ -101,9 +116,22 @@ impl Output {
                     what: format!("saving {}", dest.display()),
                     source: e.error,
                 })?;
+                sync_parent(&dest);
                 Ok(Some(dest))
             }
         }
+    }
+}
+
+/// Flushes the directory entry of a rename to disk, so the new name survives
+/// a crash. Best effort: not every platform can open a directory.
+fn sync_parent(path: &Path) {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
     }
 }
 
@@ -143,5 +171,19 @@ pub fn read_some(r: &mut dyn Read, buf: &mut [u8]) -> Result<usize, CliError> {
                 });
             }
         }
+    }
+}
+
+/// Copies the rest of `src` to `out`; returns the number of bytes copied.
+pub fn copy(src: &mut dyn Read, out: &mut Output) -> Result<u64, CliError> {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = read_some(src, &mut buf)?;
+        if n == 0 {
+            return Ok(total);
+        }
+        out.write_all(&buf[..n])?;
+        total += n as u64;
     }
 }

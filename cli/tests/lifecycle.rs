@@ -110,7 +110,7 @@ fn sharing_grants_and_withdraws_decryption() {
 }
 
 #[test]
-fn revoked_key_blocks_decryption_until_an_admin_rewraps_the_header_in_place() {
+fn revoked_key_blocks_decryption_until_an_admin_rewraps_the_header() {
     let dir = tempfile::tempdir().unwrap();
     let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 253) as u8).collect();
     let f = encrypt_file(dir.path(), "big.bin", &data);
@@ -150,7 +150,9 @@ fn revoked_key_blocks_decryption_until_an_admin_rewraps_the_header_in_place() {
         .arg(&f)
         .assert()
         .success()
-        .stderr(predicate::str::contains("in place"));
+        .stderr(predicate::str::contains(format!(
+            "(replacing key {old_key})"
+        )));
 
     let after = std::fs::read(&f).unwrap();
     assert_eq!(

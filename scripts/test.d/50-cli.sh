@@ -22,8 +22,8 @@ PQFILE_TEST_OTHER_TOKEN=$(stack_user mallory)
 PQFILE_TEST_ADMIN_TOKEN=$(stack_user root admin)
 export PQFILE_TEST_TOKEN PQFILE_TEST_OTHER_TOKEN PQFILE_TEST_ADMIN_TOKEN
 stack_keyserver_start "$WORK/server.log"
-export PQFILE_TEST_SERVER=$STACK_URL
-cargo test -p pqfile-cli --features online-tests --test online --test lifecycle || { tail -50 "$WORK/server.log"; exit 1; }
+export PQFILE_TEST_SERVER=$STACK_URL PQFILE_TEST_DATABASE_URL=$STACK_DB_URL
+cargo test -p pqfile-cli --features online-tests --test online --test lifecycle --test retiring_key || { tail -50 "$WORK/server.log"; exit 1; }
 
 # The CLI and the npm package (Node) read each other's files.
 if [ ! -f wasm/js/dist/node/pqfile_wasm.js ]; then

@@ -1,6 +1,6 @@
 //! `pqfile admin …`: the key server's admin routes.
 
-use super::{documents::rewrap, print_json};
+use super::{print_json, rewrap::rewrap};
 use crate::cli::AdminCommand;
 use crate::client::Client;
 use crate::error::CliError;

@@ -10,9 +10,9 @@ use pqfile_core::{
     Recipient, mlkem768,
 };
 
-use super::{BUF, rng};
+use super::{BUF, rewrap, rng};
 use crate::cli::IoArgs;
-use crate::client::{self, Client};
+use crate::client::{self, Client, Unwrapped};
 use crate::error::CliError;
 use crate::io::{self, Output};
 
@@ -109,8 +109,12 @@ pub(super) fn read_header(r: &mut dyn std::io::Read) -> Result<Header, CliError>
 
 /// Gets the file key from the key server: one request per candidate stanza,
 /// as long as the core's retry policy says the refusal was about that
-/// stanza (FORMAT.md §7.1); otherwise that refusal is the error.
-fn unwrap_with_key_server(client: &Client, header: Header) -> Result<(Header, FileKey), CliError> {
+/// stanza (FORMAT.md §7.1); otherwise that refusal is the error. Also
+/// returns the server's answer, which says whether the key is being retired.
+fn unwrap_with_key_server(
+    client: &Client,
+    header: Header,
+) -> Result<(Header, FileKey, Unwrapped), CliError> {
     let mut unwrap = KeyServerUnwrap::new(header)?;
     let document_id = unwrap.document_id().to_string();
     let mut refusal = None;
@@ -120,9 +124,9 @@ fn unwrap_with_key_server(client: &Client, header: Header) -> Result<(Header, Fi
             request.stanza(),
             request.ephemeral_public_key(),
         ) {
-            Ok(transport) => {
-                let file_key = unwrap.open_response(&request, &transport)?;
-                return Ok((unwrap.into_header(), file_key));
+            Ok(answer) => {
+                let file_key = unwrap.open_response(&request, &answer.transport)?;
+                return Ok((unwrap.into_header(), file_key, answer));
             }
             Err(e) => {
                 let step = match &e {
@@ -142,10 +146,10 @@ fn unwrap_with_key_server(client: &Client, header: Header) -> Result<(Header, Fi
     )))
 }
 
-pub(super) fn decrypt(client: &Client, args: IoArgs) -> Result<(), CliError> {
+pub(super) fn decrypt(client: &Client, args: IoArgs, no_rewrap: bool) -> Result<(), CliError> {
     let mut input = io::open_input(args.input.as_deref())?;
     let header = read_header(&mut input.reader)?;
-    let (header, file_key) = unwrap_with_key_server(client, header)?;
+    let (header, file_key, key) = unwrap_with_key_server(client, header)?;
     let mut dec = Decryptor::new(&header, &file_key)?;
     let mut out = Output::create(default_output(&args, false), args.force)?;
     let pb = io::progress(input.len, args.quiet, "decrypting");
@@ -162,6 +166,14 @@ pub(super) fn decrypt(client: &Client, args: IoArgs) -> Result<(), CliError> {
     if let Some(p) = out.commit()? {
         eprintln!("decrypted to {}", p.display());
     }
+    // Only now: the whole file authenticated, so it is worth keeping.
+    rewrap::after_decrypt(
+        client,
+        args.input.as_deref(),
+        &header.to_bytes(),
+        &key,
+        no_rewrap,
+    );
     Ok(())
 }
 

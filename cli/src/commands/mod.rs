@@ -4,6 +4,7 @@
 mod admin;
 mod crypt;
 mod documents;
+mod rewrap;
 
 use rand_core::UnwrapErr;
 
@@ -12,7 +13,8 @@ use crate::client::Client;
 use crate::error::CliError;
 use admin::admin;
 use crypt::{decrypt, encrypt, inspect};
-use documents::{download, resolve_document, rewrap, share, upload};
+use documents::{download, resolve_document, share, upload};
+use rewrap::rewrap;
 
 /// Read and write buffer size.
 const BUF: usize = 1 << 20;
@@ -24,7 +26,11 @@ fn rng() -> UnwrapErr<getrandom::SysRng> {
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Encrypt { server, io } => encrypt(&Client::new(&server)?, io),
-        Command::Decrypt { server, io } => decrypt(&Client::new(&server)?, io),
+        Command::Decrypt {
+            server,
+            io,
+            no_rewrap,
+        } => decrypt(&Client::new(&server)?, io, no_rewrap),
         Command::Inspect { input, json } => inspect(input, json),
         Command::Rewrap { server, file } => rewrap(&Client::new(&server)?, &file),
         // Without --with or --revoke, `share` lists (what --list asks for).
