@@ -59,7 +59,7 @@ run_wrk() { # lua path -> "rps p50 p99" (ms)
 run_pgbench() { # sql file -> "tps avg_latency_ms"
   local out
   out=$(pgbench -n -M prepared -c "$CONNS" -j 2 -T "$DUR" -h 127.0.0.1 -p "$PGPORT" -U postgres \
-        -D hash="$HASH" -D uid="$UID_" -D doc="$DOC" -D kid="$KID" \
+        -D hash="$HASH" -D uid="$UID_" -D doc="$DOC" -D kid="$KID" -D seal="\\x$(printf 'ab%.0s' $(seq 48))" \
         -f "keyserver/benches/wrk/$1.sql" pqfile_db 2>&1)
   grep -q "number of failed transactions: 0" <<<"$out" || { log "pgbench failed:"; echo "$out" >&2; exit 1; }
   local tps lat

@@ -84,6 +84,8 @@ pub struct Entry<'a> {
     pub key_id: Option<i32>,
     /// `None` when access was granted; the refusal's error code otherwise.
     pub refusal: Option<&'a str>,
+    /// The row's seal (`audit_chain::key::AuditKey::seal`).
+    pub seal: Option<Vec<u8>>,
 }
 
 /// The `access_type` values, for validating filters.

@@ -102,6 +102,11 @@ impl<'a> Attempt<'a> {
         &self.client
     }
 
+    /// A seal for an audit row written in SQL for this attempt.
+    pub fn seal(&self) -> Option<Vec<u8>> {
+        self.state.audit_seal()
+    }
+
     /// The document, as the database stores its id.
     pub fn document(&self) -> &str {
         self.document.as_deref().unwrap_or_default()
@@ -210,6 +215,7 @@ impl<'a> Attempt<'a> {
             client: &self.client,
             key_id: key_id.map(KeyId::get),
             refusal,
+            seal: self.state.audit_seal(),
         }
     }
 }

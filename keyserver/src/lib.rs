@@ -5,7 +5,6 @@ pub mod accounts;
 pub mod audit;
 pub mod audit_chain;
 pub mod audit_partitions;
-pub mod audit_trail;
 pub mod auth;
 pub mod authorize;
 pub mod configuration;

@@ -38,6 +38,23 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// The audit log's tamper evidence.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check every audit row against the hash chain and every signed
+    /// checkpoint; name the first row that was altered, deleted or inserted
+    /// out of band. Exit status 1 when anything is wrong.
+    Verify {
+        /// Print the whole report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -94,6 +111,36 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
         Command::Migrate => {
             prepare_database(&settings).await?;
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { json },
+        } => {
+            let db = prepare_database(&settings).await?;
+            let kms = build_kms(&settings).await?;
+            let report =
+                pqfile_keyserver::audit_chain::verify::verify(&db.get().await?, kms.as_ref())
+                    .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else if let Some(p) = &report.first_problem {
+                println!(
+                    "audit log NOT intact: {} problem(s); first: row {} {:?}{}",
+                    report.problems.len(),
+                    p.log_id,
+                    p.kind,
+                    p.position
+                        .map(|n| format!(" (chain position {n})"))
+                        .unwrap_or_default()
+                );
+            } else {
+                println!(
+                    "audit log intact: {} rows chained, {} signed checkpoints verified, {} rows not chained yet",
+                    report.rows_chained, report.checkpoints, report.pending
+                );
+            }
+            if !report.ok {
+                std::process::exit(1);
+            }
         }
         Command::FillPool => {
             let db = prepare_database(&settings).await?;

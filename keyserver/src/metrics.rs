@@ -44,6 +44,12 @@ pub struct Metrics {
     pub rotations_stalled: IntGauge,
     /// Active keys never used and older than 7 days at the last check.
     pub unused_keys: IntGauge,
+    /// Audit rows appended to the chain by this process's sealer.
+    pub audit_rows_chained: IntCounter,
+    /// Audit rows the sealer found without a valid seal (alert above 0).
+    pub audit_rows_unsealed: IntCounter,
+    /// Audit rows written without a seal because the audit key was not loaded.
+    pub audit_rows_written_unsealed: IntCounter,
 }
 
 impl Metrics {
@@ -120,6 +126,21 @@ impl Metrics {
             "pqfile_unused_keys",
             "Active keys never used and older than 7 days",
         )?;
+        let audit_rows_chained = IntCounter::new(
+            "pqfile_audit_rows_chained_total",
+            "Audit rows appended to the hash chain by this process",
+        )?;
+        let audit_rows_unsealed = IntCounter::new(
+            "pqfile_audit_rows_unsealed_total",
+            "Audit rows found without a valid seal (written out of band)",
+        )?;
+        let audit_rows_written_unsealed = IntCounter::new(
+            "pqfile_audit_rows_written_unsealed_total",
+            "Audit rows written without a seal while the audit key was unavailable",
+        )?;
+        registry.register(Box::new(audit_rows_chained.clone()))?;
+        registry.register(Box::new(audit_rows_unsealed.clone()))?;
+        registry.register(Box::new(audit_rows_written_unsealed.clone()))?;
         registry.register(Box::new(keys_expired.clone()))?;
         registry.register(Box::new(stored_rewraps.clone()))?;
         registry.register(Box::new(rotations_stalled.clone()))?;
@@ -156,6 +177,9 @@ impl Metrics {
             stored_rewraps,
             rotations_stalled,
             unused_keys,
+            audit_rows_chained,
+            audit_rows_unsealed,
+            audit_rows_written_unsealed,
         })
     }
 

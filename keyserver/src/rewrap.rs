@@ -185,8 +185,8 @@ async fn rewrap_stored(state: &AppState, doc: &str) -> Result<&'static str, ApiE
     let new_bytes = reseal(&header, &document_id, old, new, &public_b64, &file_key)?.to_bytes();
     documents::add_key(&tx, doc, new, None).await?;
     rotations::advance(&tx, Some(locked.key_id)).await?;
-    access_logs::insert_server_rewrap(&tx, doc, new, &format!("stored copy, from key {old}"))
-        .await?;
+    let note = format!("stored copy, from key {old}");
+    access_logs::insert_server_rewrap(&tx, doc, new, &note, state.audit_seal()).await?;
     if !content::replace_header(&dir, doc, &raw, &new_bytes).await? {
         return Ok("changed");
     }

@@ -10,6 +10,7 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use tokio::sync::Notify;
 use tracing_actix_web::TracingLogger;
 
+use crate::audit_chain::key::AuditKeys;
 use crate::auth::require_token;
 use crate::configuration::{KmsKind, Settings};
 use crate::db::{self, DbError, DbPool};
@@ -111,10 +112,17 @@ impl Application {
             metrics,
             refill: Arc::new(Notify::new()),
             settings: settings.clone(),
+            audit: AuditKeys::default(),
         });
+        // Without the audit key (KMS down) rows are written unsealed and
+        // counted; the sealer keeps trying to load it.
+        if let Err(e) = state.audit.load(&state.db, state.kms.as_ref()).await {
+            tracing::error!(error = %e, "audit key unavailable: audit rows are written without seals until it loads");
+        }
         spawn_refill(state.clone());
         spawn_maintenance(state.clone());
         crate::revocation::start_listener(state.clone()).await;
+        crate::audit_chain::sealer::spawn(state.clone());
         let server = run(listener, state.clone(), &settings)
             .map_err(|e| StartupError::Bind(settings.bind.clone(), e))?;
         Ok(Self {
@@ -246,6 +254,7 @@ fn run(
                     .service(admin::stats::stats)
                     .service(admin::maintenance::retention)
                     .service(admin::access_logs::access_logs)
+                    .service(admin::audit::verify_audit_log)
                     .service(keys::get_key)
                     .default_service(web::to(|| async {
                         Err::<HttpResponse, _>(ApiError::new(ErrorCode::NotFound))

@@ -8,13 +8,15 @@ use pqfile_core::mlkem768::SecretKey;
 use pqfile_core::stanza::{self, FileKey};
 use tokio::sync::Notify;
 
+use crate::audit_chain::key::AuditKeys;
+use crate::audit_chain::sealer;
 use crate::configuration::Settings;
 use crate::db::DbPool;
 use crate::domain::{DocumentId, KeyId};
 use crate::error::ApiError;
 use crate::key_pool::{self, FillError};
 use crate::keycache::KeyCache;
-use crate::kms::{KeyWrapper, KmsError, WrappedKey};
+use crate::kms::{KeyWrapper, KmsError, Purpose, WrappedKey};
 use crate::lifecycle::{self, MaintenancePolicy, MaintenanceReport};
 use crate::metrics::Metrics;
 use crate::pipeline::Pipelined;
@@ -38,6 +40,8 @@ pub struct AppState {
     pub refill: Arc<Notify>,
     /// The settings the server started with.
     pub settings: Settings,
+    /// The audit key (row seals, signed checkpoints).
+    pub audit: AuditKeys,
 }
 
 impl AppState {
@@ -53,7 +57,7 @@ impl AppState {
         }
         self.metrics.key_cache_misses.inc();
         let started = Instant::now();
-        let result = self.kms.unwrap(id, wrapped).await;
+        let result = self.kms.unwrap(Purpose::PoolKey, id, wrapped).await;
         self.metrics
             .kms_latency
             .observe(started.elapsed().as_secs_f64());
@@ -155,5 +159,37 @@ impl AppState {
         if let Ok(n) = lifecycle::stalled_rotations(&self.db).await {
             self.metrics.rotations_stalled.set(n);
         }
+    }
+}
+
+impl AppState {
+    /// A seal for an audit row this server writes now (`None`, counted in
+    /// `pqfile_audit_rows_written_unsealed_total`, while the audit key is not
+    /// loaded).
+    pub fn audit_seal(&self) -> Option<Vec<u8>> {
+        let seal = self.audit.seal();
+        if seal.is_none() {
+            self.metrics.audit_rows_written_unsealed.inc();
+        }
+        seal
+    }
+
+    /// One pass of the audit sealer (loading the audit key first if the KMS
+    /// could not give it at start-up).
+    pub async fn seal_audit_log(&self) -> Result<Option<sealer::Pass>, Box<dyn std::error::Error>> {
+        if self.audit.get().is_none() {
+            self.audit.load(&self.db, self.kms.as_ref()).await?;
+            tracing::info!("audit key loaded");
+        }
+        let Some(key) = self.audit.get() else {
+            return Ok(None);
+        };
+        let mut client = self.db.get().await?;
+        let pass = sealer::seal_once(&mut client, &key).await?;
+        if let Some(p) = &pass {
+            self.metrics.audit_rows_chained.inc_by(p.chained);
+            self.metrics.audit_rows_unsealed.inc_by(p.unsealed);
+        }
+        Ok(pass)
     }
 }

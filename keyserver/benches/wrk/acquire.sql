@@ -13,6 +13,6 @@ k AS (
     RETURNING id, public_key, algorithm),
 d AS (INSERT INTO documents (id, owner_id, key_id) SELECT p.doc, :uid, k.id FROM k, p),
 h AS (INSERT INTO document_keys (document_id, key_id, added_by) SELECT p.doc, k.id, :uid FROM k, p),
-a AS (INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome)
-      SELECT p.doc, 'encrypt', :uid, '127.0.0.1', 'pgbench', k.id, 'allowed' FROM k, p)
+a AS (INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome, seal)
+      SELECT p.doc, 'encrypt', :uid, '127.0.0.1', 'pgbench', k.id, 'allowed', :seal::bytea FROM k, p)
 SELECT id, public_key, algorithm FROM k;

@@ -1,7 +1,8 @@
 -- pgbench twin of POST /v1/documents/{id}/unwrap: the token lookup
 -- (store/users.rs TOKEN_SQL), the document + history key + grant lookup
 -- (store/documents.rs DOCUMENT_ACCESS_SQL) and the audit row written only
--- while the key still unwraps (store/access_logs.rs INSERT_IF_KEY_USABLE_SQL),
+-- while the key still unwraps, with its 48-byte seal (store/access_logs.rs
+-- INSERT_IF_KEY_USABLE_SQL),
 -- with pgbench variables for the server's parameters. A keyserver unit test
 -- (bench_twin_matches_the_server_sql) keeps this file identical to them.
 SELECT u.id, u.name, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = :hash AND t.revoked_at IS NULL;
@@ -12,8 +13,8 @@ SELECT d.owner_id, d.key_id,
      FROM documents d
      LEFT JOIN document_keys h ON h.document_id = d.id AND h.key_id = COALESCE(:kid, d.key_id)
      LEFT JOIN encryption_keys k ON k.id = h.key_id WHERE d.id = :doc;
-INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome, reason)
-             SELECT :doc::text, 'decrypt'::text, :uid::text, '127.0.0.1'::inet, 'pgbench'::text, :kid::int4, 'allowed'::text, NULL::text
+INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome, reason, seal)
+             SELECT :doc::text, 'decrypt'::text, :uid::text, '127.0.0.1'::inet, 'pgbench'::text, :kid::int4, 'allowed'::text, NULL::text, :seal::bytea
              WHERE EXISTS (SELECT 1 FROM encryption_keys k WHERE k.id = :kid::int4
                  AND COALESCE(k.status, 'active') IN ('active', 'rotation_queued')
                  AND (k.expires_at IS NULL OR k.expires_at > CURRENT_TIMESTAMP));

@@ -15,7 +15,7 @@ use futures_util::future::BoxFuture;
 use pqfile_core::mlkem768::SEED_LEN;
 use zeroize::Zeroizing;
 
-use super::{CONTEXT_KEY_ID, CONTEXT_PURPOSE, KeyWrapper, KmsError, PURPOSE, Seed, WrappedKey};
+use super::{CONTEXT_KEY_ID, CONTEXT_PURPOSE, KeyWrapper, KmsError, Purpose, Seed, WrappedKey};
 use crate::domain::KeyId;
 
 /// Service error codes that mean "this ciphertext or key is wrong", not "try later".
@@ -84,6 +84,7 @@ impl AwsKms {
 impl KeyWrapper for AwsKms {
     fn wrap<'a>(
         &'a self,
+        purpose: Purpose,
         key_id: KeyId,
         seed: &'a [u8; SEED_LEN],
     ) -> BoxFuture<'a, Result<WrappedKey, KmsError>> {
@@ -94,7 +95,7 @@ impl KeyWrapper for AwsKms {
                 .key_id(&self.key_id)
                 .plaintext(Blob::new(seed.as_slice()))
                 .encryption_context(CONTEXT_KEY_ID, key_id.to_string())
-                .encryption_context(CONTEXT_PURPOSE, PURPOSE)
+                .encryption_context(CONTEXT_PURPOSE, purpose.as_str())
                 .send()
                 .await
                 .map_err(|e| Self::classify(&e))?;
@@ -111,6 +112,7 @@ impl KeyWrapper for AwsKms {
 
     fn unwrap<'a>(
         &'a self,
+        purpose: Purpose,
         key_id: KeyId,
         wrapped: &'a WrappedKey,
     ) -> BoxFuture<'a, Result<Seed, KmsError>> {
@@ -129,7 +131,7 @@ impl KeyWrapper for AwsKms {
                 .key_id(kms_key)
                 .ciphertext_blob(Blob::new(blob))
                 .encryption_context(CONTEXT_KEY_ID, key_id.to_string())
-                .encryption_context(CONTEXT_PURPOSE, PURPOSE)
+                .encryption_context(CONTEXT_PURPOSE, purpose.as_str())
                 .send()
                 .await
                 .map_err(|e| Self::classify(&e))?;

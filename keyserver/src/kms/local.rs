@@ -18,7 +18,7 @@ use pqfile_core::mlkem768::SEED_LEN;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use super::{KeyWrapper, KmsError, PURPOSE, Seed, WrappedKey};
+use super::{KeyWrapper, KmsError, Purpose, Seed, WrappedKey};
 use crate::domain::{KeyId, rng};
 
 const VERSION: u8 = 1;
@@ -102,15 +102,16 @@ impl LocalKms {
         &self.id
     }
 
-    fn aad(key_id: KeyId) -> Vec<u8> {
-        let mut aad = Vec::with_capacity(PURPOSE.len() + 5);
-        aad.extend_from_slice(PURPOSE.as_bytes());
+    fn aad(purpose: Purpose, key_id: KeyId) -> Vec<u8> {
+        let purpose = purpose.as_str();
+        let mut aad = Vec::with_capacity(purpose.len() + 5);
+        aad.extend_from_slice(purpose.as_bytes());
         aad.push(0);
         aad.extend_from_slice(&key_id.as_u32().to_be_bytes());
         aad
     }
 
-    fn wrap_now(&self, key_id: KeyId, seed: &[u8; SEED_LEN]) -> WrappedKey {
+    fn wrap_now(&self, purpose: Purpose, key_id: KeyId, seed: &[u8; SEED_LEN]) -> WrappedKey {
         let mut nonce = [0u8; NONCE_LEN];
         rand_core::Rng::fill_bytes(&mut rng(), &mut nonce);
         let mut buf = Zeroizing::new(*seed);
@@ -119,7 +120,7 @@ impl LocalKms {
             .cipher
             .encrypt_inout_detached(
                 &Nonce::<U12>::from(nonce),
-                &Self::aad(key_id),
+                &Self::aad(purpose, key_id),
                 buf.as_mut_slice().into(),
             )
             .unwrap_or_default();
@@ -135,7 +136,12 @@ impl LocalKms {
         }
     }
 
-    fn unwrap_now(&self, key_id: KeyId, wrapped: &WrappedKey) -> Result<Seed, KmsError> {
+    fn unwrap_now(
+        &self,
+        purpose: Purpose,
+        key_id: KeyId,
+        wrapped: &WrappedKey,
+    ) -> Result<Seed, KmsError> {
         if wrapped.kms_key_id != self.id {
             return Err(KmsError::Rejected(format!(
                 "key {key_id} was wrapped by {}, this server holds {}",
@@ -157,7 +163,12 @@ impl LocalKms {
         let mut seed: Seed = Zeroizing::new([0u8; SEED_LEN]);
         seed.copy_from_slice(&raw[1 + NONCE_LEN..1 + NONCE_LEN + SEED_LEN]);
         self.cipher
-            .decrypt_inout_detached(&nonce, &Self::aad(key_id), seed.as_mut_slice().into(), &tag)
+            .decrypt_inout_detached(
+                &nonce,
+                &Self::aad(purpose, key_id),
+                seed.as_mut_slice().into(),
+                &tag,
+            )
             .map_err(|_| KmsError::Rejected("wrapped key does not authenticate".into()))?;
         Ok(seed)
     }
@@ -166,18 +177,20 @@ impl LocalKms {
 impl KeyWrapper for LocalKms {
     fn wrap<'a>(
         &'a self,
+        purpose: Purpose,
         key_id: KeyId,
         seed: &'a [u8; SEED_LEN],
     ) -> BoxFuture<'a, Result<WrappedKey, KmsError>> {
-        Box::pin(async move { Ok(self.wrap_now(key_id, seed)) })
+        Box::pin(async move { Ok(self.wrap_now(purpose, key_id, seed)) })
     }
 
     fn unwrap<'a>(
         &'a self,
+        purpose: Purpose,
         key_id: KeyId,
         wrapped: &'a WrappedKey,
     ) -> BoxFuture<'a, Result<Seed, KmsError>> {
-        Box::pin(async move { self.unwrap_now(key_id, wrapped) })
+        Box::pin(async move { self.unwrap_now(purpose, key_id, wrapped) })
     }
 
     fn kind(&self) -> &'static str {
@@ -202,9 +215,11 @@ mod tests {
         let b = LocalKms::open_or_create(&dir.path().join(MASTER_KEY_FILE)).expect("reopen");
         assert_eq!(a.id(), b.id());
         let id = KeyId::new(5).expect("id");
-        let w = a.wrap_now(id, &[7u8; SEED_LEN]);
+        let w = a.wrap_now(Purpose::PoolKey, id, &[7u8; SEED_LEN]);
         assert_eq!(
-            b.unwrap_now(id, &w).expect("unwrap").as_slice(),
+            b.unwrap_now(Purpose::PoolKey, id, &w)
+                .expect("unwrap")
+                .as_slice(),
             &[7u8; SEED_LEN]
         );
     }
@@ -213,9 +228,13 @@ mod tests {
     fn wrapped_key_is_bound_to_its_key_id_and_master_key() {
         let dir = tempfile::tempdir().expect("tempdir");
         let kms = LocalKms::open_or_create(&dir.path().join(MASTER_KEY_FILE)).expect("create");
-        let w = kms.wrap_now(KeyId::new(5).expect("id"), &[7u8; SEED_LEN]);
+        let w = kms.wrap_now(
+            Purpose::PoolKey,
+            KeyId::new(5).expect("id"),
+            &[7u8; SEED_LEN],
+        );
         assert!(matches!(
-            kms.unwrap_now(KeyId::new(6).expect("id"), &w),
+            kms.unwrap_now(Purpose::PoolKey, KeyId::new(6).expect("id"), &w),
             Err(KmsError::Rejected(_))
         ));
         let other_dir = tempfile::tempdir().expect("tempdir");
@@ -226,7 +245,7 @@ mod tests {
             ..w
         };
         assert!(matches!(
-            other.unwrap_now(KeyId::new(5).expect("id"), &relabelled),
+            other.unwrap_now(Purpose::PoolKey, KeyId::new(5).expect("id"), &relabelled),
             Err(KmsError::Rejected(_))
         ));
     }

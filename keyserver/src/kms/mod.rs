@@ -20,6 +20,30 @@ use crate::domain::KeyId;
 
 /// What the wrapped key is for: part of the EncryptionContext / AAD.
 pub const PURPOSE: &str = "pqfile-keyserver/ml-kem-768-private-key";
+
+/// The purpose of the audit key's seed (`audit_chain::key`).
+pub const AUDIT_PURPOSE: &str = "pqfile-keyserver/audit-signing-key";
+
+/// What a wrapped seed is for; bound into the ciphertext with its id, so a
+/// pool key's wrapped seed copied into the audit key's row (or the reverse)
+/// does not unwrap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// An ML-KEM-768 private key of the key pool ([`PURPOSE`]).
+    PoolKey,
+    /// The audit key ([`AUDIT_PURPOSE`]).
+    AuditKey,
+}
+
+impl Purpose {
+    /// The string bound into the ciphertext.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PoolKey => PURPOSE,
+            Self::AuditKey => AUDIT_PURPOSE,
+        }
+    }
+}
 /// EncryptionContext entry naming the key id.
 pub const CONTEXT_KEY_ID: &str = "pqfile_key_id";
 /// EncryptionContext entry naming the purpose.
@@ -54,18 +78,20 @@ pub enum KmsError {
 }
 
 /// Wraps and unwraps private-key seeds. Implementations must bind the
-/// ciphertext to `key_id` and [`PURPOSE`].
+/// ciphertext to `key_id` and the [`Purpose`].
 pub trait KeyWrapper: Send + Sync {
-    /// Wraps `seed` for key `key_id`.
+    /// Wraps `seed` of `purpose` for key `key_id`.
     fn wrap<'a>(
         &'a self,
+        purpose: Purpose,
         key_id: KeyId,
         seed: &'a [u8; SEED_LEN],
     ) -> BoxFuture<'a, Result<WrappedKey, KmsError>>;
 
-    /// Unwraps what [`KeyWrapper::wrap`] returned for `key_id`.
+    /// Unwraps what [`KeyWrapper::wrap`] returned for `purpose` and `key_id`.
     fn unwrap<'a>(
         &'a self,
+        purpose: Purpose,
         key_id: KeyId,
         wrapped: &'a WrappedKey,
     ) -> BoxFuture<'a, Result<Seed, KmsError>>;

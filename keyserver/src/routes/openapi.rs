@@ -32,7 +32,7 @@ impl Modify for BearerAuth {
         content::put_content, content::get_content,
         admin::keys::list_keys, admin::keys::revoke_key, admin::rotations::run_rotation,
         admin::rotations::list_rotations, admin::maintenance::run_maintenance, admin::stats::stats,
-        admin::maintenance::retention, admin::access_logs::access_logs,
+        admin::maintenance::retention, admin::access_logs::access_logs, admin::audit::verify_audit_log,
         health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(
@@ -48,7 +48,9 @@ impl Modify for BearerAuth {
         admin::maintenance::RetentionRequest, admin::maintenance::RetentionResult,
         store::access_logs::LogEntry, admin::access_logs::LogPage,
         lifecycle::RotationCheck, lifecycle::RotationStarted, lifecycle::RotationProgress,
-        lifecycle::MaintenanceReport,
+        lifecycle::MaintenanceReport, crate::rewrap::StoredRewraps, store::stats::KeyStatistics,
+        crate::audit_chain::verify::Report, crate::audit_chain::verify::Problem,
+        crate::audit_chain::verify::ProblemKind,
     )),
     modifiers(&BearerAuth)
 )]

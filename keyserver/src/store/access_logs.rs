@@ -11,16 +11,16 @@ use crate::db::DbError;
 use crate::pipeline::Pipelined;
 
 /// The audit row of one access.
-pub const INSERT_SQL: &str = "INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome, reason)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+pub const INSERT_SQL: &str = "INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome, reason, seal)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
 /// The audit row of an unwrap that is about to release a file key, written
 /// only if key `$6` still unwraps (neither revoked nor expired) when the
 /// statement runs: the status is re-checked in the statement that commits
 /// the unwrap, so a revocation that committed before it is never missed,
 /// whatever a process read or cached earlier. Same values as [`INSERT_SQL`].
-pub const INSERT_IF_KEY_USABLE_SQL: &str = "INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome, reason)
-             SELECT $1::text, $2::text, $3::text, $4::inet, $5::text, $6::int4, $7::text, $8::text
+pub const INSERT_IF_KEY_USABLE_SQL: &str = "INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome, reason, seal)
+             SELECT $1::text, $2::text, $3::text, $4::inet, $5::text, $6::int4, $7::text, $8::text, $9::bytea
              WHERE EXISTS (SELECT 1 FROM encryption_keys k WHERE k.id = $6::int4
                  AND COALESCE(k.status, 'active') IN ('active', 'rotation_queued')
                  AND (k.expires_at IS NULL OR k.expires_at > CURRENT_TIMESTAMP))";
@@ -45,7 +45,7 @@ impl<'a> Row<'a> {
         }
     }
 
-    fn params(&self) -> [&(dyn ToSql + Sync); 8] {
+    fn params(&self) -> [&(dyn ToSql + Sync); 9] {
         [
             &self.e.document_id,
             &self.access_type,
@@ -55,6 +55,7 @@ impl<'a> Row<'a> {
             &self.e.key_id,
             &self.outcome,
             &self.reason,
+            &self.e.seal,
         ]
     }
 }
@@ -94,11 +95,12 @@ pub async fn insert_server_rewrap(
     doc: &str,
     key: crate::domain::KeyId,
     note: &str,
+    seal: Option<Vec<u8>>,
 ) -> Result<(), DbError> {
     tx.execute(
-        "INSERT INTO access_logs (document_id, access_type, user_id, key_id, outcome, reason)
-         VALUES ($1, 'rewrap', NULL, $2, 'allowed', $3)",
-        &[&doc, &key.get(), &note],
+        "INSERT INTO access_logs (document_id, access_type, user_id, key_id, outcome, reason, seal)
+         VALUES ($1, 'rewrap', NULL, $2, 'allowed', $3, $4)",
+        &[&doc, &key.get(), &note, &seal],
     )
     .await?;
     Ok(())

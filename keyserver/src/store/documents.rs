@@ -233,8 +233,8 @@ macro_rules! register_document_sql {
             "),
 d AS (INSERT INTO documents (id, owner_id, key_id) SELECT $1, $2, k.id FROM k),
 h AS (INSERT INTO document_keys (document_id, key_id, added_by) SELECT $1, k.id, $2 FROM k),
-a AS (INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome)
-      SELECT $1, 'encrypt', $3, $4, $5, k.id, 'allowed' FROM k)
+a AS (INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome, seal)
+      SELECT $1, 'encrypt', $3, $4, $5, k.id, 'allowed', $6::bytea FROM k)
 SELECT id, public_key, algorithm FROM k"
         )
     };
@@ -244,7 +244,8 @@ SELECT id, public_key, algorithm FROM k"
 /// with that key, increments the key's usage count and writes the `encrypt`
 /// audit row, in one statement: either all of it happens or none (the audit
 /// row fails closed).
-/// `$1` document id, `$2` owner, `$3` user id text, `$4` IP, `$5` user agent.
+/// `$1` document id, `$2` owner, `$3` user id text, `$4` IP, `$5` user
+/// agent, `$6` the audit row's seal.
 pub const CREATE_DOCUMENT_SQL: &str = register_document_sql!("FOR UPDATE SKIP LOCKED");
 
 /// As [`CREATE_DOCUMENT_SQL`] but waits for a locked key instead of skipping
@@ -272,6 +273,8 @@ pub struct Registration<'a> {
     pub ip: Option<IpAddr>,
     /// Client user agent.
     pub user_agent: Option<&'a str>,
+    /// The audit row's seal.
+    pub seal: Option<Vec<u8>>,
 }
 
 /// Registers a document on the least-used active key (see
@@ -291,7 +294,10 @@ pub async fn register(db: &DbPool, r: &Registration<'_>) -> Result<Option<Acquir
     ] {
         let stmt = client.prepare_cached(sql).await?;
         let rows = client
-            .query(&stmt, &[&doc, &r.owner_id, &user, &r.ip, &r.user_agent])
+            .query(
+                &stmt,
+                &[&doc, &r.owner_id, &user, &r.ip, &r.user_agent, &r.seal],
+            )
             .await?;
         if let Some(row) = rows.first() {
             return Ok(Some(AcquiredKey {

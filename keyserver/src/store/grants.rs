@@ -29,6 +29,8 @@ pub struct GrantChange<'a> {
     pub by: &'a AuthenticatedUser,
     /// Their client.
     pub client: &'a ClientInfo,
+    /// The audit row's seal.
+    pub seal: Option<Vec<u8>>,
 }
 
 /// Grants user `grantee` (`name`) access (idempotent); returns when it was
@@ -45,8 +47,8 @@ pub async fn grant(
                 INSERT INTO document_grants (document_id, user_id, granted_by) VALUES ($1, $2, $3)
                 ON CONFLICT (document_id, user_id) DO UPDATE SET granted_by = document_grants.granted_by
                 RETURNING granted_at),
-             a AS (INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome, reason)
-                   VALUES ($1, 'share', $4, $5, $6, $7, 'allowed', 'granted to ' || $8))
+             a AS (INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome, reason, seal)
+                   VALUES ($1, 'share', $4, $5, $6, $7, 'allowed', 'granted to ' || $8, $9))
              SELECT granted_at FROM g",
             &[
                 &c.document_id,
@@ -57,6 +59,7 @@ pub async fn grant(
                 &c.client.user_agent,
                 &c.key_id.get(),
                 &name,
+                &c.seal,
             ],
         )
         .await?;
@@ -75,8 +78,8 @@ pub async fn revoke(
                 DELETE FROM document_grants WHERE document_id = $1
                    AND user_id = (SELECT id FROM users WHERE name = $2)
                 RETURNING user_id),
-             a AS (INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome, reason)
-                   SELECT $1, 'share', $3, $4, $5, $6, 'allowed', 'revoked from ' || $2 FROM g)
+             a AS (INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome, reason, seal)
+                   SELECT $1, 'share', $3, $4, $5, $6, 'allowed', 'revoked from ' || $2, $7::bytea FROM g)
              SELECT user_id FROM g",
             &[
                 &c.document_id,
@@ -85,6 +88,7 @@ pub async fn revoke(
                 &c.client.ip,
                 &c.client.user_agent,
                 &c.key_id.get(),
+                &c.seal,
             ],
         )
         .await?

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use super::rfc3339;
 use crate::db::DbError;
 use crate::domain::{KeyId, rng};
-use crate::kms::{KeyWrapper, KmsError, WrappedKey};
+use crate::kms::{KeyWrapper, KmsError, Purpose, WrappedKey};
 
 /// A key's state (the schema's `status_check`). `active` keys are handed
 /// out; `rotation_queued` ones are not, but still unwrap until their
@@ -171,7 +171,7 @@ pub async fn reserve_key_id(tx: &impl GenericClient) -> Result<KeyId, DbError> {
 /// Generates an ML-KEM-768 key pair for `id` and wraps its seed.
 pub async fn generate_key(id: KeyId, kms: &dyn KeyWrapper) -> Result<NewKey, KmsError> {
     let sk = SecretKey::generate(&mut rng());
-    let wrapped = kms.wrap(id, &sk.to_seed()).await?;
+    let wrapped = kms.wrap(Purpose::PoolKey, id, &sk.to_seed()).await?;
     Ok(NewKey {
         id,
         public_key: STANDARD.encode(sk.public_key().to_bytes()),

@@ -65,6 +65,7 @@ mod tests {
                     ":kid",
                     "'allowed'",
                     "NULL",
+                    ":seal",
                 ],
             ),
         ];

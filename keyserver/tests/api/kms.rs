@@ -5,7 +5,7 @@ use base64::engine::general_purpose::STANDARD;
 use pqfile_core::mlkem768::SecretKey;
 use pqfile_keyserver::domain::KeyId;
 use pqfile_keyserver::kms::local::LocalKms;
-use pqfile_keyserver::kms::{KeyWrapper, WrappedKey};
+use pqfile_keyserver::kms::{KeyWrapper, Purpose, WrappedKey};
 
 use crate::helpers::*;
 
@@ -92,7 +92,7 @@ async fn a_database_dump_alone_recovers_no_private_key() {
             kms_key_id: row.get(3),
             kms_key_arn: None,
         };
-        let seed = kms.unwrap(id, &wrapped).await.unwrap();
+        let seed = kms.unwrap(Purpose::PoolKey, id, &wrapped).await.unwrap();
         assert_eq!(
             STANDARD.encode(
                 SecretKey::from_seed(seed.as_slice())
@@ -147,7 +147,7 @@ async fn moto_rows_are_bound_to_their_key_id_by_the_encryption_context() {
     assert!(
         app.state
             .kms
-            .unwrap(KeyId::new(1).unwrap(), &wrapped)
+            .unwrap(Purpose::PoolKey, KeyId::new(1).unwrap(), &wrapped)
             .await
             .is_ok()
     );
@@ -155,7 +155,7 @@ async fn moto_rows_are_bound_to_their_key_id_by_the_encryption_context() {
     assert!(
         app.state
             .kms
-            .unwrap(KeyId::new(2).unwrap(), &wrapped)
+            .unwrap(Purpose::PoolKey, KeyId::new(2).unwrap(), &wrapped)
             .await
             .is_err()
     );

@@ -17,6 +17,7 @@ async fn the_unwrap_record_is_written_only_while_the_key_still_unwraps() {
     let record = |key: i32| {
         let server = &server;
         let doc = file.document_id.to_string();
+        let seal = app.state.audit_seal();
         async move {
             server
                 .execute(
@@ -30,6 +31,7 @@ async fn the_unwrap_record_is_written_only_while_the_key_still_unwraps() {
                         &key,
                         &"allowed",
                         &None::<String>,
+                        &seal,
                     ],
                 )
                 .await

@@ -4,6 +4,7 @@
 //! refuses (and audits as `admin`) anyone else.
 
 pub mod access_logs;
+pub mod audit;
 pub mod keys;
 pub mod maintenance;
 pub mod rotations;

@@ -55,6 +55,7 @@ pub async fn create_document(
         owner_id: user.id,
         ip: client.ip,
         user_agent: client.user_agent.as_deref(),
+        seal: state.audit_seal(),
     };
     // Database trouble here (or the audit row, which fails closed) is a 503.
     let registered = documents::register(&state.db, &reg).await.map_err(|e| {

@@ -46,6 +46,7 @@ fn change<'a>(attempt: &'a Attempt<'_>, access: &DocumentAccess) -> GrantChange<
         key_id: access.key_id,
         by: attempt.user(),
         client: attempt.client(),
+        seal: attempt.seal(),
     }
 }
 

@@ -1,1 +1,0 @@
-//! (issue 11, being written)
