@@ -53,6 +53,12 @@ pub enum AccessType {
     Share,
     /// An admin route (lifecycle, monitoring, retention).
     Admin,
+    /// A read of protected data (document lists, access history, grants).
+    Read,
+    /// A request refused before the caller was known (401).
+    Auth,
+    /// A refusal on a route that is none of the above.
+    Request,
 }
 
 impl AccessType {
@@ -66,6 +72,9 @@ impl AccessType {
             Self::Download => "download",
             Self::Share => "share",
             Self::Admin => "admin",
+            Self::Read => "read",
+            Self::Auth => "auth",
+            Self::Request => "request",
         }
     }
 }
@@ -76,8 +85,8 @@ pub struct Entry<'a> {
     pub document_id: Option<&'a str>,
     /// What was attempted.
     pub access_type: AccessType,
-    /// `users.id` of the caller.
-    pub user_id: i32,
+    /// `users.id` of the caller (`None`: not authenticated).
+    pub user_id: Option<i32>,
     /// Client address and agent.
     pub client: &'a ClientInfo,
     /// The key involved, if it exists.
@@ -89,8 +98,9 @@ pub struct Entry<'a> {
 }
 
 /// The `access_type` values, for validating filters.
-pub const ACCESS_TYPES: [&str; 7] = [
-    "encrypt", "decrypt", "rewrap", "upload", "download", "share", "admin",
+pub const ACCESS_TYPES: [&str; 10] = [
+    "encrypt", "decrypt", "rewrap", "upload", "download", "share", "admin", "read", "auth",
+    "request",
 ];
 
 /// Records a refusal. A failure to write it is logged: the request is

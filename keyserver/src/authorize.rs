@@ -115,7 +115,7 @@ impl<'a> Attempt<'a> {
     /// Refuses with `err`: writes the audit row (a failure to write it is
     /// logged; the request is refused either way), logs and counts it.
     pub async fn refuse(&self, key_id: Option<KeyId>, err: impl Into<ApiError>) -> ApiError {
-        let err = err.into();
+        let err = err.into().audited();
         let code = err.code().as_str();
         audit::record_refusal(&self.state.hot, &self.entry(key_id, Some(code))).await;
         // Unwrap and rewrap count every outcome themselves (`unwraps`,
@@ -211,7 +211,7 @@ impl<'a> Attempt<'a> {
         Entry {
             document_id: self.document.as_deref(),
             access_type: self.access_type,
-            user_id: self.user.id,
+            user_id: Some(self.user.id),
             client: &self.client,
             key_id: key_id.map(KeyId::get),
             refusal,

@@ -160,6 +160,17 @@ pub struct ApiError {
     message: Option<Cow<'static, str>>,
     detail: Option<&'static str>,
     cause: Option<Cause>,
+    audited: bool,
+}
+
+/// Put in an error response's extensions: the refusal's code and whether a
+/// route already wrote its audit row (`request_audit` writes the others).
+#[derive(Clone, Copy, Debug)]
+pub struct Refusal {
+    /// The code answered.
+    pub code: ErrorCode,
+    /// An audit row was written for it.
+    pub audited: bool,
 }
 
 impl ApiError {
@@ -170,6 +181,7 @@ impl ApiError {
             message: None,
             detail: None,
             cause: None,
+            audited: false,
         }
     }
 
@@ -208,6 +220,20 @@ impl ApiError {
     /// The failure's code.
     pub fn code(&self) -> ErrorCode {
         self.code
+    }
+
+    /// Marks that the refusal's audit row was written (`authorize::Attempt`).
+    pub fn audited(mut self) -> Self {
+        self.audited = true;
+        self
+    }
+
+    /// What `request_audit` needs to know of this error.
+    pub fn refusal(&self) -> Refusal {
+        Refusal {
+            code: self.code,
+            audited: self.audited,
+        }
     }
 }
 
@@ -252,6 +278,7 @@ impl ResponseError for ApiError {
             resp.headers_mut()
                 .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        resp.extensions_mut().insert(self.refusal());
         resp
     }
 }

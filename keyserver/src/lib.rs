@@ -18,6 +18,7 @@ pub mod kms;
 pub mod lifecycle;
 pub mod metrics;
 pub mod pipeline;
+pub mod request_audit;
 pub mod revocation;
 pub mod rewrap;
 pub mod routes;

@@ -236,6 +236,8 @@ fn run(
             .service(
                 web::scope("/v1")
                     .wrap(from_fn(require_token))
+                    // Outside the token check, so 401s are audited too.
+                    .wrap(from_fn(crate::request_audit::audit_requests))
                     .service(create::create_document)
                     .service(list::list_documents)
                     .service(access::access_history)

@@ -29,7 +29,7 @@ pub const INSERT_IF_KEY_USABLE_SQL: &str = "INSERT INTO access_logs (document_id
 struct Row<'a> {
     e: &'a Entry<'a>,
     access_type: &'static str,
-    user_id: String,
+    user_id: Option<String>,
     outcome: &'static str,
     reason: Option<&'a str>,
 }
@@ -39,7 +39,7 @@ impl<'a> Row<'a> {
         Self {
             e,
             access_type: e.access_type.as_str(),
-            user_id: e.user_id.to_string(),
+            user_id: e.user_id.map(|u| u.to_string()),
             outcome,
             reason,
         }
@@ -71,6 +71,21 @@ pub async fn insert(db: &Pipelined, e: &Entry<'_>) -> Result<(), DbError> {
     };
     client
         .execute(&stmt, &Row::new(e, outcome, e.refusal).params())
+        .await?;
+    Ok(())
+}
+
+/// Inserts `e` with this outcome and reason on a pipelined connection.
+pub async fn insert_with(
+    db: &Pipelined,
+    e: &Entry<'_>,
+    outcome: &'static str,
+    reason: Option<&str>,
+) -> Result<(), DbError> {
+    let client = db.conn().await?;
+    let stmt = client.prepare_cached(INSERT_SQL).await?;
+    client
+        .execute(&stmt, &Row::new(e, outcome, reason).params())
         .await?;
     Ok(())
 }

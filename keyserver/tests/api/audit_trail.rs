@@ -80,3 +80,103 @@ async fn retention_below_the_floor_is_refused_and_deletes_nothing() {
     assert_eq!(v["deleted"], 2);
     assert_eq!(app.count(old).await, 1, "the 10-day-old row stays");
 }
+
+/// Rows of `access_type` with `outcome` and `reason`.
+async fn rows(app: &TestApp, access_type: &str, outcome: &str, reason: &str) -> i64 {
+    app.db
+        .query_one(
+            "SELECT count(*) FROM access_logs WHERE access_type = $1 AND outcome = $2 AND reason = $3",
+            &[&access_type, &outcome, &reason],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn unauthenticated_and_invalid_requests_and_reads_leave_a_row() {
+    let app = spawn_app().await;
+    let f = app.encrypt(&app.alice, b"read me").await;
+    let doc = f.document_id.to_string();
+
+    // 401s: no token, a wrong token; with the client's address and agent.
+    let resp = app
+        .http
+        .get(app.url("/v1/documents"))
+        .header("user-agent", "probe/1")
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 401, "missing_token").await;
+    let resp = app
+        .get_as(
+            "pqf_0000000000000000000000000000000000000000000000000000000000000000",
+            "/v1/documents",
+        )
+        .await;
+    assert_error(resp, 401, "invalid_token").await;
+    assert_eq!(rows(&app, "auth", "refused", "missing_token").await, 1);
+    assert_eq!(rows(&app, "auth", "refused", "invalid_token").await, 1);
+    let who = app
+        .db
+        .query_one(
+            "SELECT user_id, host(ip_address), user_agent, seal IS NOT NULL FROM access_logs
+             WHERE reason = 'missing_token'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        who.get::<_, Option<String>>(0),
+        None,
+        "nobody was authenticated"
+    );
+    assert_eq!(who.get::<_, String>(1), "127.0.0.1");
+    assert_eq!(who.get::<_, String>(2), "probe/1");
+    assert!(who.get::<_, bool>(3), "sealed like every row");
+
+    // Bad input refused before any document was looked up.
+    let resp = app
+        .post_as(
+            &app.alice,
+            &format!("/v1/documents/{doc}/unwrap"),
+            &json!({"stanza": "%%%", "ephemeral_public_key": "AAAA"}),
+        )
+        .await;
+    assert_error(resp, 400, "invalid_base64").await;
+    assert_eq!(rows(&app, "decrypt", "refused", "invalid_base64").await, 1);
+    let alice_id = app.alice_id.to_string();
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM access_logs WHERE reason = 'invalid_base64'
+             AND user_id = '{alice_id}' AND document_id = '{doc}'"
+        ))
+        .await,
+        1
+    );
+
+    // Reads of protected data.
+    for path in [
+        "/v1/documents".to_owned(),
+        format!("/v1/documents/{doc}/access"),
+        format!("/v1/documents/{doc}/grants"),
+    ] {
+        let resp = app.get_as(&app.alice, &path).await;
+        assert_eq!(resp.status(), 200, "{path}");
+        assert_eq!(
+            rows(&app, "read", "allowed", &format!("GET {path}")).await,
+            1,
+            "{path}"
+        );
+    }
+    // A refusal a route already audited is not written twice.
+    let resp = app
+        .get_as(&app.bob, &format!("/v1/documents/{doc}/access"))
+        .await;
+    assert_error(resp, 403, "forbidden").await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM access_logs WHERE reason = 'forbidden'")
+            .await,
+        1
+    );
+}

@@ -204,5 +204,8 @@ pub async fn get_content(
         .use_etag(false)
         .use_last_modified(false);
     attempt.record_allowed(key_id).await?;
-    Ok(file.into_response(&req))
+    let mut resp = file.into_response(&req);
+    // The download wrote its own audit row.
+    resp.extensions_mut().insert(crate::request_audit::Audited);
+    Ok(resp)
 }
