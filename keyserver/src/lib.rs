@@ -16,6 +16,7 @@ pub mod key_pool;
 pub mod keycache;
 pub mod kms;
 pub mod lifecycle;
+pub mod master_key;
 pub mod metrics;
 pub mod pipeline;
 pub mod request_audit;

@@ -19,10 +19,13 @@ use std::time::Instant;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::audit::{AccessType, ClientInfo, Entry};
+use crate::audit_chain::key::AuditKey;
+use crate::audit_chain::retention;
 use crate::db::{self, DbError, DbPool};
 use crate::domain::KeyId;
 use crate::key_pool::{self, FillError};
-use crate::kms::KeyWrapper;
+use crate::kms::{KeyWrapper, KmsError};
 use crate::revocation;
 use crate::store::keys::{self, KeyStatus};
 use crate::store::stats::{self, KeyStatistics, UnusedKey};
@@ -167,11 +170,47 @@ pub async fn revoke_key(db: &DbPool, id: KeyId) -> Result<Option<KeyStatus>, DbE
     Ok(Some(previous))
 }
 
-/// Deletes access-log rows older than `days` days; returns how many. Runs
-/// as the owner (`owner_url`, a short-lived connection): the server's own
-/// role may not delete audit rows.
-pub async fn apply_retention(owner_url: &str, days: u32) -> Result<u64, DbError> {
-    access_logs::delete_older_than(&db::owner_connection(owner_url).await?, days).await
+/// Who runs a retention, for its audit row.
+pub struct RetentionBy<'a> {
+    /// The admin (`None`: the background maintenance).
+    pub user_id: Option<i32>,
+    /// Their client.
+    pub client: &'a ClientInfo,
+}
+
+/// Deletes access-log rows older than `days` days, keeping the log
+/// verifiable (`audit_chain::retention`); returns how many. Runs as the
+/// owner (`owner_url`, a short-lived connection): the server's own role may
+/// not delete audit rows. Fails closed: without the audit key (to sign the
+/// cut) or its audit row, nothing is deleted.
+pub async fn apply_retention(
+    owner_url: &str,
+    key: Option<&AuditKey>,
+    days: u32,
+    by: &RetentionBy<'_>,
+) -> Result<u64, FillError> {
+    let key = key.ok_or_else(|| {
+        KmsError::Unavailable(
+            "the audit key is not loaded, so retention cannot sign its cut".into(),
+        )
+    })?;
+    let mut client = db::owner_connection(owner_url).await?;
+    let tx = client.transaction().await?;
+    let write_row = async |note: &str| {
+        let entry = Entry {
+            document_id: None,
+            access_type: AccessType::Admin,
+            user_id: by.user_id,
+            client: by.client,
+            key_id: None,
+            refusal: None,
+            seal: Some(key.seal()),
+        };
+        access_logs::insert_allowed(&tx, &entry, Some(note)).await
+    };
+    let done = retention::apply(&tx, key, days, write_row).await?;
+    tx.commit().await?;
+    Ok(done.deleted)
 }
 
 /// Open rotations that are stalled (`store::rotations::STALLED_SQL`).
@@ -222,6 +261,8 @@ pub struct MaintenancePolicy {
     pub access_log_retention_days: u32,
     /// The owner's database URL (retention deletes as the owner).
     pub owner_url: String,
+    /// The audit key (retention signs its cut).
+    pub audit_key: Option<std::sync::Arc<AuditKey>>,
 }
 
 /// Expiry, rotation check, rotation progress, pool refill and access-log
@@ -242,8 +283,16 @@ pub async fn run_maintenance(
     .await?;
     let rotations = advance_rotations(db).await?;
     let keys_generated = key_pool::fill(db, kms, policy.pool_size, true).await?;
-    let access_logs_deleted =
-        apply_retention(&policy.owner_url, policy.access_log_retention_days).await?;
+    let access_logs_deleted = apply_retention(
+        &policy.owner_url,
+        policy.audit_key.as_deref(),
+        policy.access_log_retention_days,
+        &RetentionBy {
+            user_id: None,
+            client: &ClientInfo::default(),
+        },
+    )
+    .await?;
     let client = db.get().await?;
     let key_statistics = stats::key_statistics(&client).await?;
     let unused_keys = stats::unused_keys(&client).await?;

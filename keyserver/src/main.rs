@@ -38,6 +38,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Back up and restore the local KMS master key (encrypted to a passphrase).
+    Kms {
+        #[command(subcommand)]
+        command: pqfile_keyserver::master_key::KmsCommand,
+    },
     /// The audit log's tamper evidence.
     Audit {
         #[command(subcommand)]
@@ -116,6 +121,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             command: AuditCommand::Verify { json },
         } => {
             let db = prepare_database(&settings).await?;
+            pqfile_keyserver::master_key::ensure_present(&settings, &db).await?;
             let kms = build_kms(&settings).await?;
             let report =
                 pqfile_keyserver::audit_chain::verify::verify(&db.get().await?, kms.as_ref())
@@ -142,8 +148,12 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 std::process::exit(1);
             }
         }
+        Command::Kms { command } => {
+            println!("{}", pqfile_keyserver::master_key::run(&settings, command)?);
+        }
         Command::FillPool => {
             let db = prepare_database(&settings).await?;
+            pqfile_keyserver::master_key::ensure_present(&settings, &db).await?;
             let kms = build_kms(&settings).await?;
             let n = key_pool::fill(&db, kms.as_ref(), settings.pool_size, true).await?;
             println!(

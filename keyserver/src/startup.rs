@@ -41,6 +41,9 @@ pub enum StartupError {
     /// Metrics registry.
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
+    /// The local KMS master key is missing while the database needs it.
+    #[error(transparent)]
+    MasterKey(#[from] crate::master_key::MasterKeyError),
 }
 
 /// Builds the configured [`KeyWrapper`].
@@ -82,6 +85,7 @@ impl Application {
     /// background refill.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let db = prepare_database(&settings).await?;
+        crate::master_key::ensure_present(&settings, &db).await?;
         let kms = build_kms(&settings).await?;
         let metrics = Metrics::new()?;
         match key_pool::fill(&db, kms.as_ref(), settings.pool_size, true).await {

@@ -101,6 +101,7 @@ impl AppState {
             rotation_grace_days: self.settings.rotation_grace_days,
             access_log_retention_days: self.settings.access_log_retention_days,
             owner_url: self.settings.owner_url().to_owned(),
+            audit_key: self.audit.get(),
         };
         let mut result = lifecycle::run_maintenance(&self.db, self.kms.as_ref(), &policy).await;
         // Stored ciphertexts move off keys under rotation before those expire;

@@ -23,6 +23,7 @@
 //! `GET /v1/admin/audit/verify`).
 
 pub mod key;
+pub mod retention;
 pub mod rows;
 pub mod sealer;
 pub mod verify;

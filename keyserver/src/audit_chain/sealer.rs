@@ -90,8 +90,24 @@ pub async fn seal_once(
     if !locked {
         return Ok(None);
     }
-    let (mut position, mut chain, watermark) = latest(&tx).await?;
-    let legacy = legacy_max_id(&tx).await?;
+    let pass = seal_in(&tx, key).await?;
+    tx.commit().await?;
+    Ok(Some(pass))
+}
+
+/// Waits for the sealer's lock in `tx` (retention: the chain must not move
+/// while a prefix of it is cut).
+pub async fn lock(tx: &impl GenericClient) -> Result<(), DbError> {
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SEALER_LOCK])
+        .await?;
+    Ok(())
+}
+
+/// One pass inside `tx`, which holds the sealer's lock; committed by the
+/// caller.
+pub async fn seal_in(tx: &impl GenericClient, key: &AuditKey) -> Result<Pass, DbError> {
+    let (mut position, mut chain, watermark) = latest(tx).await?;
+    let legacy = legacy_max_id(tx).await?;
     let sql = format!(
         "SELECT {LOG_ROW_COLUMNS} FROM access_logs a
          WHERE a.id > $1 AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.log_id = a.id)
@@ -99,15 +115,15 @@ pub async fn seal_once(
     );
     let rows = tx.query(&sql, &[&watermark, &BATCH]).await?;
     let mut pass = Pass::default();
+    let mut first_unsealed = 0;
     let (mut ids, mut positions, mut digests, mut chains) = (vec![], vec![], vec![], vec![]);
     for r in &rows {
         let row = LogRow::from_row(r, 0);
         if !sealed_by_server(key, &row, legacy) {
+            if pass.unsealed == 0 {
+                first_unsealed = row.id;
+            }
             pass.unsealed += 1;
-            tracing::error!(
-                log_id = row.id,
-                "audit row without a valid seal: not chained"
-            );
             continue;
         }
         let d = digest(&row);
@@ -119,6 +135,14 @@ pub async fn seal_once(
         chains.push(chain.to_vec());
     }
     pass.chained = ids.len() as u64;
+    if pass.unsealed > 0 {
+        // Once per pass, not per row: a flood of forged rows must not flood the log.
+        tracing::error!(
+            rows = pass.unsealed,
+            first = first_unsealed,
+            "audit rows without a valid seal (written out of band): not chained"
+        );
+    }
     if !ids.is_empty() {
         tx.execute(
             "INSERT INTO audit_chain (position, log_id, digest, chain)
@@ -168,8 +192,7 @@ pub async fn seal_once(
         .await?;
         pass.checkpoint = true;
     }
-    tx.commit().await?;
-    Ok(Some(pass))
+    Ok(pass)
 }
 
 /// Runs [`seal_once`] every `audit_checkpoint_interval_ms` for as long as

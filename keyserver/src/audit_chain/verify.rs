@@ -8,6 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::key::{self, AuditKey, AuditKeyError};
+use super::retention;
 use super::rows::{Checkpoint, GENESIS, LOG_ROW_COLUMNS, LogRow, chain_step, digest};
 use super::sealer::{latest, legacy_max_id, sealed_by_server};
 use crate::kms::KeyWrapper;
@@ -100,6 +101,21 @@ pub async fn verify(db: &impl GenericClient, kms: &dyn KeyWrapper) -> Result<Rep
     }
     let legacy = legacy_max_id(db).await?;
     let (_, _, watermark) = latest(db).await?;
+    // Signed retention cuts: rows at or below the highest valid one may be
+    // missing (deleted by retention); each is checked against the chain.
+    let cuts = retention::cuts(db).await?;
+    let valid_cut = |position: i64, chain: &[u8; 32]| {
+        cuts.iter().any(|(p, c, cutoff, key_id, sig)| {
+            *p == position
+                && c.as_slice() == chain
+                && keys
+                    .iter()
+                    .find(|k| k.id == *key_id)
+                    .is_some_and(|k| k.verifies(&retention::message(*p, c, cutoff), sig))
+        })
+    };
+    let mut retained_up_to = 0i64;
+    let max_cut = cuts.iter().map(|c| c.0).max().unwrap_or(0);
     let mut report = Report::default();
     let checkpoints = checkpoint_list(db).await?;
     let mut next_cp = checkpoints.iter().peekable();
@@ -145,11 +161,13 @@ pub async fn verify(db: &impl GenericClient, kms: &dyn KeyWrapper) -> Result<Rep
                 }
                 d
             } else {
-                problems.push(Problem {
-                    kind: ProblemKind::Deleted,
-                    log_id,
-                    position: at,
-                });
+                if position > max_cut {
+                    problems.push(Problem {
+                        kind: ProblemKind::Deleted,
+                        log_id,
+                        position: at,
+                    });
+                }
                 stored_digest.clone().try_into().unwrap_or(GENESIS)
             };
             // Chain over the digests as chained; a rewritten digest column
@@ -162,6 +180,17 @@ pub async fn verify(db: &impl GenericClient, kms: &dyn KeyWrapper) -> Result<Rep
                     log_id,
                     position: at,
                 });
+            }
+            if cuts.iter().any(|c| c.0 == position) {
+                if valid_cut(position, &chain) {
+                    retained_up_to = position;
+                } else {
+                    problems.push(Problem {
+                        kind: ProblemKind::BadSignature,
+                        log_id,
+                        position: at,
+                    });
+                }
             }
             while let Some(cp) = next_cp.next_if(|cp| cp.0.position <= position) {
                 report.checkpoints += 1;
@@ -218,6 +247,15 @@ pub async fn verify(db: &impl GenericClient, kms: &dyn KeyWrapper) -> Result<Rep
             Some(r) if page.len() as i64 == PAGE => after = r.get(0),
             _ => break,
         }
+    }
+    // Rows missing at or below a cut are retention's only when that cut is
+    // valid; below an invalid one they are deletions.
+    if retained_up_to < max_cut {
+        problems.push(Problem {
+            kind: ProblemKind::Deleted,
+            log_id: 0,
+            position: Some(max_cut),
+        });
     }
     problems.sort_by_key(|p| (p.log_id, p.position));
     problems.dedup();

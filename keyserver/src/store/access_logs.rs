@@ -133,17 +133,6 @@ pub async fn insert_allowed(
     Ok(())
 }
 
-/// Deletes rows older than `days` days; returns how many.
-pub async fn delete_older_than(db: &impl GenericClient, days: u32) -> Result<u64, DbError> {
-    let days = i32::try_from(days).unwrap_or(i32::MAX);
-    Ok(db
-        .execute(
-            "DELETE FROM access_logs WHERE timestamp < CURRENT_TIMESTAMP - make_interval(days => $1)",
-            &[&days],
-        )
-        .await?)
-}
-
 /// One audit-log entry of a document.
 #[derive(Serialize, ToSchema)]
 pub struct AccessEntry {

@@ -51,14 +51,7 @@ async fn the_server_role_can_append_but_not_change_or_delete_audit_rows() {
 async fn retention_below_the_floor_is_refused_and_deletes_nothing() {
     let app = spawn_app().await;
     for days in [400, 40, 10] {
-        app.db
-            .execute(
-                "INSERT INTO access_logs (access_type, timestamp, user_id, outcome)
-                 VALUES ('decrypt', now() - make_interval(days => $1), '1', 'allowed')",
-                &[&days],
-            )
-            .await
-            .unwrap();
+        app.aged_audit_row(days).await;
     }
     let old = "SELECT count(*) FROM access_logs WHERE timestamp < now() - interval '1 day'";
     let path = "/v1/admin/access-logs/retention";
@@ -79,6 +72,67 @@ async fn retention_below_the_floor_is_refused_and_deletes_nothing() {
         .await;
     assert_eq!(v["deleted"], 2);
     assert_eq!(app.count(old).await, 1, "the 10-day-old row stays");
+    // The refusals were audited too (by the /v1 middleware).
+    assert_eq!(app.refusals("admin", "retention_below_floor").await, 3);
+}
+
+#[tokio::test]
+async fn retention_is_fail_closed_and_never_deletes_rows_written_out_of_band() {
+    let app = spawn_app().await;
+    app.aged_audit_row(400).await;
+    // An old row written by hand (no seal): retention leaves it for someone
+    // to look at, and verify keeps naming it.
+    app.db
+        .batch_execute(
+            "INSERT INTO access_logs (access_type, timestamp, user_id, outcome)
+             VALUES ('decrypt', now() - interval '500 days', '1', 'allowed')",
+        )
+        .await
+        .unwrap();
+    let forged = app.count("SELECT max(id) FROM access_logs").await;
+    let path = "/v1/admin/access-logs/retention";
+    let v = app
+        .admin_post(path, &json!({ "older_than_days": 365 }))
+        .await;
+    assert_eq!(v["deleted"], 1);
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM access_logs WHERE id = {forged}"
+        ))
+        .await,
+        1
+    );
+    let v = app.admin_json("/v1/admin/audit/verify").await;
+    assert_eq!(v["first_problem"]["kind"], "inserted_out_of_band", "{v}");
+    assert_eq!(v["first_problem"]["log_id"], forged, "{v}");
+
+    // A forged retention record (to hide a deletion) does not verify.
+    app.encrypt(&app.alice, b"x").await;
+    app.state.seal_audit_log().await.unwrap();
+    let victim = app.count("SELECT max(log_id) FROM audit_chain").await;
+    let position = app
+        .count(&format!(
+            "SELECT position FROM audit_chain WHERE log_id = {victim}"
+        ))
+        .await;
+    app.db
+        .batch_execute(&format!(
+            "DELETE FROM access_logs WHERE id = {victim};
+             INSERT INTO audit_retention (cut_position, chain, cutoff, older_than_days, rows_deleted, signing_key_id, signature)
+             SELECT {position}, chain, now(), 0, 1, 1, decode(repeat('00', 64), 'hex')
+             FROM audit_chain WHERE position = {position};"
+        ))
+        .await
+        .unwrap();
+    let v = app.admin_json("/v1/admin/audit/verify").await;
+    let kinds: Vec<(&str, i64)> = v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["kind"].as_str().unwrap(), p["log_id"].as_i64().unwrap()))
+        .collect();
+    assert!(kinds.contains(&("bad_signature", victim)), "{v}");
+    assert!(kinds.iter().any(|(k, _)| *k == "deleted"), "{v}");
 }
 
 /// Rows of `access_type` with `outcome` and `reason`.

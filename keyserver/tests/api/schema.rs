@@ -85,6 +85,8 @@ const RUNTIME_PRIVILEGES: &[(&str, &str)] = &[
     ("audit_chain_start", "SELECT"),
     ("audit_checkpoints", "INSERT, SELECT"),
     ("audit_checkpoints_id_seq", "USAGE"),
+    ("audit_retention", "SELECT"),
+    ("audit_retention_id_seq", ""),
     ("audit_signing_keys", "INSERT, SELECT"),
     ("document_grants", "DELETE, INSERT, SELECT, UPDATE"),
     ("document_keys", "INSERT, SELECT"),

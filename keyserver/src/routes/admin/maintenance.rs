@@ -69,8 +69,14 @@ pub async fn retention(
             )),
         );
     }
-    let deleted = lifecycle::apply_retention(state.settings.owner_url(), days).await?;
-    admin.record_action(None).await;
+    // Its audit row is written in the transaction that deletes.
+    let by = lifecycle::RetentionBy {
+        user_id: Some(admin.user().id),
+        client: admin.client(),
+    };
+    let key = state.audit.get();
+    let deleted =
+        lifecycle::apply_retention(state.settings.owner_url(), key.as_deref(), days, &by).await?;
     tracing::info!(deleted, days, "access-log retention");
     Ok(HttpResponse::Ok().json(RetentionResult {
         deleted,

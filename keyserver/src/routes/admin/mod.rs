@@ -44,6 +44,11 @@ impl Admin {
         &self.user
     }
 
+    /// The admin's client.
+    pub fn client(&self) -> &ClientInfo {
+        &self.client
+    }
+
     /// The admin's audited attempt.
     fn attempt(&self) -> Attempt<'_> {
         let client = self.client.clone();

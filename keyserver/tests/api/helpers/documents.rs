@@ -117,6 +117,20 @@ impl TestApp {
         self.db.query_one(sql, &[]).await.expect("query").get(0)
     }
 
+    /// Inserts an audit row `days` days old, sealed as the server seals its
+    /// rows (as if it had been written then).
+    pub async fn aged_audit_row(&self, days: i32) {
+        let seal = self.state.audit_seal();
+        self.db
+            .execute(
+                "INSERT INTO access_logs (document_id, access_type, timestamp, user_id, outcome, seal)
+                 VALUES (NULL, 'decrypt', now() - make_interval(days => $1), '1', 'allowed', $2)",
+                &[&days, &seal],
+            )
+            .await
+            .expect("insert an aged audit row");
+    }
+
     /// Audit rows of refused `access_type` accesses with error code `reason`.
     pub async fn refusals(&self, access_type: &str, reason: &str) -> i64 {
         self.db
