@@ -2,7 +2,8 @@
 # THE RUN COMMAND. On a fresh Debian 12 machine: installs what is missing,
 # starts a persistent PostgreSQL cluster in .pqfile/pg (so encrypted files
 # stay decryptable across restarts), builds and starts the key server with the
-# local KMS (master key .pqfile/kms-master.key), applies migrations, fills the
+# local KMS (master key in .pqfile-keys/, apart from the database: a copy of
+# .pqfile alone decrypts nothing), applies migrations, fills the
 # key pool, creates an admin and a demo user with API tokens on first run
 # (.pqfile/*.token, mode 0600, reused afterwards), serves the API and web/ on
 # 127.0.0.1:8080 and prints the URL to open. Ctrl-C stops the key server and
@@ -51,6 +52,17 @@ export PQFILE_DATA_DIR=${PQFILE_DATA_DIR:-$STATE}
 export PQFILE_WEB_DIR=${PQFILE_WEB_DIR:-$ROOT/web}
 export PQFILE_BIND=${PQFILE_BIND:-127.0.0.1:8080}
 export PQFILE_KMS=${PQFILE_KMS:-local}
+# The master key lives apart from the database folder. A key left in
+# .pqfile by an earlier version moves there (same file system: a rename).
+KEYS=${PQFILE_KEY_DIR:-$ROOT/.pqfile-keys}
+mkdir -p "$KEYS"; chmod 700 "$KEYS"
+if [ -z "${PQFILE_KMS_MASTER_KEY:-}" ]; then
+  export PQFILE_KMS_MASTER_KEY=$KEYS/kms-master.key
+  if [ -f "$STATE/kms-master.key" ] && [ ! -e "$PQFILE_KMS_MASTER_KEY" ]; then
+    mv "$STATE/kms-master.key" "$PQFILE_KMS_MASTER_KEY"
+    log "moved the KMS master key out of $STATE to $PQFILE_KMS_MASTER_KEY"
+  fi
+fi
 
 "$BIN" migrate
 
@@ -88,7 +100,8 @@ cat >&2 <<MSG
     http://$HOSTPORT/#token=$(cat "$STATE/demo.token")
 
   Admin token: $STATE/admin.token    API: http://$HOSTPORT/openapi.json
-  Data: PostgreSQL $PGDATA (port $PGPORT), KMS master key $STATE/kms-master.key
+  Data: PostgreSQL $PGDATA (port $PGPORT), KMS master key $PQFILE_KMS_MASTER_KEY
+  Back up: PQFILE_BACKUP_PASSPHRASE=... scripts/backup.sh DIR (docs/OPERATIONS.md)
   Ctrl-C stops the key server and PostgreSQL.
 
 MSG
