@@ -57,6 +57,17 @@ pub fn choose_stanza<'a>(
     }
 }
 
+/// The key ids of `header`'s ML-KEM-768 stanzas: a rewrap seals to a key
+/// none of them is for (S6: one stanza per key).
+pub fn key_ids(header: &Header) -> Vec<i32> {
+    header
+        .stanzas
+        .iter()
+        .filter(|s| s.kem == KemId::ML_KEM_768)
+        .filter_map(|s| i32::try_from(s.key_id).ok())
+        .collect()
+}
+
 /// `header` with its stanza for `old` replaced by a stanza sealing
 /// `file_key` to key `new` (public key `public_b64`), MAC recomputed.
 pub fn reseal(
@@ -172,13 +183,7 @@ async fn rewrap_stored(state: &AppState, doc: &str) -> Result<&'static str, ApiE
         return Ok("does_not_open");
     }
     rotations::lock_open_from(&tx, locked.key_id).await?;
-    let in_header: Vec<i32> = header
-        .stanzas
-        .iter()
-        .filter(|s| s.kem == KemId::ML_KEM_768)
-        .filter_map(|s| i32::try_from(s.key_id).ok())
-        .collect();
-    let Some((new, public_b64)) = keys::take_for_rewrap(&tx, &in_header).await? else {
+    let Some((new, public_b64)) = keys::take_for_rewrap(&tx, &key_ids(&header)).await? else {
         state.refill.notify_one();
         return Ok("no_active_key");
     };

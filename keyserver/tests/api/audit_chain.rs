@@ -39,6 +39,16 @@ async fn traffic(app: &TestApp) -> EncryptedFile {
     f
 }
 
+/// The kinds of the problems a report lists.
+fn kinds_of(v: &Value) -> Vec<&str> {
+    v["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["kind"].as_str().unwrap())
+        .collect()
+}
+
 async fn ids(app: &TestApp) -> Vec<i64> {
     app.db
         .query("SELECT id FROM access_logs ORDER BY id", &[])
@@ -195,12 +205,7 @@ async fn a_rewritten_chain_or_a_swapped_signing_key_does_not_verify() {
     }
     let v = verify(&app).await;
     assert_eq!(v["ok"], false, "{v}");
-    let kinds: Vec<&str> = v["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["kind"].as_str().unwrap())
-        .collect();
+    let kinds = kinds_of(&v);
     assert!(kinds.contains(&"chain_broken"), "{v}");
 
     // Replacing the public key (to re-sign with one's own) is caught: the
@@ -211,12 +216,7 @@ async fn a_rewritten_chain_or_a_swapped_signing_key_does_not_verify() {
         .unwrap();
     let v = verify(&app).await;
     assert_eq!(v["ok"], false, "{v}");
-    let kinds: Vec<&str> = v["problems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["kind"].as_str().unwrap())
-        .collect();
+    let kinds = kinds_of(&v);
     assert!(kinds.contains(&"signing_key_replaced"), "{v}");
     assert!(kinds.contains(&"bad_signature"), "{v}");
 }

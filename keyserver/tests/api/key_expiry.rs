@@ -7,14 +7,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-fn put(app: &TestApp, doc: &str, body: Vec<u8>) -> reqwest::RequestBuilder {
-    app.http
-        .put(app.url(&format!("/v1/documents/{doc}/content")))
-        .bearer_auth(&app.alice)
-        .header("content-type", "application/octet-stream")
-        .body(body)
-}
-
 async fn metrics(app: &TestApp) -> String {
     app.http
         .get(app.url("/metrics"))
@@ -43,7 +35,7 @@ async fn rotation_sets_a_grace_period_rewraps_stored_copies_and_then_the_key_exp
     assert_eq!(kept.key_id, old, "one key in the pool");
     let doc = stored.document_id.to_string();
     assert_eq!(
-        put(&app, &doc, stored.bytes.clone())
+        put(&app, &app.alice, &doc, stored.bytes.clone())
             .send()
             .await
             .unwrap()

@@ -91,14 +91,6 @@ async fn a_grantees_rewrap_does_not_lock_the_owner_out_of_their_copy() {
     }
 }
 
-fn put(app: &TestApp, token: &str, doc: &str, body: Vec<u8>) -> reqwest::RequestBuilder {
-    app.http
-        .put(app.url(&format!("/v1/documents/{doc}/content")))
-        .bearer_auth(token)
-        .header("content-type", "application/octet-stream")
-        .body(body)
-}
-
 #[tokio::test]
 async fn a_rewrap_that_does_not_match_the_stored_ciphertext_is_refused_and_changes_nothing() {
     let app = spawn_app_with(Options {

@@ -139,14 +139,6 @@ async fn grants_allow_and_revoke_unwrap() {
     assert_eq!(open_file(&app, &app.bob, &a).await, b"shared secret");
 }
 
-fn put(app: &TestApp, token: &str, doc: &str, body: Vec<u8>) -> reqwest::RequestBuilder {
-    app.http
-        .put(app.url(&format!("/v1/documents/{doc}/content")))
-        .bearer_auth(token)
-        .header("content-type", "application/octet-stream")
-        .body(body)
-}
-
 #[tokio::test]
 async fn content_round_trip_with_header_checks_and_size_limit() {
     let app = spawn_app().await;

@@ -6,7 +6,7 @@
 use actix_web::{HttpRequest, HttpResponse, ResponseError, post, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use pqfile_core::format::{Header, KemId, ParseError};
+use pqfile_core::format::{Header, ParseError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -15,7 +15,7 @@ use crate::authorize::{self, Attempt, Rule};
 use crate::content;
 use crate::domain::{AuthenticatedUser, Role};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::rewrap::{Choice, choose_stanza, reseal};
+use crate::rewrap::{Choice, choose_stanza, key_ids, reseal};
 use crate::state::AppState;
 use crate::store::documents::{self, KeyUse};
 use crate::store::{keys, rotations};
@@ -165,14 +165,7 @@ async fn rewrap_inner(
 
     // Rewraps off a key under rotation take turns on its rotation row.
     rotations::lock_open_from(&tx, locked.key_id).await?;
-    // A key none of the header's stanzas is for (S6: one stanza per key).
-    let in_header: Vec<i32> = header
-        .stanzas
-        .iter()
-        .filter(|s| s.kem == KemId::ML_KEM_768)
-        .filter_map(|s| i32::try_from(s.key_id).ok())
-        .collect();
-    let Some((new_id, public_b64)) = keys::take_for_rewrap(&tx, &in_header).await? else {
+    let Some((new_id, public_b64)) = keys::take_for_rewrap(&tx, &key_ids(&header)).await? else {
         drop(tx);
         state.refill.notify_one();
         return Err(ErrorCode::NoActiveKey.into());

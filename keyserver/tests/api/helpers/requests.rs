@@ -137,3 +137,12 @@ pub fn ids(v: &Value) -> Vec<i64> {
         .map(|x| x.as_i64().unwrap())
         .collect()
 }
+
+/// `PUT /v1/documents/{doc}/content` as `token` with `body`.
+pub fn put(app: &TestApp, token: &str, doc: &str, body: Vec<u8>) -> reqwest::RequestBuilder {
+    app.http
+        .put(app.url(&format!("/v1/documents/{doc}/content")))
+        .bearer_auth(token)
+        .header("content-type", "application/octet-stream")
+        .body(body)
+}
