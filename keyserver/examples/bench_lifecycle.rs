@@ -98,19 +98,20 @@ async fn start(pg: &str, pool_size: u32) -> Server {
     let app = Application::build(settings).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     let pool = app.state().db.clone();
+    let keys = &app.state().audit;
     tokio::spawn(app.run_until_stopped());
-    accounts::add_user(&pool, "bench", Role::User)
+    accounts::add_user(&pool, &keys, "bench", Role::User)
         .await
         .unwrap();
-    accounts::add_user(&pool, "root", Role::Admin)
+    accounts::add_user(&pool, &keys, "root", Role::Admin)
         .await
         .unwrap();
-    let token = accounts::create_token(&pool, "bench", None)
+    let token = accounts::create_token(&pool, &keys, "bench", None)
         .await
         .unwrap()
         .expose()
         .to_owned();
-    let admin = accounts::create_token(&pool, "root", None)
+    let admin = accounts::create_token(&pool, &keys, "root", None)
         .await
         .unwrap()
         .expose()

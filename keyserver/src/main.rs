@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use pqfile_keyserver::audit_chain::key::AuditKeys;
 use pqfile_keyserver::configuration::Settings;
 use pqfile_keyserver::domain::Role;
 use pqfile_keyserver::startup::{Application, build_kms, prepare_database};
@@ -169,27 +170,38 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     if_missing,
                 },
         } => {
-            prepare_database(&settings).await?;
-            // Accounts are written as the owner: the server's role only reads them.
-            let db = pqfile_keyserver::db::connect(settings.owner_url(), 1)?;
+            let (db, keys) = operator(&settings).await?;
             if if_missing && accounts::user_exists(&db, &name).await? {
                 println!("user {name} already exists");
             } else {
-                let id = accounts::add_user(&db, &name, role).await?;
+                let id = accounts::add_user(&db, &keys, &name, role).await?;
                 println!("created user {name} (id {id}, role {})", role.as_str());
             }
         }
         Command::Token {
             command: TokenCommand::Create { name, label },
         } => {
-            prepare_database(&settings).await?;
-            let db = pqfile_keyserver::db::connect(settings.owner_url(), 1)?;
-            let token = accounts::create_token(&db, &name, label.as_deref()).await?;
+            let (db, keys) = operator(&settings).await?;
+            let token = accounts::create_token(&db, &keys, &name, label.as_deref()).await?;
             // The only time the token is ever shown.
             println!("{}", token.expose());
         }
     }
     Ok(())
+}
+
+/// The account commands' database (as the owner: the server's role only
+/// reads accounts) and the audit key their audit rows are sealed with.
+async fn operator(
+    settings: &pqfile_keyserver::configuration::Settings,
+) -> Result<(pqfile_keyserver::db::DbPool, AuditKeys), Box<dyn std::error::Error>> {
+    let runtime = prepare_database(settings).await?;
+    pqfile_keyserver::master_key::ensure_present(settings, &runtime).await?;
+    let db = pqfile_keyserver::db::connect(settings.owner_url(), 1)?;
+    let kms = build_kms(settings).await?;
+    let keys = AuditKeys::default();
+    keys.load(&db, kms.as_ref()).await?;
+    Ok((db, keys))
 }
 
 #[actix_web::main]

@@ -28,10 +28,17 @@ async fn three_processes_fill_once_and_count_every_acquisition_exactly_once() {
     );
 
     let pool = pqfile_keyserver::db::connect(&database_url, 2).unwrap();
-    accounts::add_user(&pool, "alice", Role::User)
+    // The audit key the servers created, for the account commands' rows.
+    let keys = pqfile_keyserver::audit_chain::key::AuditKeys::default();
+    let kms = pqfile_keyserver::kms::local::LocalKms::open_or_create(
+        &data_dir.path().join("kms-master.key"),
+    )
+    .unwrap();
+    keys.load(&pool, &kms).await.unwrap();
+    accounts::add_user(&pool, &keys, "alice", Role::User)
         .await
         .unwrap();
-    let token = accounts::create_token(&pool, "alice", None)
+    let token = accounts::create_token(&pool, &keys, "alice", None)
         .await
         .unwrap()
         .expose()

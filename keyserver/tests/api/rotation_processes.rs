@@ -27,18 +27,25 @@ async fn three_processes_rotate_each_key_once_and_lose_no_count() {
     let http = reqwest::Client::new();
     let db = connect(&database_url).await;
     let pool = pqfile_keyserver::db::connect(&database_url, 2).unwrap();
-    accounts::add_user(&pool, "alice", Role::User)
+    // The audit key the servers created, for the account commands' rows.
+    let keys = pqfile_keyserver::audit_chain::key::AuditKeys::default();
+    let kms = pqfile_keyserver::kms::local::LocalKms::open_or_create(
+        &data_dir.path().join("kms-master.key"),
+    )
+    .unwrap();
+    keys.load(&pool, &kms).await.unwrap();
+    accounts::add_user(&pool, &keys, "alice", Role::User)
         .await
         .unwrap();
-    accounts::add_user(&pool, "root", Role::Admin)
+    accounts::add_user(&pool, &keys, "root", Role::Admin)
         .await
         .unwrap();
-    let alice = accounts::create_token(&pool, "alice", None)
+    let alice = accounts::create_token(&pool, &keys, "alice", None)
         .await
         .unwrap()
         .expose()
         .to_owned();
-    let root = accounts::create_token(&pool, "root", None)
+    let root = accounts::create_token(&pool, &keys, "root", None)
         .await
         .unwrap()
         .expose()
