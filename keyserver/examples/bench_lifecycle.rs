@@ -100,18 +100,18 @@ async fn start(pg: &str, pool_size: u32) -> Server {
     let pool = app.state().db.clone();
     let keys = &app.state().audit;
     tokio::spawn(app.run_until_stopped());
-    accounts::add_user(&pool, &keys, "bench", Role::User)
+    accounts::add_user(&pool, keys, "bench", Role::User)
         .await
         .unwrap();
-    accounts::add_user(&pool, &keys, "root", Role::Admin)
+    accounts::add_user(&pool, keys, "root", Role::Admin)
         .await
         .unwrap();
-    let token = accounts::create_token(&pool, &keys, "bench", None)
+    let token = accounts::create_token(&pool, keys, "bench", None)
         .await
         .unwrap()
         .expose()
         .to_owned();
-    let admin = accounts::create_token(&pool, &keys, "root", None)
+    let admin = accounts::create_token(&pool, keys, "root", None)
         .await
         .unwrap()
         .expose()
