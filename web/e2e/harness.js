@@ -92,7 +92,8 @@ export async function retireKey(keyId) {
   });
   assert.equal(res.status, 200, `maintenance: ${await res.text()}`);
   assert.equal(psql(`SELECT status FROM encryption_keys WHERE id = ${id}`), 'rotation_queued');
-  return Number(psql(`SELECT (EXTRACT(EPOCH FROM expires_at) * 1000)::int8 FROM encryption_keys WHERE id = ${id}`));
+  // In whole milliseconds, truncated like the key server's RFC 3339 timestamps.
+  return Number(psql(`SELECT floor(EXTRACT(EPOCH FROM expires_at) * 1000)::int8 FROM encryption_keys WHERE id = ${id}`));
 }
 
 const CHROMIUM_ARGS = [
