@@ -21,4 +21,4 @@ bash scripts/build.sh
 npm run -s typecheck
 node --test --test-concurrency=1 --test-reporter=spec \
   test/vectors.test.js test/api.test.js test/equivalence.test.js test/keyserver.test.js \
-  test/retry.test.js test/error-codes.test.js test/types.test.js test/browser.test.js test/import.test.js test/memory.test.js
+  test/retry.test.js test/rewrap.test.js test/error-codes.test.js test/types.test.js test/browser.test.js test/import.test.js test/memory.test.js

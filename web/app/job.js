@@ -1,6 +1,7 @@
 // A job: the chosen file (encrypt, or decrypt a .pqf), its run through the
 // package's Encrypter/Decrypter TransformStream into a sink from
-// lib/save.js, progress, cancel, and the result or error it ends with.
+// lib/save.js, progress, cancel, and the result or error it ends with (and,
+// for a file whose key is being retired, app/rewrap.js's offer).
 // One AbortController cancels the pipe, the reader and the sink.
 
 import { Decrypter, Encrypter, init } from '../lib/pqfile.js';
@@ -9,6 +10,7 @@ import { describeError } from '../lib/messages.js';
 import { Meter } from '../lib/meter.js';
 import { chooseSaveMode, describeLargeFileMode, openSink, pickSaveFile, registerWorker } from '../lib/save.js';
 import { $, announce, feedback, hideOutcome, showError } from './dom.js';
+import { offerRewrap } from './rewrap.js';
 import { keyServer, signOut } from './session.js';
 
 const PQF_MAGIC = [0x50, 0x51, 0x46, 0x00];
@@ -32,6 +34,12 @@ const ui = {
 };
 
 /** @typedef {'encrypt' | 'decrypt'} Mode */
+/**
+ * What the rest of the page does after a job (set by app.js): after a file
+ * was encrypted (a new document exists), after a decrypted file was
+ * rewrapped (its document's key changed).
+ * @typedef {{ onEncrypted: () => void, onRewrapped: () => void }} Hooks
+ */
 
 /** @type {{ file: File, mode: Mode, outName: string } | null} */
 let job = null;
@@ -96,9 +104,9 @@ export function abortJob() {
 /**
  * Wires choosing a file (the input, or a drop anywhere on the page), Start,
  * Cancel (or Escape) and "Choose another file".
- * @param {{ onEncrypted: () => void }} hooks
+ * @param {Hooks} hooks
  */
-export function wireJob({ onEncrypted }) {
+export function wireJob(hooks) {
   ui.fileInput.addEventListener('change', () => {
     const f = ui.fileInput.files?.[0];
     // Empty the input (the job keeps the File) so choosing the same file again,
@@ -106,7 +114,7 @@ export function wireJob({ onEncrypted }) {
     ui.fileInput.value = '';
     if (f) chooseFile(f);
   });
-  ui.start.addEventListener('click', () => startJob(onEncrypted));
+  ui.start.addEventListener('click', () => startJob(hooks));
   ui.cancel.addEventListener('click', () => {
     ui.cancel.disabled = true;
     ui.progressLabel.textContent = 'Cancelling…';
@@ -148,9 +156,9 @@ export function wireJob({ onEncrypted }) {
 
 /**
  * Runs the job to its end: a result, or an error (cancel included).
- * @param {() => void} onEncrypted called after a file was encrypted (a new document exists)
+ * @param {Hooks} hooks
  */
-async function startJob(onEncrypted) {
+async function startJob({ onEncrypted, onRewrapped }) {
   if (!job || running) return;
   performance.clearMarks();
   performance.clearMeasures();
@@ -207,9 +215,10 @@ async function startJob(onEncrypted) {
   };
 
   const client = keyServer();
-  const transform = mode === 'encrypt'
-    ? new Encrypter({ onProgress }).useKeyServer(client).encryptStream()
-    : new Decrypter({ onProgress }).useKeyServer(client).decryptStream();
+  const decrypter = mode === 'decrypt' ? new Decrypter({ onProgress }).useKeyServer(client) : null;
+  const transform = decrypter
+    ? decrypter.decryptStream()
+    : new Encrypter({ onProgress }).useKeyServer(client).encryptStream();
   const reader = file.stream().pipeThrough(transform, { signal: ac.signal }).getReader();
   /** @type {Awaited<ReturnType<typeof openSink>> | null} */
   let sink = null;
@@ -235,6 +244,8 @@ async function startJob(onEncrypted) {
     paintProgress(meter, mode);
     showDone({ file, mode, outName, written, meter, sink: sink.mode, url: saved?.url });
     if (mode === 'encrypt') onEncrypted();
+    // Only now, with the plaintext saved: the key that opened the file is being retired.
+    if (decrypter?.keyState?.retiring) offerRewrap(file, decrypter.keyState, onRewrapped);
   } catch (e) {
     const err = ac.signal.aborted ? ac.signal.reason : e;
     reader.cancel(err).catch(() => {});

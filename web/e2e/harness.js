@@ -64,6 +64,38 @@ export function psql(sql) {
   return execFileSync('psql', ['-qtAX', '-v', 'ON_ERROR_STOP=1', env('WEB_E2E_PSQL_URL'), '-c', sql], { encoding: 'utf8' }).trim();
 }
 
+let admin = null;
+
+/** The API token of an admin of this stack (a user added on first use, one per test process). */
+export function adminToken() {
+  if (admin) return admin;
+  const ks = env('PQFILE_KEYSERVER_BIN');
+  const name = `e2e-admin-${process.pid}`;
+  execFileSync(ks, ['user', 'add', name, '--role', 'admin'], { stdio: 'ignore' });
+  admin = execFileSync(ks, ['token', 'create', name], { encoding: 'utf8' }).trim().split('\n').pop();
+  return admin;
+}
+
+/**
+ * Retires key `keyId` the way time does: ages it past rotation_age_days (30)
+ * and runs maintenance as an admin, which queues it for rotation
+ * (`rotation_queued`, expires_at = now + rotation_grace_days). Returns its
+ * expires_at in milliseconds since the epoch.
+ */
+export async function retireKey(keyId) {
+  const id = Number(keyId);
+  psql(`UPDATE encryption_keys SET created_at = created_at - interval '31 days' WHERE id = ${id}`);
+  const res = await fetch(`${BASE_URL()}/v1/admin/maintenance`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminToken()}`, 'content-type': 'application/json' },
+    body: '{}',
+  });
+  assert.equal(res.status, 200, `maintenance: ${await res.text()}`);
+  assert.equal(psql(`SELECT status FROM encryption_keys WHERE id = ${id}`), 'rotation_queued');
+  // In whole milliseconds, truncated like the key server's RFC 3339 timestamps.
+  return Number(psql(`SELECT floor(EXTRACT(EPOCH FROM expires_at) * 1000)::int8 FROM encryption_keys WHERE id = ${id}`));
+}
+
 const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-gpu',

@@ -90,7 +90,7 @@ export const CLIENT_ERRORS = Object.freeze({
 
 /**
  * @param {any} err
- * @param {{ mode: 'encrypt' | 'decrypt', fileName: string, sink?: string }} ctx
+ * @param {{ mode: 'encrypt' | 'decrypt' | 'rewrap', fileName: string, sink?: string }} ctx
  * @returns {Message}
  */
 export function describeError(err, ctx) {
@@ -100,7 +100,7 @@ export function describeError(err, ctx) {
     : ' Nothing was saved.';
 
   if (err?.name === 'AbortError') {
-    return { code: 'cancelled', title: 'Cancelled.', detail: `The ${ctx.mode === 'encrypt' ? 'encryption' : 'decryption'} of “${name}” was stopped.${partial}` };
+    return { code: 'cancelled', title: 'Cancelled.', detail: `The ${{ encrypt: 'encryption', decrypt: 'decryption', rewrap: 'rewrap' }[ctx.mode]} of “${name}” was stopped.${partial}` };
   }
 
   if (err?.name === 'KeyServerError') {
@@ -122,11 +122,25 @@ export function describeError(err, ctx) {
         detail: `The key server no longer releases the key of “${name}”, so it cannot be decrypted. Ask the document’s owner for a fresh copy.`,
       };
     }
+    if (code === 'key_expired') {
+      return {
+        code: 'key_expired',
+        title: 'This file’s key has expired.',
+        detail: `The key of “${name}” was retired and its grace period is over, so the key server no longer releases it. Only an administrator can still rescue the document.`,
+      };
+    }
+    if (code === 'stored_header_mismatch') {
+      return {
+        code: 'stored_header_mismatch',
+        title: 'The key server keeps another copy of this file.',
+        detail: `“${name}” is not the copy stored for this document, so it was not rewrapped and nothing was saved. Download the stored copy and rewrap that one.`,
+      };
+    }
     if (status === 403) {
       return {
         code: 'no_access',
         title: 'You do not have access to this file.',
-        detail: `The key server refused to unwrap “${name}” for your account. Ask its owner to share it with you.`,
+        detail: `The key server refused to ${ctx.mode === 'rewrap' ? 'rewrap' : 'unwrap'} “${name}” for your account. Ask its owner to share it with you.`,
       };
     }
     if (code === 'document_not_found') {

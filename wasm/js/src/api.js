@@ -16,10 +16,13 @@ import { WasmEngine, WebCryptoSealer, call, importChunkKey, useWebCrypto } from 
 /** @typedef {(emit: Emit) => Promise<Engine>} MakeEngine */
 /** @typedef {{ webCrypto?: boolean | 'auto', concurrency?: number, onProgress?: (bytes: number) => void }} Options */
 /**
- * What Encrypter/Decrypter need of a key server (KeyServerClient, or a stand-in).
+ * What Encrypter/Decrypter need of a key server (KeyServerClient, or a
+ * stand-in); with `unwrapWithKeyState` a Decrypter also learns the state of
+ * the key that opened the file (`keyState`).
  * @typedef {{
  *   createDocument(): Promise<{ documentId: string, keyId: number, publicKey: Uint8Array }>,
  *   unwrap(documentId: string, stanza: Uint8Array, ephemeralPublicKey: Uint8Array): Promise<Uint8Array>,
+ *   unwrapWithKeyState?(documentId: string, stanza: Uint8Array, ephemeralPublicKey: Uint8Array): Promise<import('./keyserver.js').UnwrapAnswer>,
  * }} KeyServer
  */
 
@@ -233,6 +236,13 @@ export class Decrypter {
     this.keyServer = undefined;
     /** The document id of the file being (or last) decrypted. @type {string | undefined} */
     this.documentId = undefined;
+    /**
+     * The state of the key-server key that opened the file being (or last)
+     * decrypted, known before the first plaintext byte; undefined when a
+     * local identity opened it or the key server did not say.
+     * @type {import('./keyserver.js').KeyState | undefined}
+     */
+    this.keyState = undefined;
   }
 
   /**
@@ -289,6 +299,7 @@ export class Decrypter {
    */
   async unwrapFileKey(header) {
     const wasm = backend.wasm;
+    this.keyState = undefined;
     /** @type {unknown} */
     let lastError = new PqfileError(ErrorCode.NoMatchingStanza, 'none of the available keys is a recipient of this file');
     for (const { keyId, seed } of this.identities) {
@@ -303,7 +314,11 @@ export class Decrypter {
         sk.free();
       }
     }
-    if (this.keyServer) return unwrapWithKeyServer(wasm, this.keyServer, header);
+    if (this.keyServer) {
+      const { fileKey, keyState } = await unwrapWithKeyServer(wasm, this.keyServer, header);
+      this.keyState = keyState ?? undefined;
+      return fileKey;
+    }
     throw lastError;
   }
 }

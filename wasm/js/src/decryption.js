@@ -12,6 +12,8 @@ import { WasmEngine, WebCryptoOpener, call, importChunkKey, streamConstants, use
 /** @typedef {import('./stream.js').Emit} Emit */
 /** @typedef {import('./api.js').Engine} Engine */
 /** @typedef {import('./api.js').KeyServer} KeyServer */
+/** @typedef {import('./keyserver.js').KeyState} KeyState */
+/** @typedef {import('./keyserver.js').UnwrapAnswer} UnwrapAnswer */
 /**
  * What DecryptionStart needs of its Decrypter.
  * @typedef {{
@@ -22,13 +24,15 @@ import { WasmEngine, WebCryptoOpener, call, importChunkKey, streamConstants, use
  */
 
 /**
- * Gets the file key from the key server. The protocol is the core's
- * (`KeyServerUnwrap`: requests, opening the answer, FORMAT.md §7) and so is
- * the retry policy (`shouldTryNextStanza`, §7.1); only the HTTP is here.
+ * Gets the file key from the key server, and the state of the key that
+ * opened the stanza when the client can tell it (`unwrapWithKeyState`; null
+ * otherwise). The protocol is the core's (`KeyServerUnwrap`: requests,
+ * opening the answer, FORMAT.md §7) and so is the retry policy
+ * (`shouldTryNextStanza`, §7.1); only the HTTP is here.
  * @param {typeof import('../dist/bundler/pqfile_wasm.js')} wasm
  * @param {KeyServer} client
  * @param {WasmHeader} header
- * @returns {Promise<WasmFileKey>}
+ * @returns {Promise<{ fileKey: WasmFileKey, keyState: KeyState | null }>}
  */
 export async function unwrapWithKeyServer(wasm, client, header) {
   const unwrap = call(() => new wasm.KeyServerUnwrap(header));
@@ -37,16 +41,20 @@ export async function unwrapWithKeyServer(wasm, client, header) {
   try {
     for (let request = unwrap.nextRequest(); request; request = unwrap.nextRequest()) {
       try {
-        let transport;
+        /** @type {UnwrapAnswer} */
+        let answer;
         try {
-          transport = await client.unwrap(unwrap.documentId, request.stanza, request.ephemeralPublicKey);
+          answer = client.unwrapWithKeyState
+            ? await client.unwrapWithKeyState(unwrap.documentId, request.stanza, request.ephemeralPublicKey)
+            : { transportStanza: await client.unwrap(unwrap.documentId, request.stanza, request.ephemeralPublicKey), keyState: null };
         } catch (e) {
           const { status, code } = /** @type {{ status?: unknown, code?: unknown }} */ (e ?? {});
           if (!wasm.shouldTryNextStanza(typeof status === 'number' ? status : 0, String(code ?? ''))) throw e;
           refusal = e;
           continue;
         }
-        return call(() => unwrap.openResponse(request, transport));
+        const fileKey = call(() => unwrap.openResponse(request, answer.transportStanza));
+        return { fileKey, keyState: answer.keyState };
       } finally {
         request.free();
       }

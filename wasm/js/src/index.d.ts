@@ -112,11 +112,59 @@ export interface KeyServerDocument {
   publicKey: Uint8Array;
 }
 
+/** A key's state in an unwrap answer: `rotation_queued` = being retired (rewrap the copy before it expires). */
+export type KeyStatus = 'active' | 'rotation_queued' | (string & {});
+
+/** The state of the key-server key that opened a file's stanza (the unwrap answer's `key_id`, `key_status`, `key_expires_at`). */
+export interface KeyState {
+  keyId: number;
+  status: KeyStatus;
+  /** When the key stops unwrapping (RFC 3339, UTC), if set. */
+  expiresAt: string | null;
+  /** `status === 'rotation_queued'`: the key is being retired and the file should be rewrapped (`rewrapFile`) before `expiresAt`. */
+  retiring: boolean;
+}
+
+/** An unwrap answer: the transport stanza and the key's state (null from a server that does not send it). */
+export interface UnwrapAnswer {
+  transportStanza: Uint8Array;
+  keyState: KeyState | null;
+}
+
+/** A rewrap answer: the new header (same length, the old key's stanza replaced, MAC recomputed). */
+export interface RewrapAnswer {
+  header: Uint8Array;
+  /** The key the document now depends on. */
+  keyId: number;
+  /** The key whose stanza was replaced. */
+  replacedKeyId: number;
+}
+
 /** What Encrypter/Decrypter need from a key server (KeyServerClient or a stand-in). */
 export interface KeyService {
   createDocument(): Promise<KeyServerDocument>;
   /** Sends a file stanza and an ephemeral public key; returns the transport stanza (FORMAT.md §7). */
   unwrap(documentId: string, stanza: Uint8Array, ephemeralPublicKey: Uint8Array): Promise<Uint8Array>;
+  /** `unwrap` with the key's state; when present, Decrypter uses it and sets `keyState`. */
+  unwrapWithKeyState?(documentId: string, stanza: Uint8Array, ephemeralPublicKey: Uint8Array): Promise<UnwrapAnswer>;
+}
+
+/** What rewrapFile needs from a key server (KeyServerClient or a stand-in). */
+export interface RewrapService {
+  rewrap(documentId: string, header: Uint8Array): Promise<RewrapAnswer>;
+}
+
+/** A file moved to a current key by rewrapFile. */
+export interface RewrappedFile<T> {
+  /** The new file: the new header, then the old file's bytes after its header. */
+  file: T;
+  documentId: string;
+  /** The key the file now depends on. */
+  keyId: number;
+  /** The key whose stanza was replaced. */
+  replacedKeyId: number;
+  /** The new header. */
+  header: Uint8Array;
 }
 
 /** One of the caller's documents, or one shared with them (`GET /v1/documents`). */
@@ -162,12 +210,16 @@ export interface Grant {
  * call rejects with a KeyServerError: the server's code and status,
  * `server_unreachable` (status 0) or `bad_server_response`.
  */
-export declare class KeyServerClient implements KeyService {
+export declare class KeyServerClient implements KeyService, RewrapService {
   constructor(baseUrl: string, token: string, options?: { fetch?: typeof fetch });
   /** `POST /v1/documents`: a new document and the key to encrypt it to. */
   createDocument(): Promise<KeyServerDocument>;
-  /** `POST /v1/documents/{id}/unwrap` (FORMAT.md §7). */
+  /** `POST /v1/documents/{id}/unwrap` (FORMAT.md §7): the transport stanza. */
   unwrap(documentId: string, stanza: Uint8Array, ephemeralPublicKey: Uint8Array): Promise<Uint8Array>;
+  /** `POST /v1/documents/{id}/unwrap`: the transport stanza and the state of the key that opened the stanza. */
+  unwrapWithKeyState(documentId: string, stanza: Uint8Array, ephemeralPublicKey: Uint8Array): Promise<UnwrapAnswer>;
+  /** `POST /v1/documents/{id}/rewrap` with the file's whole header (MAC included): the new header (FORMAT.md §8). */
+  rewrap(documentId: string, header: Uint8Array): Promise<RewrapAnswer>;
   /** `GET /v1/documents`: the caller's documents and those shared with them, newest first. */
   listDocuments(): Promise<DocumentSummary[]>;
   /** `GET /v1/documents/{id}/access`: the audit log, newest first (owner or admin). */
@@ -200,6 +252,14 @@ export declare class Decrypter {
   constructor(options?: StreamOptions);
   /** The document id of the file being (or last) decrypted. */
   readonly documentId: string | undefined;
+  /**
+   * The state of the key-server key that opened the file being (or last)
+   * decrypted, set before the first plaintext byte; undefined when a local
+   * identity opened it or the key service does not tell (no
+   * `unwrapWithKeyState`, or a server from before key expiry). `retiring`:
+   * rewrap the file (`rewrapFile`) before `expiresAt`.
+   */
+  readonly keyState: KeyState | undefined;
   /** Adds a local identity: key id and 64-byte ML-KEM-768 seed. */
   addIdentity(keyId: number, seed: Uint8Array): this;
   /** Unwraps file keys through the key server (FORMAT.md §7). */
@@ -209,6 +269,20 @@ export declare class Decrypter {
   decrypt(input: ReadableStream<Uint8Array>): Promise<ReadableStream<Uint8Array>>;
   decryptStream(): TransformStream<Uint8Array, Uint8Array>;
 }
+
+/**
+ * Moves a whole .pqf file to a current key: the key server rewraps its
+ * header (`client.rewrap`) and the result is the new header followed by the
+ * input's bytes after the old header, unchanged. A Blob (or File) gives a
+ * Blob slicing the input (nothing copied), a stream a stream passing the
+ * input's chunks through; settles once the header is rewrapped. Rejects with
+ * the key server's KeyServerError (e.g. 403 `key_revoked`, 409
+ * `stored_header_mismatch`), `bad_server_response`, or the header's
+ * PqfileError (`bad_magic`, `truncated_header`, ...) before any request.
+ */
+export declare function rewrapFile(client: RewrapService, file: Uint8Array): Promise<RewrappedFile<Uint8Array>>;
+export declare function rewrapFile(client: RewrapService, file: Blob): Promise<RewrappedFile<Blob>>;
+export declare function rewrapFile(client: RewrapService, file: ReadableStream<Uint8Array>): Promise<RewrappedFile<ReadableStream<Uint8Array>>>;
 
 export declare function toBase64(bytes: Uint8Array): string;
 export declare function fromBase64(text: string): Uint8Array;

@@ -1,8 +1,9 @@
 // Client of the key server's HTTP API (keyserver/README.md), shared by the
-// package's Encrypter/Decrypter (createDocument, unwrap) and the web page
-// (its documents list, access history and sharing). Encrypter/Decrypter only
-// need an object with `createDocument()` and `unwrap()` (a `KeyService`), so
-// tests and other transports can stand in for this class.
+// package's Encrypter/Decrypter (createDocument, unwrap), rewrapFile
+// (rewrap) and the web page (its documents list, access history and
+// sharing). Encrypter/Decrypter only need an object with `createDocument()`
+// and `unwrap()` (a `KeyService`; `unwrapWithKeyState()` too for the key's
+// state), so tests and other transports can stand in for this class.
 
 import { ClientErrorCode, KeyServerError } from './errors.js';
 
@@ -11,7 +12,14 @@ import { ClientErrorCode, KeyServerError } from './errors.js';
  * @typedef {{ documentId: string, keyId: number, createdAt: string, owner: string, shared: boolean, hasContent: boolean }} DocumentSummary
  * @typedef {{ accessType: string | null, timestamp: string | null, user: string | null, ipAddress: string | null, userAgent: string | null, outcome: string, reason: string | null }} AccessEntry
  * @typedef {{ user: string, grantedAt: string }} Grant
+ * @typedef {'active' | 'rotation_queued' | (string & {})} KeyStatus
+ * @typedef {{ keyId: number, status: KeyStatus, expiresAt: string | null, retiring: boolean }} KeyState
+ * @typedef {{ transportStanza: Uint8Array, keyState: KeyState | null }} UnwrapAnswer
+ * @typedef {{ header: Uint8Array, keyId: number, replacedKeyId: number }} RewrapAnswer
  */
+
+/** The key state that means "being retired: rewrap your copy before it expires". */
+const ROTATION_QUEUED = 'rotation_queued';
 
 /**
  * Standard base64 of bytes.
@@ -54,6 +62,39 @@ function arrayField(value, field) {
   const list = value?.[field];
   if (!Array.isArray(list)) throw badAnswer(`has no ${field} list`);
   return list;
+}
+
+/**
+ * The bytes of base64 field `field` of `value`, else a `bad_server_response`.
+ * @param {any} value
+ * @param {string} field
+ * @returns {Uint8Array}
+ */
+function base64Field(value, field) {
+  const text = value?.[field];
+  if (typeof text !== 'string') throw badAnswer(`has no ${field}`);
+  try {
+    return fromBase64(text);
+  } catch {
+    throw badAnswer(`has a ${field} that is not base64`);
+  }
+}
+
+/**
+ * The state of the key that opened the stanza, from an unwrap answer's
+ * `key_id`, `key_status` and `key_expires_at`; null from a server that does
+ * not send them (before issue 11).
+ * @param {any} json
+ * @returns {KeyState | null}
+ */
+function keyStateOf(json) {
+  const { key_id: keyId, key_status: status, key_expires_at: expiresAt } = json;
+  if (keyId === undefined && status === undefined && expiresAt === undefined) return null;
+  if (typeof keyId !== 'number' || typeof status !== 'string') throw badAnswer('has a key_id or key_status of the wrong type');
+  if (expiresAt !== undefined && expiresAt !== null && (typeof expiresAt !== 'string' || Number.isNaN(Date.parse(expiresAt)))) {
+    throw badAnswer('has a key_expires_at that is not a date');
+  }
+  return { keyId, status, expiresAt: expiresAt ?? null, retiring: status === ROTATION_QUEUED };
 }
 
 /** @param {string} documentId */
@@ -150,12 +191,41 @@ export class KeyServerClient {
    * @returns {Promise<Uint8Array>} the transport stanza's encoding
    */
   async unwrap(documentId, stanza, ephemeralPublicKey) {
+    return (await this.unwrapWithKeyState(documentId, stanza, ephemeralPublicKey)).transportStanza;
+  }
+
+  /**
+   * `unwrap`, with the state of the key that opened the stanza: `retiring`
+   * (`key_status` `rotation_queued`) means the key stops unwrapping at
+   * `expiresAt`, so the copy should be rewrapped (`rewrap`, `rewrapFile`).
+   * @param {string} documentId
+   * @param {Uint8Array} stanza
+   * @param {Uint8Array} ephemeralPublicKey
+   * @returns {Promise<UnwrapAnswer>}
+   */
+  async unwrapWithKeyState(documentId, stanza, ephemeralPublicKey) {
     const json = await this.#request('POST', `${documentPath(documentId)}/unwrap`, {
       stanza: toBase64(stanza),
       ephemeral_public_key: toBase64(ephemeralPublicKey),
     });
-    if (typeof json.transport_stanza !== 'string') throw badAnswer('has no transport_stanza');
-    return fromBase64(json.transport_stanza);
+    return { transportStanza: base64Field(json, 'transport_stanza'), keyState: keyStateOf(json) };
+  }
+
+  /**
+   * `POST /v1/documents/{id}/rewrap`: the file's whole header (MAC included)
+   * with its stanza for the key it depends on replaced by one for a current
+   * key, MAC recomputed (FORMAT.md §8). The new file is the new header
+   * followed by the old file's bytes after the old header (`rewrapFile`).
+   * @param {string} documentId
+   * @param {Uint8Array} header
+   * @returns {Promise<RewrapAnswer>}
+   */
+  async rewrap(documentId, header) {
+    if (!(header instanceof Uint8Array)) throw new TypeError('rewrap: the header must be a Uint8Array');
+    const json = await this.#request('POST', `${documentPath(documentId)}/rewrap`, { header: toBase64(header) });
+    const bytes = base64Field(json, 'header');
+    if (typeof json.key_id !== 'number' || typeof json.replaced_key_id !== 'number') throw badAnswer('has no key_id or replaced_key_id');
+    return { header: bytes, keyId: json.key_id, replacedKeyId: json.replaced_key_id };
   }
 
   /**

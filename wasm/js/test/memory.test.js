@@ -1,7 +1,8 @@
 // Streaming 1 GiB through encryptStream() -> decryptStream() keeps memory
 // bounded: the wasm linear memory, the JS heap and ArrayBuffer memory stay
 // flat whatever the stream length (FORMAT.md §10: one chunk + the header,
-// plus the AES-GCM operations in flight). PQFILE_MEMORY_GIB changes the size.
+// plus the AES-GCM operations in flight); rewrapFile passes as much through
+// a block at a time. PQFILE_MEMORY_GIB changes the size.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -91,3 +92,68 @@ async function run(webCrypto) {
 
 test(`${GIB} GiB through encryptStream and decryptStream, WebCrypto path, bounded memory`, { timeout: 600_000 }, () => run(true));
 test(`${GIB} GiB through encryptStream and decryptStream, wasm path, bounded memory`, { timeout: 900_000 }, () => run(false));
+
+test(`rewrapFile passes ${GIB} GiB of a stream through with bounded memory`, { timeout: 600_000 }, async () => {
+  // A real header, then TOTAL bytes standing for the payload (rewrapFile never reads it).
+  const sk = pqfile.MlKem768SecretKey.generate();
+  const pk = sk.publicKey();
+  const header = pqfile.Header.parse(await new pqfile.Encrypter().addRecipient(1, pk.toBytes()).encrypt(new Uint8Array(1)));
+  const other = pqfile.Header.parse(await new pqfile.Encrypter().addRecipient(2, pk.toBytes()).setDocumentId(header.documentId).encrypt(new Uint8Array(1)));
+  const [oldHeader, newHeader] = [header.toBytes(), other.toBytes()];
+  header.free();
+  other.free();
+  pk.free();
+  sk.free();
+  const service = { rewrap: async () => ({ header: newHeader, keyId: 2, replacedKeyId: 1 }) };
+  const inHash = createHash('sha256');
+  const reader = source(inHash).getReader();
+  let headerSent = false;
+  // Blocks taken from the source and not yet handed out: the buffering, whatever GC does.
+  let pulled = 0;
+  let taken = 0;
+  let aheadPeak = 0;
+  const pqf = new ReadableStream({
+    async pull(c) {
+      if (!headerSent) {
+        headerSent = true;
+        return c.enqueue(oldHeader.slice());
+      }
+      const r = await reader.read();
+      if (r.done) return c.close();
+      pulled++;
+      c.enqueue(r.value);
+    },
+  }, { highWaterMark: 0 });
+
+  const before = process.memoryUsage();
+  let peak = 0;
+  const sample = () => (peak = Math.max(peak, process.memoryUsage().arrayBuffers));
+  const timer = setInterval(sample, 20);
+  const outHash = createHash('sha256');
+  let out = 0;
+  let first = null;
+  try {
+    const { file: rewrapped } = await pqfile.rewrapFile(service, pqf);
+    for await (const p of rewrapped) {
+      if (first === null) first = p;
+      else {
+        outHash.update(p);
+        out += p.length;
+        taken++;
+      }
+      aheadPeak = Math.max(aheadPeak, pulled - taken);
+      sample();
+    }
+  } finally {
+    clearInterval(timer);
+  }
+  assert.deepEqual(first, newHeader);
+  assert.equal(out, TOTAL);
+  assert.equal(outHash.digest('hex'), inHash.digest('hex'));
+  const growthMiB = +((peak - before.arrayBuffers) / MIB).toFixed(1);
+  console.log(`rewrap stream memory ${JSON.stringify({ gib: GIB, blocksAheadPeak: aheadPeak, arrayBuffersGrowthPeakMiB: growthMiB })}`);
+  // The input's blocks pass one at a time (a buffered stream would be TOTAL / 1 MiB blocks ahead);
+  // the ArrayBuffers bound is generous for the garbage not yet collected (1 GiB buffered would blow it).
+  assert.ok(aheadPeak <= 2, `${aheadPeak} blocks of 1 MiB were read ahead of the output`);
+  assert.ok(growthMiB <= 128, `ArrayBuffers grew by ${growthMiB} MiB`);
+});

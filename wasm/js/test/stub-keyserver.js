@@ -3,14 +3,23 @@
 // loopback without the real server (its end-to-end test is another suite).
 // Besides createDocument and unwrap it answers the documents list, access
 // history and grants the way keyserver/README.md documents them, for one
-// user (`owner`) who owns every document and may grant it to `users`.
+// user (`owner`) who owns every document and may grant it to `users`. Its
+// one key's state (`keyState`, settable) is in every unwrap answer; with one
+// key there is nothing to move a document to, so its rewrap checks the
+// header (whole, this document's, MAC) and answers it unchanged.
 import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import * as pqfile from 'pqfile';
 
 // `refuse(documentId, keyId)` may return [status, code] to refuse an unwrap
-// of that stanza the way the real server would (retry-policy tests).
-export async function startStubKeyServer({ token = 'test-token', keyId = 42, owner = 'alice', users = ['bob', 'carol'], refuse = () => undefined } = {}) {
+// of that stanza the way the real server would (retry-policy tests);
+// `refuseRewrap(documentId)` the same for a rewrap. `keyState: null` answers
+// unwraps the way servers before key expiry did (no key_id, key_status,
+// key_expires_at).
+export async function startStubKeyServer({
+  token = 'test-token', keyId = 42, owner = 'alice', users = ['bob', 'carol'],
+  refuse = () => undefined, refuseRewrap = () => undefined,
+} = {}) {
   const secretKey = pqfile.MlKem768SecretKey.generate();
   const pk = secretKey.publicKey();
   const publicKey = pk.toBytes();
@@ -19,6 +28,7 @@ export async function startStubKeyServer({ token = 'test-token', keyId = 42, own
   /** Per document: its creation time, access log (newest first) and grants. */
   const records = new Map();
   const calls = [];
+  const stub = { keyState: { key_status: 'active', key_expires_at: null } };
   const now = () => new Date().toISOString();
   const fail = (res, status, code, message) => {
     res.writeHead(status, { 'content-type': 'application/json' });
@@ -97,19 +107,50 @@ export async function startStubKeyServer({ token = 'test-token', keyId = 42, own
       logAccess(m[1], 'decrypt', req);
       fileKey.free();
       eph.free();
-      res.writeHead(200, { 'content-type': 'application/json' });
-      return res.end(JSON.stringify({ transport_stanza: Buffer.from(transport).toString('base64') }));
+      const state = stub.keyState === null ? {} : { key_id: keyId, ...stub.keyState };
+      return answer(res, 200, { transport_stanza: Buffer.from(transport).toString('base64'), ...state });
+    }
+    const w = req.url.match(/^\/v1\/documents\/([0-9a-f]{32})\/rewrap$/);
+    if (req.method === 'POST' && w) {
+      if (!documents.has(w[1])) return fail(res, 404, 'document_not_found', 'no such document');
+      const refusal = refuseRewrap(w[1]);
+      if (refusal) return fail(res, refusal[0], refusal[1], `refused: ${refusal[1]}`);
+      const raw = Buffer.from(JSON.parse(body).header ?? '', 'base64');
+      let header;
+      try {
+        header = pqfile.Header.parse(raw);
+      } catch (e) {
+        return fail(res, 400, 'invalid_header', `not a header: ${e.code}`);
+      }
+      try {
+        if (header.length !== raw.length) return fail(res, 400, 'invalid_header', 'bytes follow the header');
+        if (header.documentId !== w[1]) return fail(res, 400, 'document_mismatch', 'the header is of another document');
+        const stanza = header.stanzas.find((st) => st.keyId === keyId);
+        if (!stanza) return fail(res, 400, 'no_matching_stanza', 'no stanza for the document key');
+        let fileKey;
+        try {
+          fileKey = pqfile.unwrapStanza(stanza.toBytes(), w[1], secretKey);
+        } catch {
+          return fail(res, 400, 'decryption_failed', 'the header could not be verified');
+        }
+        const verified = header.verifyMac(fileKey);
+        fileKey.free();
+        if (!verified) return fail(res, 400, 'decryption_failed', 'the header could not be verified');
+      } finally {
+        header.free();
+      }
+      return answer(res, 200, { header: raw.toString('base64'), key_id: keyId, replaced_key_id: keyId });
     }
     return fail(res, 404, 'not_found', 'no such route');
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address();
-  return {
+  return Object.assign(stub, {
     url: `http://127.0.0.1:${port}`,
     token,
     keyId,
     calls,
     documents,
     close: () => new Promise((r) => server.close(r)).then(() => secretKey.free()),
-  };
+  });
 }

@@ -11,8 +11,12 @@ import {
   PqfileError,
   errorCodeOf,
   init,
+  rewrapFile,
   type ErrorCodeValue,
   type KeyService,
+  type KeyState,
+  type RewrapAnswer,
+  type RewrappedFile,
 } from 'pqfile';
 
 export async function roundTrip(file: Blob, token: string): Promise<Uint8Array> {
@@ -39,4 +43,23 @@ export async function roundTrip(file: Blob, token: string): Promise<Uint8Array> 
     const code: ErrorCodeValue | undefined = errorCodeOf(e);
     throw new Error(code);
   }
+}
+
+export async function moveIfRetiring(file: File, keys: KeyServerClient): Promise<Blob | undefined> {
+  const dec = new Decrypter().useKeyServer(keys);
+  const plain: ReadableStream<Uint8Array> = await dec.decrypt(file.stream());
+  void plain;
+  const state: KeyState | undefined = dec.keyState;
+  if (!state?.retiring) return undefined;
+  const expires: string | null = state.expiresAt;
+  void expires;
+  const moved: RewrappedFile<Blob> = await rewrapFile(keys, file);
+  const bytes: Uint8Array = (await rewrapFile(keys, new Uint8Array(3))).file;
+  const stream: ReadableStream<Uint8Array> = (await rewrapFile(keys, file.stream())).file;
+  void bytes;
+  void stream;
+  const answer: RewrapAnswer = await keys.rewrap(moved.documentId, moved.header);
+  const replaced: number = answer.replacedKeyId;
+  void replaced;
+  return moved.file;
 }
