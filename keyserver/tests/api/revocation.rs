@@ -120,3 +120,91 @@ async fn a_revoke_reaches_every_server_at_once_and_clears_their_key_caches() {
         assert!(cached(&b, other.key_id), "other keys stay cached");
     }
 }
+
+/// `pqfile_key_cache_misses_total` of the server at `base`.
+async fn cache_misses(http: &reqwest::Client, base: &str) -> u64 {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("pqfile_key_cache_misses_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no cache-miss counter in {text}"))
+}
+
+#[tokio::test]
+async fn a_revoke_clears_the_key_cache_of_every_server_process() {
+    // One server in the test process and three `pqfile-keyserver serve`
+    // processes on the same database and master key.
+    let a = spawn_app().await;
+    let (_children, ports) =
+        spawn_three_processes(&a.database_url, &a.settings.data_dir, 5, &[]).await;
+    let bases: Vec<String> = ports
+        .iter()
+        .map(|p| format!("http://127.0.0.1:{p}"))
+        .collect();
+    let file = a.encrypt(&a.alice, b"revoke me everywhere").await;
+    let key = file.key_id;
+    // Every process unwraps once: the private key is now in its cache.
+    for base in &bases {
+        let (resp, _) = a
+            .unwrap_via(base, &a.alice, &file.document_id, file.stanza())
+            .await;
+        assert_eq!(resp.status(), 200, "{base}");
+    }
+    let mut misses = Vec::new();
+    for base in &bases {
+        misses.push(cache_misses(&a.http, base).await);
+    }
+    // A second unwrap is a cache hit everywhere (the counter does not move).
+    for (base, before) in bases.iter().zip(&misses) {
+        let (resp, _) = a
+            .unwrap_via(base, &a.alice, &file.document_id, file.stanza())
+            .await;
+        assert_eq!(resp.status(), 200);
+        assert_eq!(cache_misses(&a.http, base).await, *before, "{base}: cached");
+    }
+
+    // Revoked through the in-process server: once that answered, no process
+    // unwraps with the key.
+    let resp = a
+        .post_as(
+            &a.admin,
+            &format!("/v1/admin/keys/{key}/revoke"),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    for base in &bases {
+        let (resp, _) = a
+            .unwrap_via(base, &a.alice, &file.document_id, file.stanza())
+            .await;
+        assert_error(resp, 403, "key_revoked").await;
+    }
+    // And each process dropped the private key: with the key put back by
+    // hand, its next unwrap has to ask the KMS again (a cache miss). (The
+    // notification takes milliseconds; 200 ms leave room on a busy machine.)
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    a.db.execute(
+        "UPDATE encryption_keys SET status = 'active' WHERE id = $1",
+        &[&(key as i32)],
+    )
+    .await
+    .unwrap();
+    for (base, before) in bases.iter().zip(&misses) {
+        let (resp, _) = a
+            .unwrap_via(base, &a.alice, &file.document_id, file.stanza())
+            .await;
+        assert_eq!(resp.status(), 200);
+        assert_eq!(
+            cache_misses(&a.http, base).await,
+            before + 1,
+            "{base}: the revoked key was still cached"
+        );
+    }
+}

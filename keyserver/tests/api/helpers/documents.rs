@@ -89,16 +89,33 @@ impl TestApp {
         document_id: &DocumentId,
         stanza: &Stanza,
     ) -> (reqwest::Response, SecretKey) {
+        self.unwrap_via(&self.address, token, document_id, stanza)
+            .await
+    }
+
+    /// As [`TestApp::unwrap`], through the server at `base` (another
+    /// process on the same database).
+    pub async fn unwrap_via(
+        &self,
+        base: &str,
+        token: &str,
+        document_id: &DocumentId,
+        stanza: &Stanza,
+    ) -> (reqwest::Response, SecretKey) {
         let eph = SecretKey::generate(&mut rng());
         let body = json!({
             "stanza": STANDARD.encode(stanza.to_bytes()),
             "ephemeral_public_key": STANDARD.encode(eph.public_key().to_bytes()),
         });
-        (
-            self.unwrap_raw(token, &document_id.to_string(), &body)
-                .await,
-            eph,
-        )
+        let resp = self
+            .http
+            .post(format!("{base}/v1/documents/{document_id}/unwrap"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        (resp, eph)
     }
 
     /// Sum of all usage counts.
