@@ -31,6 +31,10 @@ pub const LAG_SECS: i32 = 30;
 
 /// Rows chained per pass at most (the rest wait for the next pass).
 const BATCH: i64 = 20_000;
+/// Rows read per query of a pass.
+const PAGE: i64 = 5_000;
+/// Rows a pass looks at, at most (bounds a pass over a flood of forged rows).
+const MAX_EXAMINED: i64 = 200_000;
 
 /// The latest checkpoint: position, chain head, low watermark; the start of
 /// the chain when there is none.
@@ -113,26 +117,37 @@ pub async fn seal_in(tx: &impl GenericClient, key: &AuditKey) -> Result<Pass, Db
          WHERE a.id > $1 AND NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.log_id = a.id)
          ORDER BY a.id LIMIT $2"
     );
-    let rows = tx.query(&sql, &[&watermark, &BATCH]).await?;
     let mut pass = Pass::default();
     let mut first_unsealed = 0;
     let (mut ids, mut positions, mut digests, mut chains) = (vec![], vec![], vec![], vec![]);
-    for r in &rows {
-        let row = LogRow::from_row(r, 0);
-        if !sealed_by_server(key, &row, legacy) {
-            if pass.unsealed == 0 {
-                first_unsealed = row.id;
+    // Page by page, so rows without a valid seal (which stay unchained)
+    // cannot fill every pass and hold back the rows after them.
+    let (mut after, mut examined, mut exhausted) = (watermark, 0i64, false);
+    while (ids.len() as i64) < BATCH && examined < MAX_EXAMINED {
+        let rows = tx.query(&sql, &[&after, &PAGE]).await?;
+        for r in &rows {
+            let row = LogRow::from_row(r, 0);
+            after = row.id;
+            if !sealed_by_server(key, &row, legacy) {
+                if pass.unsealed == 0 {
+                    first_unsealed = row.id;
+                }
+                pass.unsealed += 1;
+                continue;
             }
-            pass.unsealed += 1;
-            continue;
+            let d = digest(&row);
+            chain = chain_step(&chain, &d);
+            position += 1;
+            ids.push(row.id);
+            positions.push(position);
+            digests.push(d.to_vec());
+            chains.push(chain.to_vec());
         }
-        let d = digest(&row);
-        chain = chain_step(&chain, &d);
-        position += 1;
-        ids.push(row.id);
-        positions.push(position);
-        digests.push(d.to_vec());
-        chains.push(chain.to_vec());
+        examined += rows.len() as i64;
+        if (rows.len() as i64) < PAGE {
+            exhausted = true;
+            break;
+        }
     }
     pass.chained = ids.len() as u64;
     if pass.unsealed > 0 {
@@ -151,16 +166,12 @@ pub async fn seal_in(tx: &impl GenericClient, key: &AuditKey) -> Result<Pass, Db
         )
         .await?;
     }
-    // The watermark: every visible row above the old one is now chained or
-    // was found unsealed (but for those beyond a full batch). It moves up to
+    // The watermark: every visible row above the old one up to `cap` is now
+    // chained or was found unsealed. It moves up to
     // the highest id whose transaction started more than twice the lag ago:
     // any row with a lower id was allocated before that one, so its
     // transaction (shorter than the lag) has ended and it is visible now.
-    let cap = if rows.len() as i64 == BATCH {
-        rows.last().map_or(watermark, |r| r.get(0))
-    } else {
-        i64::MAX
-    };
+    let cap = if exhausted { i64::MAX } else { after };
     let top: Option<i64> = tx
         .query_one(
             "SELECT max(id) FROM access_logs WHERE id > $1 AND id <= $2

@@ -230,3 +230,30 @@ async fn a_rewritten_chain_or_a_swapped_signing_key_does_not_verify() {
     assert!(kinds.contains(&"signing_key_replaced"), "{v}");
     assert!(kinds.contains(&"bad_signature"), "{v}");
 }
+
+#[tokio::test]
+async fn a_flood_of_forged_rows_does_not_hold_back_the_chain() {
+    let app = quiet_sealer().await;
+    // More forged rows than one pass chains, before a genuine one.
+    app.db
+        .batch_execute(
+            "INSERT INTO access_logs (access_type, user_id, outcome)
+             SELECT 'decrypt', '2', 'allowed' FROM generate_series(1, 25000)",
+        )
+        .await
+        .unwrap();
+    app.encrypt(&app.alice, b"genuine").await;
+    let genuine = app.count("SELECT max(id) FROM access_logs").await;
+    seal(&app).await;
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM audit_chain WHERE log_id = {genuine}"
+        ))
+        .await,
+        1,
+        "the genuine row after the forged ones was chained in the same pass"
+    );
+    let v = verify(&app).await;
+    assert_eq!(v["first_problem"]["kind"], "inserted_out_of_band", "{v}");
+    assert_eq!(v["rows_chained"], 1, "{v}");
+}
