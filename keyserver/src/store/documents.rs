@@ -10,6 +10,7 @@ use std::net::IpAddr;
 
 use deadpool_postgres::GenericClient;
 use serde::Serialize;
+use tokio_postgres::error::SqlState;
 use utoipa::ToSchema;
 
 use super::keys::{KeyStatus, take_least_used_key};
@@ -293,12 +294,18 @@ pub async fn register(db: &DbPool, r: &Registration<'_>) -> Result<Option<Acquir
         CREATE_DOCUMENT_WAIT_SQL,
     ] {
         let stmt = client.prepare_cached(sql).await?;
-        let rows = client
-            .query(
-                &stmt,
-                &[&doc, &r.owner_id, &user, &r.ip, &r.user_agent, &r.seal],
-            )
-            .await?;
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
+            [&doc, &r.owner_id, &user, &r.ip, &r.user_agent, &r.seal];
+        let rows = match client.query(&stmt, &params).await {
+            // A waiting registration can be chosen as the victim of a
+            // deadlock with a rotation or a refill that holds its key; the
+            // statement did nothing, so it is simply tried again.
+            Err(e) if e.code() == Some(&SqlState::T_R_DEADLOCK_DETECTED) => {
+                tracing::warn!("document registration was a deadlock victim; trying again");
+                client.query(&stmt, &params).await?
+            }
+            other => other?,
+        };
         if let Some(row) = rows.first() {
             return Ok(Some(AcquiredKey {
                 id: KeyId::from_db(row.get(0)),
