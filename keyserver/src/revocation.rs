@@ -20,7 +20,7 @@ use deadpool_postgres::GenericClient;
 use futures_util::StreamExt;
 use tokio_postgres::{AsyncMessage, NoTls};
 
-use crate::db::DbError;
+use crate::db::{self, DbError};
 use crate::domain::KeyId;
 use crate::state::AppState;
 
@@ -66,9 +66,11 @@ pub async fn start_listener(state: web::Data<AppState>) {
 async fn listen(
     state: &AppState,
     ready: &mut Option<tokio::sync::oneshot::Sender<()>>,
-) -> Result<(), tokio_postgres::Error> {
-    let (client, mut connection) =
-        tokio_postgres::connect(&state.settings.database_url, NoTls).await?;
+) -> Result<(), DbError> {
+    // The server's own connection settings (UTC, application name, timeout).
+    let (client, mut connection) = db::pg_config(&state.settings.database_url)?
+        .connect(NoTls)
+        .await?;
     let (sender, mut payloads) = tokio::sync::mpsc::unbounded_channel::<String>();
     let driver = tokio::spawn(async move {
         let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
@@ -101,5 +103,6 @@ async fn listen(
         }
     }
     drop(client);
-    driver.await.unwrap_or(Ok(()))
+    driver.await.unwrap_or(Ok(()))?;
+    Ok(())
 }

@@ -57,6 +57,20 @@ pub fn choose_stanza<'a>(
     }
 }
 
+/// Opens `stanza` of `header` with `key` and checks the header MAC with the
+/// file key: the header MAC proves the header is the one sealed with this
+/// file key, so a header with other stanzas added or changed is refused
+/// (FORMAT.md M1). `Ok(None)`: it does not open or does not verify.
+pub async fn open_header(
+    state: &AppState,
+    key: &DocumentKey,
+    stanza: &Stanza,
+    header: &Header,
+) -> Result<Option<FileKey>, ApiError> {
+    let file_key = state.open_stanza(key, stanza, &header.document_id).await?;
+    Ok(file_key.filter(|k| pqfile_core::header::verify_mac(header, k)))
+}
+
 /// The key ids of `header`'s ML-KEM-768 stanzas: a rewrap seals to a key
 /// none of them is for (S6: one stanza per key).
 pub fn key_ids(header: &Header) -> Vec<i32> {
@@ -176,12 +190,9 @@ async fn rewrap_stored(state: &AppState, doc: &str) -> Result<&'static str, ApiE
     {
         return Ok("no_usable_stanza");
     }
-    let Some(file_key) = state.open_stanza(key, old_stanza, &document_id).await? else {
+    let Some(file_key) = open_header(state, key, old_stanza, &header).await? else {
         return Ok("does_not_open");
     };
-    if !pqfile_core::header::verify_mac(&header, &file_key) {
-        return Ok("does_not_open");
-    }
     rotations::lock_open_from(&tx, locked.key_id).await?;
     let Some((new, public_b64)) = keys::take_for_rewrap(&tx, &key_ids(&header)).await? else {
         state.refill.notify_one();

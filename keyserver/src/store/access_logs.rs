@@ -62,17 +62,12 @@ impl<'a> Row<'a> {
 
 /// Inserts `e` on a pipelined connection (one statement per request).
 pub async fn insert(db: &Pipelined, e: &Entry<'_>) -> Result<(), DbError> {
-    let client = db.conn().await?;
-    let stmt = client.prepare_cached(INSERT_SQL).await?;
     let outcome = if e.refusal.is_some() {
         "refused"
     } else {
         "allowed"
     };
-    client
-        .execute(&stmt, &Row::new(e, outcome, e.refusal).params())
-        .await?;
-    Ok(())
+    insert_with(db, e, outcome, e.refusal).await
 }
 
 /// Inserts `e` with this outcome and reason on a pipelined connection.

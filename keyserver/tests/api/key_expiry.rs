@@ -7,17 +7,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-async fn metrics(app: &TestApp) -> String {
-    app.http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn rotation_sets_a_grace_period_rewraps_stored_copies_and_then_the_key_expires() {
     let app = spawn_app_with(Options {

@@ -127,15 +127,7 @@ async fn stats_answer_every_monitoring_question_with_real_numbers() {
 
     // Prometheus: pool by status, unwraps, refusals, KMS latency.
     app.admin_post("/v1/admin/maintenance", &json!({})).await;
-    let m = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = metrics(&app).await;
     for needle in [
         "pqfile_pool_keys{status=\"active\"} 3",
         "pqfile_pool_keys{status=\"rotation_queued\"} 1",

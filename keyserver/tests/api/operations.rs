@@ -31,15 +31,7 @@ async fn health_readiness_metrics_and_openapi() {
     assert_eq!(resp.status(), 200);
     let (resp, _) = app.unwrap(&app.bob, &file.document_id, file.stanza()).await;
     assert_eq!(resp.status(), 403);
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&app).await;
     assert!(
         metrics.contains("pqfile_documents_created_total 1"),
         "{metrics}"

@@ -119,15 +119,7 @@ async fn rewrap_refusals_are_refused_and_audited() {
     .await;
 
     // Nothing changed for the refused ones; metrics count them.
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&app).await;
     assert!(
         metrics.contains("pqfile_rewraps_total{outcome=\"forbidden\"} 1"),
         "{metrics}"

@@ -15,7 +15,7 @@ use crate::authorize::{self, Attempt, Rule};
 use crate::content;
 use crate::domain::{AuthenticatedUser, Role};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
-use crate::rewrap::{Choice, choose_stanza, key_ids, reseal};
+use crate::rewrap::{Choice, choose_stanza, key_ids, open_header, reseal};
 use crate::state::AppState;
 use crate::store::documents::{self, KeyUse};
 use crate::store::{keys, rotations};
@@ -152,16 +152,10 @@ async fn rewrap_inner(
         ApiError::new(ErrorCode::DecryptionFailed)
             .message("the header could not be verified for this document")
     };
-    let Some(file_key) = state.open_stanza(key, old_stanza, &document_id).await? else {
+    let Some(file_key) = open_header(state, key, old_stanza, &header).await? else {
         drop(tx);
         return Err(attempt.refuse(Some(old), not_verified()).await);
     };
-    // The header MAC proves the header is the one sealed with this file key:
-    // a header with other stanzas added or changed is refused (FORMAT.md M1).
-    if !pqfile_core::header::verify_mac(&header, &file_key) {
-        drop(tx);
-        return Err(attempt.refuse(Some(old), not_verified()).await);
-    }
 
     // Rewraps off a key under rotation take turns on its rotation row.
     rotations::lock_open_from(&tx, locked.key_id).await?;

@@ -138,6 +138,18 @@ pub fn ids(v: &Value) -> Vec<i64> {
         .collect()
 }
 
+/// The text of `GET /metrics`.
+pub async fn metrics(app: &TestApp) -> String {
+    app.http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// `PUT /v1/documents/{doc}/content` as `token` with `body`.
 pub fn put(app: &TestApp, token: &str, doc: &str, body: Vec<u8>) -> reqwest::RequestBuilder {
     app.http
