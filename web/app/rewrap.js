@@ -9,6 +9,7 @@
 
 import { rewrapFile } from '../lib/pqfile.js';
 import { formatTime } from '../lib/format.js';
+import { clickDownload } from '../lib/save.js';
 import { describeError } from '../lib/messages.js';
 import { announce, feedback, hide, showError } from './dom.js';
 import { keyServer, signOut } from './session.js';
@@ -24,13 +25,7 @@ let lastUrl = null;
 function download(blob, name) {
   if (lastUrl) URL.revokeObjectURL(lastUrl);
   lastUrl = URL.createObjectURL(blob);
-  const a = document.createElement('a');
-  a.href = lastUrl;
-  a.download = name;
-  a.hidden = true;
-  document.body.append(a);
-  a.click();
-  a.remove();
+  clickDownload(lastUrl, name);
 }
 
 /**

@@ -155,6 +155,21 @@ async function fileSystemSink(handle) {
 let lastBlobUrl = null;
 
 /**
+ * Starts the browser's download of `url` as `name` (a hidden link, clicked).
+ * @param {string} url
+ * @param {string} name
+ */
+export function clickDownload(url, name) {
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
+
+/**
  * @param {string} name
  * @returns {Sink}
  */
@@ -172,13 +187,7 @@ function blobSink(name) {
       parts = [];
       if (lastBlobUrl) URL.revokeObjectURL(lastBlobUrl);
       lastBlobUrl = URL.createObjectURL(blob);
-      const a = document.createElement('a');
-      a.href = lastBlobUrl;
-      a.download = name;
-      a.hidden = true;
-      document.body.append(a);
-      a.click();
-      a.remove();
+      clickDownload(lastBlobUrl, name);
       return { url: lastBlobUrl };
     },
     async abort() {

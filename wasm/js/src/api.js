@@ -31,10 +31,11 @@ export { encapsulate, hasWebCryptoKem } from './kem.js';
 export { hasWebCrypto, chunkNonce } from './stream.js';
 
 /**
+ * `parts` joined into one array of `total` bytes.
  * @param {Uint8Array[]} parts
  * @param {number} total
  */
-function concat(parts, total) {
+export function concat(parts, total) {
   const out = new Uint8Array(total);
   let off = 0;
   for (const p of parts) {

@@ -6,6 +6,7 @@
 // chunk), so memory stays bounded whatever the file's size. The old file
 // keeps decrypting until its key expires: a rewrap strands no other copy.
 
+import { concat } from './api.js';
 import { init } from './backend.js';
 import { ClientErrorCode, KeyServerError } from './errors.js';
 import { call, streamConstants } from './stream.js';
@@ -19,20 +20,6 @@ import { call, streamConstants } from './stream.js';
  * @template T
  * @typedef {{ file: T, documentId: string, keyId: number, replacedKeyId: number, header: Uint8Array }} RewrappedFile
  */
-
-/**
- * @param {Uint8Array[]} parts
- * @param {number} total
- */
-function concat(parts, total) {
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
 
 /**
  * @param {unknown} value
