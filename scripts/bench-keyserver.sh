@@ -5,7 +5,10 @@
 #   scripts/bench-keyserver.sh [SECONDS_PER_RUN=10] [ROUNDS=3] [CONNECTIONS=32]
 #
 # BENCH_BIN=path runs another key-server build (e.g. an older revision built
-# into a second target dir) for side-by-side comparisons.
+# into a second target dir) for side-by-side comparisons. BENCH_PARTS=1
+# instead runs pgbench alone over keyserver/benches/wrk/unwrap-parts/*.sql
+# (the unwrap SQL with and without each issue 11 part), ROUNDS rounds
+# alternating the variants.
 #
 # Starts a throwaway PostgreSQL and the key server (local KMS, pool of 100)
 # through scripts/lib/stack.sh, and stops both on exit. Prints a Markdown
@@ -72,6 +75,20 @@ run_pgbench() { # sql file -> "tps avg_latency_ms"
 wrk -t2 -c"$CONNS" -d2s -s keyserver/benches/wrk/acquire.lua "$URL/v1/documents" >/dev/null
 wrk -t2 -c"$CONNS" -d2s -s keyserver/benches/wrk/unwrap.lua "$URL/v1/documents/$DOC/unwrap" >/dev/null
 
+if [ "${BENCH_PARTS:-}" = 1 ]; then
+  SEAL="\\x$(printf 'ab%.0s' $(seq 48))"
+  echo "| round | variant | pgbench tps |"
+  echo "|---|---|---:|"
+  for r in $(seq 1 "$ROUNDS"); do
+    for f in keyserver/benches/wrk/unwrap-parts/*.sql; do
+      out=$(pgbench -n -M prepared -c "$CONNS" -j 2 -T "$DUR" -h 127.0.0.1 -p "$PGPORT" -U postgres \
+            -D hash="$HASH" -D uid="$UID_" -D doc="$DOC" -D kid="$KID" -D seal="$SEAL" -f "$f" pqfile_db 2>&1)
+      grep -q "number of failed transactions: 0" <<<"$out" || { log "pgbench failed on $f:"; echo "$out" >&2; exit 1; }
+      echo "| $r | $(basename "$f" .sql) | $(awk '/^tps = / {print $3}' <<<"$out") |"
+    done
+  done
+  exit 0
+fi
 div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", a / b }'; }
 sum() { printf '%s\n' "$@" | awk '{ s += $1 } END { printf "%.4f", s }'; }
 declare -a A_WRK A_PG U_WRK U_PG

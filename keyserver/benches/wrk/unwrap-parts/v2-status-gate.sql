@@ -1,0 +1,5 @@
+-- Part of the unwrap SQL cost breakdown (BENCHMARKS.md, "Issue 11"): v2-status-gate.sql.
+-- Run by BENCH_PARTS=1 scripts/bench-keyserver.sh; v4 is today's unwrap.sql.
+SELECT u.id, u.name, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = :hash AND t.revoked_at IS NULL;
+SELECT d.owner_id, d.key_id, k.status, k.private_key, k.kms_key_id, k.kms_key_arn, EXISTS (SELECT 1 FROM document_grants g WHERE g.document_id = d.id AND g.user_id = :uid), d.content_size FROM documents d JOIN encryption_keys k ON k.id = d.key_id WHERE d.id = :doc;
+INSERT INTO access_logs (document_id, access_type, user_id, ip_address, user_agent, key_id, outcome, reason) SELECT :doc::text, 'decrypt'::text, :uid::text, '127.0.0.1'::inet, 'pgbench'::text, :kid::int4, 'allowed'::text, NULL::text WHERE EXISTS (SELECT 1 FROM encryption_keys k WHERE k.id = :kid::int4 AND COALESCE(k.status, 'active') IN ('active', 'rotation_queued') AND (k.expires_at IS NULL OR k.expires_at > CURRENT_TIMESTAMP));
