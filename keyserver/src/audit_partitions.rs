@@ -1,12 +1,15 @@
-//! The monthly partitions of `access_logs` (migration V10): created ahead of
-//! time, dropped whole by retention. Both run as the owner role; the runtime
-//! role can neither create nor drop tables.
+//! The monthly partitions of the audit log (migration V11): `access_logs`
+//! by `timestamp` and `audit_chain` by `logged_at` (the timestamp of the row
+//! an entry chains), month by month under the same names
+//! (`access_logs_2026_12`, `audit_chain_2026_12`), so that one month of rows
+//! and its chain entries are dropped together by retention
+//! (`audit_chain::retention`). Creating and dropping tables is the owner's
+//! work: the runtime role can do neither.
 //!
-//! A row is stored in the partition of its `timestamp`'s month, or in
-//! `access_logs_default` when that month has no partition (an insert never
-//! fails for want of one). Creating a month moves any rows the default
-//! partition already holds for it, in the same transaction, so nothing is
-//! lost or duplicated.
+//! A row whose month has no partition lands in the table's DEFAULT
+//! partition (an insert never fails for want of one). Creating a month moves
+//! the rows the default partition already holds for it, in the same
+//! transaction, so nothing is lost or duplicated.
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use deadpool_postgres::GenericClient;
@@ -16,14 +19,54 @@ use crate::db::DbError;
 /// Months kept created ahead of the current one.
 pub const MONTHS_AHEAD: u32 = 3;
 
-/// The partition that catches rows outside every month.
-pub const DEFAULT_PARTITION: &str = "access_logs_default";
+/// Arbitrary constant naming the lock under which partitions are created.
+const PARTITION_LOCK: i64 = 0x7071_6669_6c65_0006;
 
-/// One monthly partition.
+/// A partitioned table of the audit log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Table {
+    /// `access_logs`, by `timestamp`.
+    AccessLogs,
+    /// `audit_chain`, by `logged_at`.
+    AuditChain,
+}
+
+impl Table {
+    /// Both, in the order they are created and dropped.
+    pub const ALL: [Table; 2] = [Table::AccessLogs, Table::AuditChain];
+
+    /// The parent table's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::AccessLogs => "access_logs",
+            Table::AuditChain => "audit_chain",
+        }
+    }
+
+    /// The partition key column.
+    pub fn key(self) -> &'static str {
+        match self {
+            Table::AccessLogs => "timestamp",
+            Table::AuditChain => "logged_at",
+        }
+    }
+
+    /// The partition that catches rows outside every month.
+    pub fn default_partition(self) -> String {
+        format!("{}_default", self.name())
+    }
+
+    /// The partition of `month`.
+    pub fn partition(self, month: &Month) -> String {
+        format!("{}_{}", self.name(), month.suffix)
+    }
+}
+
+/// One calendar month (UTC, like every `TIMESTAMP` the server writes).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Partition {
-    /// Table name, `access_logs_YYYY_MM`.
-    pub name: String,
+pub struct Month {
+    /// `YYYY_MM`.
+    pub suffix: String,
     /// First instant it holds.
     pub from: NaiveDateTime,
     /// First instant it no longer holds.
@@ -43,34 +86,37 @@ fn next_month(d: NaiveDate) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, 1).expect("first of a month exists")
 }
 
-/// The partition of the month starting at `first`.
-fn month(first: NaiveDate) -> Partition {
+/// The month starting at `first`.
+fn month(first: NaiveDate) -> Month {
     let midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).expect("midnight exists");
-    Partition {
-        name: format!("access_logs_{:04}_{:02}", first.year(), first.month()),
+    Month {
+        suffix: format!("{:04}_{:02}", first.year(), first.month()),
         from: midnight(first),
         to: midnight(next_month(first)),
     }
 }
 
-/// The monthly partitions that exist, oldest first.
-pub async fn list(db: &impl GenericClient) -> Result<Vec<Partition>, DbError> {
+/// The monthly partitions of `table` that exist, oldest first (the default
+/// partition is not among them).
+pub async fn list(db: &impl GenericClient, table: Table) -> Result<Vec<Month>, DbError> {
     let rows = db
         .query(
-            "SELECT c.relname,
-                    (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \\(''([^'']+)''\\) TO \\(''([^'']+)''\\)'))[1]::timestamp,
-                    (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \\(''([^'']+)''\\) TO \\(''([^'']+)''\\)'))[2]::timestamp
-             FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-             WHERE i.inhparent = 'access_logs'::regclass AND c.relname <> $1
+            "SELECT c.relname, b.m[1]::timestamp, b.m[2]::timestamp
+             FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid,
+                  LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid),
+                      'FROM \\(''([^'']+)''\\) TO \\(''([^'']+)''\\)') AS b(m)
+             WHERE i.inhparent = $1::text::regclass
              ORDER BY 2",
-            &[&DEFAULT_PARTITION],
+            &[&table.name()],
         )
         .await?;
+    let prefix = format!("{}_", table.name());
     Ok(rows
         .iter()
         .filter_map(|r| {
-            Some(Partition {
-                name: r.get(0),
+            let name: String = r.get(0);
+            Some(Month {
+                suffix: name.strip_prefix(&prefix)?.to_owned(),
                 from: r.get::<_, Option<NaiveDateTime>>(1)?,
                 to: r.get::<_, Option<NaiveDateTime>>(2)?,
             })
@@ -78,85 +124,88 @@ pub async fn list(db: &impl GenericClient) -> Result<Vec<Partition>, DbError> {
         .collect())
 }
 
-/// Creates the partitions of the months from `now`'s to [`MONTHS_AHEAD`]
-/// later that do not exist yet, moving rows the default partition holds for
-/// them. Returns the names created. Run it in a transaction.
-pub async fn ensure_ahead(
+/// Creates, in both tables, the partitions of the months from the current
+/// one to [`MONTHS_AHEAD`] later that do not exist yet, moving the rows the
+/// default partitions hold for them (one process at a time). Returns the
+/// partitions created. Run it in a transaction, as the owner.
+pub async fn ensure_ahead(tx: &impl GenericClient) -> Result<Vec<String>, DbError> {
+    let now: NaiveDateTime = tx
+        .query_one("SELECT CURRENT_TIMESTAMP::timestamp", &[])
+        .await?
+        .get(0);
+    ensure_months(tx, now.date(), MONTHS_AHEAD).await
+}
+
+/// Creates, in both tables, the partitions of the month of `first` and the
+/// `more` months after it that do not exist yet, moving the rows the
+/// default partitions hold for them. Returns the partitions created.
+pub async fn ensure_months(
     tx: &impl GenericClient,
-    now: NaiveDateTime,
+    first: NaiveDate,
+    more: u32,
 ) -> Result<Vec<String>, DbError> {
-    let existing = list(tx).await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PARTITION_LOCK])
+        .await?;
     let mut created = Vec::new();
-    let mut first = month_start(now.date());
-    for _ in 0..=MONTHS_AHEAD {
-        let p = month(first);
-        if !existing.iter().any(|e| e.from < p.to && p.from < e.to) {
-            create(tx, &p).await?;
-            created.push(p.name);
+    for table in Table::ALL {
+        let existing = list(tx, table).await?;
+        let mut start = month_start(first);
+        for _ in 0..=more {
+            let m = month(start);
+            if !existing.iter().any(|e| e.from < m.to && m.from < e.to) {
+                create(tx, table, &m).await?;
+                created.push(table.partition(&m));
+            }
+            start = next_month(start);
         }
-        first = next_month(first);
     }
     Ok(created)
 }
 
-async fn create(tx: &impl GenericClient, p: &Partition) -> Result<(), DbError> {
+async fn create(tx: &impl GenericClient, table: Table, m: &Month) -> Result<(), DbError> {
     // Built detached, filled from the default partition, then attached: the
     // attach checks that the default partition holds nothing of this month.
+    // Names and bounds come from `month`, never from a request.
     tx.batch_execute(&format!(
-        "CREATE TABLE {name} (LIKE access_logs INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
+        "CREATE TABLE {part} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
          WITH moved AS (
-             DELETE FROM {DEFAULT_PARTITION}
-             WHERE timestamp >= '{from}' AND timestamp < '{to}' RETURNING *)
-         INSERT INTO {name} SELECT * FROM moved;
-         ALTER TABLE access_logs ATTACH PARTITION {name} FOR VALUES FROM ('{from}') TO ('{to}');",
-        name = p.name,
-        from = p.from,
-        to = p.to,
+             DELETE FROM {default} WHERE {key} >= '{from}' AND {key} < '{to}' RETURNING *)
+         INSERT INTO {part} SELECT * FROM moved;
+         ALTER TABLE {parent} ATTACH PARTITION {part} FOR VALUES FROM ('{from}') TO ('{to}');",
+        part = table.partition(m),
+        parent = table.name(),
+        default = table.default_partition(),
+        key = table.key(),
+        from = m.from,
+        to = m.to,
     ))
     .await?;
-    tracing::info!(partition = %p.name, "access-log partition created");
+    tracing::info!(partition = %table.partition(m), "audit-log partition created");
     Ok(())
 }
 
-/// What dropping old partitions removed.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Dropped {
-    /// Partitions dropped, oldest first.
-    pub partitions: Vec<String>,
-    /// Rows they held, plus rows deleted from the default partition.
-    pub rows: u64,
+/// Detaches `month`'s partition of `table` (its rows leave the table; the
+/// detached table keeps them until [`drop_detached`]).
+pub async fn detach(tx: &impl GenericClient, table: Table, month: &Month) -> Result<(), DbError> {
+    tx.batch_execute(&format!(
+        "ALTER TABLE {} DETACH PARTITION {}",
+        table.name(),
+        table.partition(month)
+    ))
+    .await?;
+    Ok(())
 }
 
-/// Removes every row older than `cutoff` that sits in a partition wholly
-/// before it (dropped) or in the default partition (deleted). Rows of the
-/// month `cutoff` falls in stay until that whole month is past the cutoff:
-/// retention's granularity is one month. Run it in a transaction, after
-/// the retention has been recorded.
-pub async fn drop_before(
+/// Drops a partition [`detach`]ed before.
+pub async fn drop_detached(
     tx: &impl GenericClient,
-    cutoff: NaiveDateTime,
-) -> Result<Dropped, DbError> {
-    let mut out = Dropped::default();
-    for p in list(tx).await?.into_iter().filter(|p| p.to <= cutoff) {
-        let n: i64 = tx
-            .query_one(&format!("SELECT count(*) FROM {}", p.name), &[])
-            .await?
-            .get(0);
-        tx.batch_execute(&format!(
-            "ALTER TABLE access_logs DETACH PARTITION {name}; DROP TABLE {name};",
-            name = p.name
-        ))
+    table: Table,
+    month: &Month,
+) -> Result<(), DbError> {
+    tx.batch_execute(&format!("DROP TABLE {}", table.partition(month)))
         .await?;
-        out.rows += u64::try_from(n).unwrap_or(0);
-        out.partitions.push(p.name);
-    }
-    out.rows += tx
-        .execute(
-            &format!("DELETE FROM {DEFAULT_PARTITION} WHERE timestamp < $1"),
-            &[&cutoff],
-        )
-        .await?;
-    Ok(out)
+    tracing::info!(partition = %table.partition(month), "audit-log partition dropped");
+    Ok(())
 }
 
 #[cfg(test)]
@@ -166,9 +215,10 @@ mod tests {
     #[test]
     fn months_are_named_and_bounded_by_their_first_days() {
         let d = NaiveDate::from_ymd_opt(2026, 12, 17).unwrap();
-        let p = month(month_start(d));
-        assert_eq!(p.name, "access_logs_2026_12");
-        assert_eq!(p.from.to_string(), "2026-12-01 00:00:00");
-        assert_eq!(p.to.to_string(), "2027-01-01 00:00:00");
+        let m = month(month_start(d));
+        assert_eq!(Table::AccessLogs.partition(&m), "access_logs_2026_12");
+        assert_eq!(Table::AuditChain.partition(&m), "audit_chain_2026_12");
+        assert_eq!(m.from.to_string(), "2026-12-01 00:00:00");
+        assert_eq!(m.to.to_string(), "2027-01-01 00:00:00");
     }
 }

@@ -76,6 +76,18 @@ pub async fn owner_connection(url: &str) -> Result<deadpool_postgres::Object, Db
     Ok(connect(url, 1)?.get().await?)
 }
 
+/// Creates the audit log's partitions of this month and the next ones
+/// (`audit_partitions`), in `client`, an owner's connection.
+/// Returns the partitions created.
+pub async fn ensure_partitions(
+    client: &mut deadpool_postgres::Object,
+) -> Result<Vec<String>, DbError> {
+    let tx = client.transaction().await?;
+    let created = crate::audit_partitions::ensure_ahead(&tx).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
 /// Applies pending migrations as the owner (`owner_url`). Several processes
 /// may start at once: a session advisory lock makes them take turns.
 pub async fn migrate(owner_url: &str) -> Result<(), DbError> {
@@ -83,9 +95,13 @@ pub async fn migrate(owner_url: &str) -> Result<(), DbError> {
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
         .await?;
-    let result = embedded::migrations::runner()
+    let result = match embedded::migrations::runner()
         .run_async(&mut **client)
-        .await;
+        .await
+    {
+        Ok(report) => ensure_partitions(&mut client).await.map(|_| report),
+        Err(e) => Err(e.into()),
+    };
     client
         .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
         .await?;

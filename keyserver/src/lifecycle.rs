@@ -188,7 +188,7 @@ pub async fn apply_retention(
     key: Option<&AuditKey>,
     days: u32,
     by: &RetentionBy<'_>,
-) -> Result<u64, FillError> {
+) -> Result<retention::Retained, FillError> {
     let key = key.ok_or_else(|| {
         KmsError::Unavailable(
             "the audit key is not loaded, so retention cannot sign its cut".into(),
@@ -210,7 +210,7 @@ pub async fn apply_retention(
     };
     let done = retention::apply(&tx, key, days, write_row).await?;
     tx.commit().await?;
-    Ok(done.deleted)
+    Ok(done)
 }
 
 /// Open rotations that are stalled (`store::rotations::STALLED_SQL`).
@@ -234,8 +234,12 @@ pub struct MaintenanceReport {
     pub rotations: RotationProgress,
     /// Keys generated to refill the pool.
     pub keys_generated: u32,
+    /// Audit-log partitions created ahead (`audit_partitions`).
+    pub partitions_created: Vec<String>,
     /// Access-log rows deleted by retention.
     pub access_logs_deleted: u64,
+    /// Audit-log partitions retention dropped (whole months).
+    pub partitions_dropped: Vec<String>,
     /// The seed's "key statistics" after the run: keys per status, usage of
     /// active keys.
     pub key_statistics: KeyStatistics,
@@ -283,7 +287,9 @@ pub async fn run_maintenance(
     .await?;
     let rotations = advance_rotations(db).await?;
     let keys_generated = key_pool::fill(db, kms, policy.pool_size, true).await?;
-    let access_logs_deleted = apply_retention(
+    let partitions_created =
+        db::ensure_partitions(&mut db::owner_connection(&policy.owner_url).await?).await?;
+    let retained = apply_retention(
         &policy.owner_url,
         policy.audit_key.as_deref(),
         policy.access_log_retention_days,
@@ -302,7 +308,9 @@ pub async fn run_maintenance(
         rotation,
         rotations,
         keys_generated,
-        access_logs_deleted,
+        partitions_created,
+        access_logs_deleted: retained.deleted,
+        partitions_dropped: retained.partitions_dropped,
         key_statistics,
         unused_keys,
         stalled_rotations,

@@ -1,25 +1,44 @@
-//! Access-log retention that keeps the log verifiable (issue 11). Rows are
-//! deleted only as a prefix of the chain: up to the last chain position
-//! before the first row that is younger than the cut-off. The cut is
-//! recorded first, in `audit_retention`, signed with the audit key (the
-//! position, the chain value there, the cut-off), together with an audit row
-//! saying what is deleted, in the transaction that deletes: if the record
-//! cannot be written nothing is deleted. Verification then accepts missing
-//! rows at or below a signed cut, and only there.
+//! Access-log retention that keeps the log verifiable (issue 11), by
+//! dropping whole months (`audit_partitions`).
 //!
-//! Runs as the owner (the server's own role may not delete audit rows),
-//! under the sealer's lock, after a sealer pass (so every sealed row old
-//! enough is chained and can go). Rows that are not in the chain (no valid
-//! seal: written out of band) are never deleted by retention: they stay for
-//! someone to look at.
+//! Rows are removed only as a prefix of the chain, and only whole months of
+//! them: the *boundary* is the cut-off, or the start of the month partition
+//! the cut-off falls in, so the rows of a month go when the whole month is
+//! older than the retention (rows are kept up to a month longer than asked,
+//! never shorter). The *cut* is the last chain position before the first
+//! entry at or after the boundary. Every chain entry up to the cut is
+//! removed with its row: the partitions of the months before the boundary
+//! are dropped; what the default partitions hold up to the cut is deleted
+//! row by row (rows of months that had no partition: few). Rows of a dropped
+//! month that must stay (chained after the cut, or never chained: written
+//! out of band, left for someone to look at) are moved to the default
+//! partitions first.
+//!
+//! The cut is recorded before anything is removed, in `audit_retention`,
+//! signed with the audit key (the position, the chain value there, the
+//! cut-off), together with an audit row saying what goes, in the transaction
+//! that removes: if the record cannot be written nothing is removed.
+//! Verification then starts the chain from the signed value at the cut.
+//!
+//! Runs as the owner (the server's role may neither delete rows nor drop
+//! tables), under the sealer's lock, after a sealer pass. Detaching a
+//! partition locks the whole table against inserts until the transaction
+//! commits, so everything slow happens before the first detach, and the
+//! detach gives up after [`LOCK_TIMEOUT`] rather than queue every audited
+//! request behind a long transaction.
 
+use chrono::NaiveDateTime;
 use deadpool_postgres::GenericClient;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::key::AuditKey;
 use super::sealer;
+use crate::audit_partitions::{self, Month, Table};
 use crate::db::DbError;
+
+/// How long a detach may wait for the table's lock.
+pub const LOCK_TIMEOUT: &str = "5s";
 
 /// What a retention run did.
 #[derive(Debug, Default, Serialize, ToSchema)]
@@ -28,6 +47,8 @@ pub struct Retained {
     pub deleted: u64,
     /// The chain position up to which rows may now be missing.
     pub cut_position: i64,
+    /// Partitions dropped (both tables), oldest first.
+    pub partitions_dropped: Vec<String>,
 }
 
 /// The message a retention record signs.
@@ -39,10 +60,69 @@ pub fn message(cut_position: i64, chain: &[u8], cutoff: &str) -> Vec<u8> {
     m
 }
 
-/// Deletes the chained rows older than `days` days (as a prefix of the
-/// chain, see the module comment) in `tx`, an owner's transaction, after
-/// recording the cut and writing `audit` (the run's own audit row, sealed)
-/// in it. The caller commits.
+/// Where a retention run cuts.
+struct Plan {
+    cutoff: String,
+    months: Vec<Month>,
+    previous: i64,
+    cut: i64,
+}
+
+/// The boundary (see the module comment) and the cut for `days`.
+async fn plan(tx: &impl GenericClient, days: i32) -> Result<Plan, DbError> {
+    let row = tx
+        .query_one(
+            "SELECT t::text, t FROM (SELECT (CURRENT_TIMESTAMP - make_interval(days => $1))::timestamp AS t) c",
+            &[&days],
+        )
+        .await?;
+    let (cutoff, at): (String, NaiveDateTime) = (row.get(0), row.get(1));
+    let mut boundary = at;
+    for table in Table::ALL {
+        for m in audit_partitions::list(tx, table).await? {
+            if m.from <= at && at < m.to {
+                boundary = boundary.min(m.from);
+            }
+        }
+    }
+    let mut months: Vec<Month> = Vec::new();
+    for table in Table::ALL {
+        for m in audit_partitions::list(tx, table).await? {
+            if m.to <= boundary && !months.contains(&m) {
+                months.push(m);
+            }
+        }
+    }
+    months.sort_by_key(|m| m.from);
+    let previous: i64 = tx
+        .query_one(
+            "SELECT COALESCE(max(cut_position), 0) FROM audit_retention",
+            &[],
+        )
+        .await?
+        .get(0);
+    // min(position) per partition from the boundary on: index scans.
+    let cut: i64 = tx
+        .query_one(
+            "SELECT COALESCE(
+                 (SELECT min(position) - 1 FROM audit_chain WHERE logged_at >= $1),
+                 (SELECT COALESCE(max(position), 0) FROM audit_chain))",
+            &[&boundary],
+        )
+        .await?
+        .get(0);
+    Ok(Plan {
+        cutoff,
+        months,
+        previous,
+        cut: cut.max(previous),
+    })
+}
+
+/// Deletes the chained rows older than `days` days (whole months, as a
+/// prefix of the chain, see the module comment) in `tx`, an owner's
+/// transaction, after recording the cut and writing `audit_row` (the run's
+/// own audit row, sealed) in it. The caller commits.
 pub async fn apply(
     tx: &impl GenericClient,
     key: &AuditKey,
@@ -52,54 +132,85 @@ pub async fn apply(
     let days = i32::try_from(days).unwrap_or(i32::MAX);
     sealer::lock(tx).await?;
     sealer::seal_in(tx, key).await?;
-    let cutoff: String = tx
-        .query_one(
-            "SELECT (CURRENT_TIMESTAMP - make_interval(days => $1))::timestamp::text",
-            &[&days],
-        )
-        .await?
-        .get(0);
-    let previous: i64 = tx
-        .query_one(
-            "SELECT COALESCE(max(cut_position), 0) FROM audit_retention",
-            &[],
-        )
-        .await?
-        .get(0);
-    // The last position before the first chained row at or after the cut-off.
-    let cut: i64 = tx
-        .query_one(
-            "SELECT COALESCE(
-                 (SELECT min(c.position) - 1 FROM audit_chain c JOIN access_logs a ON a.id = c.log_id
-                  WHERE a.timestamp >= $1::text::timestamp),
-                 (SELECT COALESCE(max(position), 0) FROM audit_chain))",
-            &[&cutoff],
-        )
-        .await?
-        .get(0);
-    if cut <= previous {
+    let Plan {
+        cutoff,
+        months,
+        previous,
+        cut,
+    } = plan(tx, days).await?;
+    if cut <= previous && months.is_empty() {
         audit_row(&format!(
             "retention: nothing older than {days} days to delete (chain cut stays at {previous})"
         ))
         .await?;
         return Ok(Retained {
-            deleted: 0,
             cut_position: previous,
+            ..Default::default()
         });
     }
-    let chain: Vec<u8> = tx
-        .query_one("SELECT chain FROM audit_chain WHERE position = $1", &[&cut])
-        .await?
-        .get(0);
-    let to_delete: i64 = tx
+
+    // Before any lock on the tables: what stays of the months that go, and
+    // how many rows go.
+    tx.batch_execute(
+        "CREATE TEMP TABLE retention_keep_logs (LIKE access_logs) ON COMMIT DROP;
+         CREATE TEMP TABLE retention_keep_chain (LIKE audit_chain) ON COMMIT DROP;",
+    )
+    .await?;
+    let mut from_months = 0i64;
+    let mut dropped = Vec::new();
+    for m in &months {
+        let (logs, chain) = (
+            Table::AccessLogs.partition(m),
+            Table::AuditChain.partition(m),
+        );
+        let (has_logs, has_chain) = (exists(tx, &logs).await?, exists(tx, &chain).await?);
+        if has_logs {
+            let total: i64 = tx
+                .query_one(&format!("SELECT count(*) FROM {logs}"), &[])
+                .await?
+                .get(0);
+            let kept = tx
+                .execute(
+                    &format!(
+                        "INSERT INTO retention_keep_logs SELECT a.* FROM {logs} a
+                         WHERE NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.log_id = a.id AND c.position <= $1)"
+                    ),
+                    &[&cut],
+                )
+                .await?;
+            from_months += total - i64::try_from(kept).unwrap_or(0);
+            dropped.push(logs);
+        }
+        if has_chain {
+            tx.execute(
+                &format!("INSERT INTO retention_keep_chain SELECT * FROM {chain} WHERE position > $1"),
+                &[&cut],
+            )
+            .await?;
+            dropped.push(chain);
+        }
+    }
+    let in_default: i64 = tx
         .query_one(
-            "SELECT count(*) FROM access_logs a JOIN audit_chain c ON c.log_id = a.id
-             WHERE c.position > $1 AND c.position <= $2",
-            &[&previous, &cut],
+            "SELECT count(*) FROM access_logs_default a
+             WHERE EXISTS (SELECT 1 FROM audit_chain c WHERE c.log_id = a.id AND c.position <= $1)",
+            &[&cut],
         )
         .await?
         .get(0);
-    // Recorded before anything is deleted, in the same transaction.
+    let to_delete = from_months + in_default;
+    let chain: Vec<u8> = if cut == 0 {
+        super::rows::GENESIS.to_vec()
+    } else {
+        tx.query_one(
+            "SELECT chain FROM audit_chain WHERE position = $1 LIMIT 1",
+            &[&cut],
+        )
+        .await?
+        .get(0)
+    };
+
+    // Recorded before anything is removed, in the same transaction.
     tx.execute(
         "INSERT INTO audit_retention (cut_position, chain, cutoff, older_than_days, rows_deleted, signing_key_id, signature)
          VALUES ($1, $2, $3::text::timestamp, $4, $5, $6, $7)",
@@ -114,22 +225,66 @@ pub async fn apply(
         ],
     )
     .await?;
+    let partitions = if dropped.is_empty() {
+        String::new()
+    } else {
+        format!("; partitions dropped: {}", dropped.join(", "))
+    };
     audit_row(&format!(
-        "retention: {to_delete} rows older than {days} days (before {cutoff}), chain positions {} to {cut}",
+        "retention: {to_delete} rows older than {days} days (before {cutoff}), chain positions {} to {cut}{partitions}",
         previous + 1
     ))
     .await?;
-    let deleted = tx
+
+    // Row by row where months had no partition (only the default's rows).
+    let mut deleted = tx
         .execute(
-            "DELETE FROM access_logs a USING audit_chain c
-             WHERE c.log_id = a.id AND c.position > $1 AND c.position <= $2",
-            &[&previous, &cut],
+            "DELETE FROM access_logs_default a
+             WHERE EXISTS (SELECT 1 FROM audit_chain c WHERE c.log_id = a.id AND c.position <= $1)",
+            &[&cut],
         )
         .await?;
+    tx.execute(
+        "DELETE FROM audit_chain_default WHERE position <= $1",
+        &[&cut],
+    )
+    .await?;
+    // Whole months; from the first detach on, inserts wait for the commit.
+    tx.batch_execute(&format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+        .await?;
+    for m in &months {
+        for table in Table::ALL {
+            if dropped.contains(&table.partition(m)) {
+                audit_partitions::detach(tx, table, m).await?;
+            }
+        }
+    }
+    deleted += u64::try_from(from_months).unwrap_or(0);
+    tx.batch_execute(
+        "INSERT INTO access_logs SELECT * FROM retention_keep_logs;
+         INSERT INTO audit_chain SELECT * FROM retention_keep_chain;",
+    )
+    .await?;
+    for m in &months {
+        for table in Table::ALL {
+            if dropped.contains(&table.partition(m)) {
+                audit_partitions::drop_detached(tx, table, m).await?;
+            }
+        }
+    }
+    tx.batch_execute("SET LOCAL lock_timeout = 0").await?;
     Ok(Retained {
         deleted,
         cut_position: cut,
+        partitions_dropped: dropped,
     })
+}
+
+async fn exists(tx: &impl GenericClient, name: &str) -> Result<bool, DbError> {
+    Ok(tx
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])
+        .await?
+        .get(0))
 }
 
 /// The signed cuts: (position, chain value, cut-off, signing key, signature).

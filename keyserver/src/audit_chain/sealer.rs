@@ -120,6 +120,7 @@ pub async fn seal_in(tx: &impl GenericClient, key: &AuditKey) -> Result<Pass, Db
     let mut pass = Pass::default();
     let mut first_unsealed = 0;
     let (mut ids, mut positions, mut digests, mut chains) = (vec![], vec![], vec![], vec![]);
+    let mut logged_at: Vec<Option<String>> = vec![];
     // Page by page, so rows without a valid seal (which stay unchained)
     // cannot fill every pass and hold back the rows after them.
     let (mut after, mut examined, mut exhausted) = (watermark, 0i64, false);
@@ -139,6 +140,7 @@ pub async fn seal_in(tx: &impl GenericClient, key: &AuditKey) -> Result<Pass, Db
             chain = chain_step(&chain, &d);
             position += 1;
             ids.push(row.id);
+            logged_at.push(row.timestamp.clone());
             positions.push(position);
             digests.push(d.to_vec());
             chains.push(chain.to_vec());
@@ -160,9 +162,11 @@ pub async fn seal_in(tx: &impl GenericClient, key: &AuditKey) -> Result<Pass, Db
     }
     if !ids.is_empty() {
         tx.execute(
-            "INSERT INTO audit_chain (position, log_id, digest, chain)
-             SELECT * FROM unnest($1::int8[], $2::int8[], $3::bytea[], $4::bytea[])",
-            &[&positions, &ids, &digests, &chains],
+            // Each entry goes to the month partition of the row it chains.
+            "INSERT INTO audit_chain (position, log_id, digest, chain, logged_at)
+             SELECT p, l, d, c, COALESCE(t::timestamp, '-infinity')
+             FROM unnest($1::int8[], $2::int8[], $3::bytea[], $4::bytea[], $5::text[]) AS u(p, l, d, c, t)",
+            &[&positions, &ids, &digests, &chains, &logged_at],
         )
         .await?;
     }

@@ -119,10 +119,41 @@ pub async fn verify(db: &impl GenericClient, kms: &dyn KeyWrapper) -> Result<Rep
     let mut report = Report::default();
     let checkpoints = checkpoint_list(db).await?;
     let mut next_cp = checkpoints.iter().peekable();
-    // Checkpoints written before any row was chained cover the empty chain.
-    while let Some(cp) = next_cp.next_if(|cp| cp.0.position == 0) {
+    // Retention removes the chain entries up to its cut with their rows, so
+    // the walk starts after the cut below the lowest entry still there,
+    // from the chain value that cut signed.
+    let first: Option<i64> = db
+        .query_one("SELECT min(position) FROM audit_chain", &[])
+        .await?
+        .get(0);
+    let start = first.map_or(max_cut, |p| p - 1);
+    let mut chain = GENESIS;
+    if start > 0 {
+        let signed = cuts.iter().find(|c| c.0 == start);
+        match signed.map(|c| <[u8; 32]>::try_from(c.1.as_slice())) {
+            Some(Ok(at_cut)) if valid_cut(start, &at_cut) => {
+                chain = at_cut;
+                retained_up_to = start;
+            }
+            other => {
+                if let Some(Ok(at_cut)) = other {
+                    chain = at_cut;
+                }
+                problems.push(Problem {
+                    kind: ProblemKind::Deleted,
+                    log_id: 0,
+                    position: Some(start),
+                });
+            }
+        }
+    }
+    // Checkpoints up to the start: their chain entries are gone (or there
+    // were none yet); the signature is still checked, and the head at the
+    // start itself.
+    while let Some(cp) = next_cp.next_if(|cp| cp.0.position <= start) {
         report.checkpoints += 1;
-        check_checkpoint(cp, 0, &GENESIS, 0, &keys, &mut problems);
+        let head = if cp.0.position == start { chain } else { cp.0.chain };
+        check_checkpoint(cp, cp.0.position, &head, 0, &keys, &mut problems);
     }
 
     // 1. The chain, in position order, with the rows it names.
@@ -131,7 +162,7 @@ pub async fn verify(db: &impl GenericClient, kms: &dyn KeyWrapper) -> Result<Rep
          FROM audit_chain c LEFT JOIN access_logs a ON a.id = c.log_id
          WHERE c.position > $1 ORDER BY c.position LIMIT $2"
     );
-    let (mut chain, mut expected_position, mut after) = (GENESIS, 1i64, 0i64);
+    let (mut expected_position, mut after) = (start + 1, start);
     loop {
         let page = db.query(&sql, &[&after, &PAGE]).await?;
         for r in &page {

@@ -161,7 +161,12 @@ pub async fn tables(db: &impl GenericClient) -> Result<Vec<TableSize>, DbError> 
         // Names come from the constant list above, never from the request.
         let row = db
             .query_one(
-                &format!("SELECT pg_total_relation_size('{name}'), (SELECT count(*) FROM {name})"),
+                // A partitioned table (access_logs) has no storage of its
+                // own: its size is its partitions'.
+                &format!(
+                    "SELECT COALESCE((SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('{name}')), 0)::int8,
+                            (SELECT count(*) FROM {name})"
+                ),
                 &[],
             )
             .await?;

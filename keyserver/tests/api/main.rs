@@ -6,6 +6,7 @@
 
 mod audit;
 mod audit_chain;
+mod audit_partitions;
 mod audit_trail;
 mod bad_input;
 mod helpers;

@@ -39,6 +39,8 @@ pub struct RetentionResult {
     pub deleted: u64,
     /// The age used.
     pub older_than_days: u32,
+    /// Partitions dropped (whole months of `access_logs` and `audit_chain`).
+    pub partitions_dropped: Vec<String>,
 }
 
 /// Deletes access-log rows older than `older_than_days`.
@@ -75,11 +77,12 @@ pub async fn retention(
         client: admin.client(),
     };
     let key = state.audit.get();
-    let deleted =
+    let done =
         lifecycle::apply_retention(state.settings.owner_url(), key.as_deref(), days, &by).await?;
-    tracing::info!(deleted, days, "access-log retention");
+    tracing::info!(deleted = done.deleted, days, partitions = ?done.partitions_dropped, "access-log retention");
     Ok(HttpResponse::Ok().json(RetentionResult {
-        deleted,
+        deleted: done.deleted,
         older_than_days: days,
+        partitions_dropped: done.partitions_dropped,
     }))
 }
