@@ -282,3 +282,24 @@ async fn a_row_reusing_an_id_in_another_month_is_named_by_verify() {
     assert_eq!(v["ok"], false, "{v}");
     assert_eq!(v["first_problem"]["log_id"], victim, "{v}");
 }
+
+#[tokio::test]
+async fn a_row_moved_to_another_month_by_the_superuser_is_named_altered() {
+    let app = quiet_sealer().await;
+    app.encrypt(&app.alice, b"x").await;
+    app.encrypt(&app.alice, b"y").await;
+    seal(&app).await;
+    let victim = app.count("SELECT min(log_id) FROM audit_chain").await;
+    // Its timestamp changed: the row moves to another partition.
+    create_month(&app, 200).await;
+    app.db
+        .batch_execute(&format!(
+            "UPDATE access_logs SET timestamp = timestamp - interval '200 days' WHERE id = {victim}"
+        ))
+        .await
+        .unwrap();
+    let v = verify(&app).await;
+    assert_eq!(v["first_problem"]["kind"], "altered", "{v}");
+    assert_eq!(v["first_problem"]["log_id"], victim, "{v}");
+    assert_eq!(v["problems"].as_array().unwrap().len(), 1, "named once: {v}");
+}
