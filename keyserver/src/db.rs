@@ -88,6 +88,17 @@ pub async fn ensure_partitions(
     Ok(created)
 }
 
+/// Applies the migrations up to and including `version` only, as the owner
+/// (upgrade tests: a database as an older release left it).
+pub async fn migrate_to(owner_url: &str, version: i32) -> Result<(), DbError> {
+    let mut client = owner_connection(owner_url).await?;
+    embedded::migrations::runner()
+        .set_target(refinery::Target::Version(version))
+        .run_async(&mut **client)
+        .await?;
+    Ok(())
+}
+
 /// Applies pending migrations as the owner (`owner_url`). Several processes
 /// may start at once: a session advisory lock makes them take turns.
 pub async fn migrate(owner_url: &str) -> Result<(), DbError> {

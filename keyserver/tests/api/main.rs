@@ -25,3 +25,4 @@ mod rotation_processes;
 mod round_trip;
 mod schema;
 mod sharing;
+mod upgrade;
