@@ -168,18 +168,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             legacy_max_id: legacy,
             signing_key_id: key.id,
         };
-        tx.execute(
-            "INSERT INTO audit_checkpoints (position, chain, low_watermark, signing_key_id, signature)
-             VALUES ($1, $2, $3, $4, $5)",
-            &[
-                &cp.position,
-                &cp.chain.as_slice(),
-                &cp.low_watermark,
-                &cp.signing_key_id,
-                &key.sign(&cp.message()),
-            ],
-        )
-        .await?;
+        sealer::write_checkpoint(&tx, &key, &cp).await?;
         tx.commit().await?;
         done += n;
         eprintln!(

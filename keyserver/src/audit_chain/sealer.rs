@@ -193,21 +193,31 @@ pub async fn seal_in(tx: &impl GenericClient, key: &AuditKey) -> Result<Pass, Db
             legacy_max_id: legacy,
             signing_key_id: key.id,
         };
-        tx.execute(
-            "INSERT INTO audit_checkpoints (position, chain, low_watermark, signing_key_id, signature)
-             VALUES ($1, $2, $3, $4, $5)",
-            &[
-                &cp.position,
-                &cp.chain.as_slice(),
-                &cp.low_watermark,
-                &cp.signing_key_id,
-                &key.sign(&cp.message()),
-            ],
-        )
-        .await?;
+        write_checkpoint(tx, key, &cp).await?;
         pass.checkpoint = true;
     }
     Ok(pass)
+}
+
+/// Signs `cp` with `key` and stores it.
+pub async fn write_checkpoint(
+    tx: &impl GenericClient,
+    key: &AuditKey,
+    cp: &Checkpoint,
+) -> Result<(), DbError> {
+    tx.execute(
+        "INSERT INTO audit_checkpoints (position, chain, low_watermark, signing_key_id, signature)
+         VALUES ($1, $2, $3, $4, $5)",
+        &[
+            &cp.position,
+            &cp.chain.as_slice(),
+            &cp.low_watermark,
+            &cp.signing_key_id,
+            &key.sign(&cp.message()),
+        ],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Runs [`seal_once`] every `audit_checkpoint_interval_ms` for as long as

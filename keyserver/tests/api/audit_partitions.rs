@@ -144,14 +144,7 @@ async fn retention_drops_whole_months_and_the_log_still_verifies() {
     }
     // Never chained (written by hand, no seal) in an old month: retention
     // keeps it for someone to look at.
-    app.db
-        .batch_execute(
-            "INSERT INTO access_logs (access_type, timestamp, user_id, outcome)
-             VALUES ('decrypt', now() - interval '431 days', '1', 'allowed')",
-        )
-        .await
-        .unwrap();
-    let forged = app.count("SELECT max(id) FROM access_logs").await;
+    let forged = app.forged_audit_row(431).await;
     app.aged_audit_row(100).await;
     let kept = app.encrypt(&app.alice, b"today").await;
     seal(&app).await;

@@ -87,14 +87,7 @@ async fn retention_is_fail_closed_and_never_deletes_rows_written_out_of_band() {
     app.aged_audit_row(400).await;
     // An old row written by hand (no seal): retention leaves it for someone
     // to look at, and verify keeps naming it.
-    app.db
-        .batch_execute(
-            "INSERT INTO access_logs (access_type, timestamp, user_id, outcome)
-             VALUES ('decrypt', now() - interval '500 days', '1', 'allowed')",
-        )
-        .await
-        .unwrap();
-    let forged = app.count("SELECT max(id) FROM access_logs").await;
+    let forged = app.forged_audit_row(500).await;
     let path = "/v1/admin/access-logs/retention";
     let v = app
         .admin_post(path, &json!({ "older_than_days": 365 }))

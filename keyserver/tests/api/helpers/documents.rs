@@ -148,6 +148,20 @@ impl TestApp {
             .expect("insert an aged audit row");
     }
 
+    /// Writes an audit row `days` old by hand, as a superuser would (no
+    /// seal); returns its id.
+    pub async fn forged_audit_row(&self, days: i32) -> i64 {
+        self.db
+            .query_one(
+                "INSERT INTO access_logs (access_type, timestamp, user_id, outcome)
+                 VALUES ('decrypt', now() - make_interval(days => $1), '1', 'allowed') RETURNING id",
+                &[&days],
+            )
+            .await
+            .expect("insert a forged audit row")
+            .get(0)
+    }
+
     /// Audit rows of refused `access_type` accesses with error code `reason`.
     pub async fn refusals(&self, access_type: &str, reason: &str) -> i64 {
         self.db
