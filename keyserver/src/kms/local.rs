@@ -44,6 +44,18 @@ impl LocalKms {
                 .map_err(|e| KmsError::Config(format!("cannot create {}: {e}", dir.display())))?;
         }
         let path = path.to_path_buf();
+        // A master key others can read is refused before it is read: every
+        // wrapped private key depends on it staying secret.
+        if let Ok(meta) = std::fs::metadata(&path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(KmsError::Config(format!(
+                    "{} is readable by group or others (mode {mode:o}); it must be 0600: chmod 600 {}",
+                    path.display(),
+                    path.display()
+                )));
+            }
+        }
         let key = match std::fs::read(&path) {
             Ok(bytes) => Zeroizing::new(bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Self::create(&path)?,
@@ -59,12 +71,6 @@ impl LocalKms {
                 "{} must hold exactly 32 bytes",
                 path.display()
             )));
-        }
-        let mode = std::fs::metadata(&path)
-            .map(|m| m.permissions().mode() & 0o077)
-            .unwrap_or(0);
-        if mode != 0 {
-            tracing::warn!(path = %path.display(), "the local KMS master key is readable by group or others");
         }
         let cipher = Aes256Gcm::new_from_slice(&key)
             .map_err(|_| KmsError::Config("bad master key".into()))?;
@@ -201,6 +207,25 @@ impl KeyWrapper for LocalKms {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_master_key_readable_by_others_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(MASTER_KEY_FILE);
+        LocalKms::open_or_create(&path).expect("create");
+        for mode in [0o640, 0o604, 0o644] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+            match LocalKms::open_or_create(&path) {
+                Err(KmsError::Config(m)) => {
+                    assert!(m.contains("readable by group or others") && m.contains("chmod 600"), "{m}");
+                }
+                Err(e) => panic!("mode {mode:o}: {e}"),
+                Ok(_) => panic!("mode {mode:o} was accepted"),
+            }
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        assert!(LocalKms::open_or_create(&path).is_ok());
+    }
 
     #[test]
     fn master_key_is_created_0600_and_reused() {
