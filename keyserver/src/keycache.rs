@@ -66,6 +66,22 @@ impl KeyCache {
         map.insert(id, (key, Instant::now()));
     }
 
+    /// Drops the entries older than the TTL; returns how many. Run on a
+    /// timer (`spawn_evictor`), so an unwrapped key does not stay in memory
+    /// past its TTL just because nobody asked for it again.
+    pub fn evict_expired(&self) -> usize {
+        let mut map = self.lock();
+        let before = map.len();
+        map.retain(|_, (_, at)| at.elapsed() < self.ttl);
+        before - map.len()
+    }
+
+    /// How often [`KeyCache::evict_expired`] should run: a quarter of the
+    /// TTL, between one second and one minute.
+    pub fn eviction_period(&self) -> Duration {
+        (self.ttl / 4).clamp(Duration::from_secs(1), Duration::from_secs(60))
+    }
+
     /// Drops one key (e.g. when it is revoked).
     pub fn remove(&self, id: KeyId) {
         self.lock().remove(&id);
@@ -119,6 +135,18 @@ mod tests {
         std::thread::sleep(Duration::from_millis(40));
         assert!(c.get(id(1)).is_none());
         assert!(c.is_empty());
+    }
+
+    #[test]
+    fn expired_entries_are_evicted_without_being_looked_up() {
+        let c = KeyCache::new(4, Duration::from_millis(20));
+        c.insert(id(1), key());
+        assert_eq!(c.evict_expired(), 0);
+        std::thread::sleep(Duration::from_millis(40));
+        c.insert(id(2), key());
+        assert_eq!(c.evict_expired(), 1);
+        assert_eq!(c.len(), 1);
+        assert!(c.get(id(2)).is_some());
     }
 
     #[test]

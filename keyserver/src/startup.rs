@@ -127,6 +127,7 @@ impl Application {
         spawn_maintenance(state.clone());
         crate::revocation::start_listener(state.clone()).await;
         crate::audit_chain::sealer::spawn(state.clone());
+        spawn_key_cache_evictor(state.clone());
         let server = run(listener, state.clone(), &settings)
             .map_err(|e| StartupError::Bind(settings.bind.clone(), e))?;
         Ok(Self {
@@ -280,4 +281,19 @@ fn run(
         server = server.workers(settings.workers);
     }
     Ok(server.run())
+}
+
+/// Drops expired private keys from the key cache on a timer, for as long
+/// as the process runs.
+fn spawn_key_cache_evictor(state: web::Data<AppState>) {
+    tokio::spawn(async move {
+        let every = state.cache.eviction_period();
+        loop {
+            tokio::time::sleep(every).await;
+            let evicted = state.cache.evict_expired();
+            if evicted > 0 {
+                tracing::debug!(evicted, "expired keys dropped from the key cache");
+            }
+        }
+    });
 }

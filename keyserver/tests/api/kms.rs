@@ -165,3 +165,27 @@ async fn moto_rows_are_bound_to_their_key_id_by_the_encryption_context() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn unwrapped_keys_leave_the_cache_after_their_ttl_without_further_requests() {
+    // Issue 12: the key cache evicts on a timer, not only when a key is
+    // looked up again.
+    let app = spawn_app_with(Options {
+        settings: Some(Box::new(|s| s.key_cache_ttl_secs = 1)),
+        ..Default::default()
+    })
+    .await;
+    let f = app.encrypt(&app.alice, b"cached").await;
+    let (resp, _) = app.unwrap(&app.alice, &f.document_id, f.stanza()).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(app.state.cache.len(), 1, "the private key is cached");
+    // TTL 1 s, eviction every second: gone within about 2 s; no request
+    // touches the cache meanwhile.
+    for _ in 0..60 {
+        if app.state.cache.is_empty() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the expired key is still in memory after 6 s");
+}
