@@ -1,6 +1,7 @@
 // Streaming downloads for browsers without the File System Access API.
 // The page posts {type: 'pqfile-download', id, name} with a MessagePort, then
-// navigates a hidden iframe to `__pqfile/download/<id>/<name>`; this worker
+// navigates a hidden iframe to `__pqfile/download/<id>/<name>` (the worker's
+// whole scope: it controls neither the page nor /v1); this worker
 // answers that navigation with a ReadableStream attachment fed from the port.
 // Nothing is cached and no other request is touched.
 //
@@ -22,7 +23,8 @@ const pending = new Map();
 /** @type {Map<string, () => void>} */
 const early = new Map();
 const MESSAGE_WAIT_MS = 5_000;
-const PREFIX = new URL('__pqfile/download/', sw.registration.scope).pathname;
+// Registered with its download path as scope (web/lib/save.js SW_SCOPE).
+const PREFIX = new URL(sw.registration.scope).pathname;
 
 sw.addEventListener('install', () => sw.skipWaiting());
 sw.addEventListener('activate', (event) => event.waitUntil(sw.clients.claim()));

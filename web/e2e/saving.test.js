@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import {
-  KeyServer, TOKENS, assertNoPlaintext, chooseFile, dropOpfsFile, heapMonitor, launchBrowser, leakNeedles,
+  BASE_URL, KeyServer, TOKENS, assertNoPlaintext, chooseFile, dropOpfsFile, heapMonitor, launchBrowser, leakNeedles,
   makeFile, noFileSystemAccess, opfsPicker, openSignedIn, recordRequests, runJob, screenshot, sha256File,
   workPath as path,
 } from './harness.js';
@@ -80,7 +80,7 @@ test('a download whose navigation reaches sw.js before the page\'s message still
   await page.waitForFunction(() => document.querySelector('#save-mode').textContent.includes('service worker'));
   const download = page.waitForEvent('download', { timeout: 15_000 });
   const messages = await page.evaluate(async () => {
-    const reg = await navigator.serviceWorker.ready;
+    const reg = await navigator.serviceWorker.getRegistration(new URL('__pqfile/download/', document.baseURI).href);
     const id = crypto.randomUUID();
     const { port1, port2 } = new MessageChannel();
     const got = [];
@@ -103,6 +103,20 @@ test('a download whose navigation reaches sw.js before the page\'s message still
   const d = await download;
   assert.equal(d.suggestedFilename(), 'race.bin');
   assert.deepEqual([...readFileSync(await d.path())], [1, 2, 3]);
+  await page.close();
+});
+
+test('the download worker controls its download path only, not the page or /v1', { timeout: 60_000 }, async () => {
+  const page = await openSignedIn(browser.context, TOKENS().alice, { initScript: noFileSystemAccess });
+  await page.waitForFunction(() => document.querySelector('#save-mode').textContent.includes('service worker'));
+  const seen = await page.evaluate(async () => ({
+    scopes: (await navigator.serviceWorker.getRegistrations()).map((r) => r.scope),
+    controlled: navigator.serviceWorker.controller !== null,
+    api: (await navigator.serviceWorker.getRegistration(new URL('v1/documents', document.baseURI).href)) ?? null,
+  }));
+  assert.deepEqual(seen.scopes, [`${BASE_URL()}/__pqfile/download/`]);
+  assert.equal(seen.controlled, false, 'the page itself is not controlled by the worker');
+  assert.equal(seen.api, null, 'no worker covers /v1');
   await page.close();
 });
 

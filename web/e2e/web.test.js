@@ -57,8 +57,14 @@ test('the sign-in link stores the token, hides it from the address bar, and sign
   await page.close();
 });
 
+/** Collects Content-Security-Policy violations into `window.__csp` (init script). */
+const watchCsp = () => {
+  /** @type {any} */ (window).__csp = [];
+  document.addEventListener('securitypolicyviolation', (e) => /** @type {any} */ (window).__csp.push(`${e.violatedDirective} ${e.blockedURI}`), true);
+};
+
 test('a small file is encrypted and decrypted in the page; no plaintext leaves it', async () => {
-  const page = await openSignedIn(browser.context, TOKENS().alice);
+  const page = await openSignedIn(browser.context, TOKENS().alice, { initScript: watchCsp });
   const rec = recordRequests(browser.context, needles);
   await chooseFile(page, small.path);
   assert.equal(await page.textContent('#start'), 'Encrypt');
@@ -86,6 +92,10 @@ test('a small file is encrypted and decrypted in the page; no plaintext leaves i
   assert.ok(v1.some((r) => r.method === 'POST' && r.url.endsWith('/v1/documents')), 'no document was created');
   assert.ok(v1.some((r) => r.url.endsWith('/unwrap')), 'no unwrap call');
   assertNoPlaintext(rec.log, 8192, 'small file');
+  // All of it ran under the server's strict policy, which nothing broke.
+  const csp = await page.evaluate(async () => (await fetch('/')).headers.get('content-security-policy'));
+  assert.match(csp ?? '', /script-src 'self' 'wasm-unsafe-eval'/);
+  assert.deepEqual(await page.evaluate(() => /** @type {any} */ (window).__csp), [], 'Content-Security-Policy violations');
   await page.close();
 });
 

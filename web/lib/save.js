@@ -31,6 +31,25 @@ const SW_START_TIMEOUT_MS = 10_000;
 /** @type {Promise<ServiceWorkerRegistration | null> | null} */
 let worker = null;
 
+/** Where sw.js answers downloads: its scope (the page itself is outside it). */
+export const SW_SCOPE = '__pqfile/download/';
+
+/**
+ * `reg` once its worker is active (the page is outside the worker's scope,
+ * so `navigator.serviceWorker.ready` would never resolve).
+ * @param {ServiceWorkerRegistration} reg
+ * @returns {Promise<ServiceWorkerRegistration>}
+ */
+function activated(reg) {
+  const pending = reg.installing ?? reg.waiting;
+  if (reg.active || !pending) return Promise.resolve(reg);
+  return new Promise((resolve) => {
+    pending.addEventListener('statechange', () => {
+      if (pending.state === 'activated' || pending.state === 'redundant') resolve(reg);
+    });
+  });
+}
+
 /** Registers sw.js (once). Resolves to null where service workers are unavailable. */
 export function registerWorker() {
   if (worker) return worker;
@@ -38,9 +57,14 @@ export function registerWorker() {
     worker = Promise.resolve(null);
     return worker;
   }
+  // The worker controls its download path only, never the page or /v1.
+  const scope = new URL(SW_SCOPE, document.baseURI).href;
   worker = navigator.serviceWorker
-    .register(new URL('sw.js', document.baseURI), { scope: './' })
-    .then(() => navigator.serviceWorker.ready)
+    .getRegistrations()
+    // Earlier versions registered it for the whole site: take that back.
+    .then((regs) => Promise.all(regs.filter((r) => r.scope !== scope).map((r) => r.unregister())))
+    .then(() => navigator.serviceWorker.register(new URL('sw.js', document.baseURI), { scope }))
+    .then(activated)
     .catch((e) => {
       console.warn('pqfile: service worker unavailable:', e);
       return null;
@@ -247,7 +271,7 @@ async function serviceWorkerSink(name, signal) {
   const iframe = document.createElement('iframe');
   iframe.hidden = true;
   iframe.title = 'download';
-  iframe.src = new URL(`__pqfile/download/${id}/${encodeURIComponent(name)}`, document.baseURI).href;
+  iframe.src = new URL(`${SW_SCOPE}${id}/${encodeURIComponent(name)}`, document.baseURI).href;
   document.body.append(iframe);
   // Long downloads: keep the worker from being stopped as idle.
   const keepAlive = setInterval(() => reg.active?.postMessage({ type: 'ping' }), 10_000);

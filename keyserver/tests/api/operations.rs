@@ -101,6 +101,25 @@ async fn the_web_folder_is_served_at_the_root() {
     .await;
     let index = app.http.get(app.url("/")).send().await.unwrap();
     assert_eq!(index.status(), 200);
+    // Issue 12: the page may run only its own code, and nobody may frame it.
+    let csp = index.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self' 'wasm-unsafe-eval'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(directive), "{directive} in {csp}");
+    }
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    for r in [
+        &index,
+        &app.http.get(app.url("/v1/documents")).send().await.unwrap(),
+        &app.http.get(app.url("/healthz")).send().await.unwrap(),
+    ] {
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff", "{}", r.url());
+        assert_eq!(r.headers()["referrer-policy"], "no-referrer", "{}", r.url());
+        assert!(r.headers().contains_key("content-security-policy"), "{}", r.url());
+    }
     assert!(
         index
             .text()
