@@ -94,6 +94,8 @@ async fn start(pg: &str, pool_size: u32) -> Server {
         audit_checkpoint_interval_ms: 2000,
         max_content_bytes: 4 << 30,
         content_dir: None,
+        metrics_token: None,
+        metrics_public: false,
     };
     let app = Application::build(settings).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());

@@ -5,14 +5,16 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage, web};
+use actix_web::{HttpMessage, HttpRequest, web};
+use sha2::{Digest, Sha256};
 
-use crate::domain::{ApiToken, AuthenticatedUser};
+use crate::domain::{ApiToken, AuthenticatedUser, Role};
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 use crate::store::users;
 
-fn bearer(req: &ServiceRequest) -> Result<ApiToken, ErrorCode> {
+/// The bearer credential of `req`, as sent.
+fn bearer_value(req: &HttpRequest) -> Result<&str, ErrorCode> {
     let value = req
         .headers()
         .get(AUTHORIZATION)
@@ -22,7 +24,11 @@ fn bearer(req: &ServiceRequest) -> Result<ApiToken, ErrorCode> {
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(ErrorCode::MissingToken);
     }
-    ApiToken::parse(token.trim()).ok_or(ErrorCode::InvalidToken)
+    Ok(token.trim())
+}
+
+fn bearer(req: &HttpRequest) -> Result<ApiToken, ErrorCode> {
+    ApiToken::parse(bearer_value(req)?).ok_or(ErrorCode::InvalidToken)
 }
 
 /// Middleware: resolves the bearer token or answers 401; handlers read the
@@ -33,7 +39,7 @@ pub async fn require_token(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    match caller(&req).await {
+    match caller(req.request()).await {
         Ok(user) => {
             tracing::Span::current().record("user_id", user.id);
             req.extensions_mut().insert(user);
@@ -43,7 +49,8 @@ pub async fn require_token(
     }
 }
 
-async fn caller(req: &ServiceRequest) -> Result<AuthenticatedUser, ApiError> {
+/// The user `req`'s bearer token belongs to.
+pub async fn caller(req: &HttpRequest) -> Result<AuthenticatedUser, ApiError> {
     let token = bearer(req).map_err(ApiError::new)?;
     let state = req
         .app_data::<web::Data<AppState>>()
@@ -56,4 +63,23 @@ async fn caller(req: &ServiceRequest) -> Result<AuthenticatedUser, ApiError> {
                 .caused_by(e)
         })?
         .ok_or(ApiError::new(ErrorCode::InvalidToken))
+}
+
+/// Who may read `GET /metrics` unless `metrics_public`: the holder of the
+/// configured `metrics_token` (a scraper), or an admin's API token.
+pub async fn require_metrics_reader(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+    let sent = bearer_value(req).map_err(ApiError::new)?;
+    if let Some(expected) = &state.settings.metrics_token {
+        // Compared as digests: equal-length, no early exit on the secret.
+        if Sha256::digest(sent.as_bytes()) == Sha256::digest(expected.expose().as_bytes()) {
+            return Ok(());
+        }
+    }
+    let user = caller(req).await?;
+    if user.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(ApiError::new(ErrorCode::AdminOnly)
+            .message("/metrics needs the metrics token or an admin's token"))
+    }
 }

@@ -81,6 +81,35 @@ pub struct Settings {
     pub max_content_bytes: u64,
     /// Folder for stored ciphertexts (default `DATA_DIR/content`).
     pub content_dir: Option<PathBuf>,
+    /// A bearer token that may read `GET /metrics` (for a Prometheus
+    /// scraper) besides admins' API tokens.
+    pub metrics_token: Option<Secret>,
+    /// Serve `GET /metrics` to anyone (only behind a network that keeps
+    /// strangers out). Default false: a token is needed.
+    pub metrics_public: bool,
+}
+
+/// A setting that must not be printed: its `Debug` is redacted.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps `value`.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value, for comparing it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(redacted)")
+    }
 }
 
 /// The lowest retention floor a configuration may set (issue 11).
@@ -164,7 +193,8 @@ impl Settings {
             .set_default("access_log_retention_floor_days", MIN_RETENTION_FLOOR_DAYS)?
             .set_default("rotation_grace_days", 30)?
             .set_default("audit_checkpoint_interval_ms", 2000)?
-            .set_default("max_content_bytes", 4_u64 << 30)?;
+            .set_default("max_content_bytes", 4_u64 << 30)?
+            .set_default("metrics_public", false)?;
         if let Some(f) = file {
             b = b.add_source(
                 config::File::from(f)

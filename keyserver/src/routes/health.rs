@@ -1,6 +1,6 @@
 //! Liveness, readiness and metrics.
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde_json::json;
 
 use crate::key_pool;
@@ -32,11 +32,25 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// Prometheus text exposition.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text")))]
+/// Prometheus text exposition, for the `metrics_token` or an admin's
+/// token (anyone with `metrics_public`).
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text"),
+        (status = 401, description = "missing_token, invalid_token", body = crate::error::ErrorBody),
+        (status = 403, description = "admin_only", body = crate::error::ErrorBody)),
+    security(("bearer" = []))
+)]
 #[get("/metrics")]
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
+pub async fn metrics(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, crate::error::ApiError> {
+    if !state.settings.metrics_public {
+        crate::auth::require_metrics_reader(&req, &state).await?;
+    }
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render())
+        .body(state.metrics.render()))
 }

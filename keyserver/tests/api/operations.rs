@@ -139,3 +139,40 @@ async fn the_web_folder_is_served_at_the_root() {
         404
     );
 }
+
+#[tokio::test]
+async fn metrics_need_the_metrics_token_or_an_admin() {
+    // Issue 12: /metrics was public on the API listener.
+    let app = spawn_app_with(Options {
+        settings: Some(Box::new(|s| {
+            s.metrics_token = Some(pqfile_keyserver::configuration::Secret::new("scrape-secret-1"));
+        })),
+        ..Default::default()
+    })
+    .await;
+    let get = |token: Option<&str>| {
+        let mut r = app.http.get(app.url("/metrics"));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send()
+    };
+    assert_error(get(None).await.unwrap(), 401, "missing_token").await;
+    assert_error(get(Some("scrape-secret-2")).await.unwrap(), 401, "invalid_token").await;
+    assert_error(get(Some(&app.alice)).await.unwrap(), 403, "admin_only").await;
+    for token in ["scrape-secret-1", app.admin.as_str()] {
+        let resp = get(Some(token)).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert!(resp.text().await.unwrap().contains("pqfile_pool_active_keys"));
+    }
+    // The secret never shows in the settings' debug form.
+    assert!(!format!("{:?}", app.settings).contains("scrape-secret-1"));
+
+    let open = spawn_app_with(Options {
+        settings: Some(Box::new(|s| s.metrics_public = true)),
+        ..Default::default()
+    })
+    .await;
+    let resp = open.http.get(open.url("/metrics")).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "metrics_public serves anyone");
+}

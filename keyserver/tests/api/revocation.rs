@@ -122,9 +122,11 @@ async fn a_revoke_reaches_every_server_at_once_and_clears_their_key_caches() {
 }
 
 /// `pqfile_key_cache_misses_total` of the server at `base`.
-async fn cache_misses(http: &reqwest::Client, base: &str) -> u64 {
-    let text = http
+async fn cache_misses(app: &TestApp, base: &str) -> u64 {
+    let text = app
+        .http
         .get(format!("{base}/metrics"))
+        .bearer_auth(&app.admin)
         .send()
         .await
         .unwrap()
@@ -159,7 +161,7 @@ async fn a_revoke_clears_the_key_cache_of_every_server_process() {
     }
     let mut misses = Vec::new();
     for base in &bases {
-        misses.push(cache_misses(&a.http, base).await);
+        misses.push(cache_misses(&a, base).await);
     }
     // A second unwrap is a cache hit everywhere (the counter does not move).
     for (base, before) in bases.iter().zip(&misses) {
@@ -167,7 +169,7 @@ async fn a_revoke_clears_the_key_cache_of_every_server_process() {
             .unwrap_via(base, &a.alice, &file.document_id, file.stanza())
             .await;
         assert_eq!(resp.status(), 200);
-        assert_eq!(cache_misses(&a.http, base).await, *before, "{base}: cached");
+        assert_eq!(cache_misses(&a, base).await, *before, "{base}: cached");
     }
 
     // Revoked through the in-process server: once that answered, no process
@@ -202,7 +204,7 @@ async fn a_revoke_clears_the_key_cache_of_every_server_process() {
             .await;
         assert_eq!(resp.status(), 200);
         assert_eq!(
-            cache_misses(&a.http, base).await,
+            cache_misses(&a, base).await,
             before + 1,
             "{base}: the revoked key was still cached"
         );

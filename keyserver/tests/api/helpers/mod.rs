@@ -232,6 +232,8 @@ pub async fn spawn_app_with(o: Options) -> TestApp {
         audit_checkpoint_interval_ms: 2000,
         max_content_bytes: o.max_content_bytes,
         content_dir: None,
+        metrics_token: None,
+        metrics_public: false,
     };
     if let Some(tweak) = o.settings {
         tweak(&mut settings);

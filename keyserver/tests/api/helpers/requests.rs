@@ -138,10 +138,11 @@ pub fn ids(v: &Value) -> Vec<i64> {
         .collect()
 }
 
-/// The text of `GET /metrics`.
+/// The text of `GET /metrics` (read with the admin's token).
 pub async fn metrics(app: &TestApp) -> String {
     app.http
         .get(app.url("/metrics"))
+        .bearer_auth(&app.admin)
         .send()
         .await
         .unwrap()
