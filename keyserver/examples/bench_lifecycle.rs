@@ -96,6 +96,7 @@ async fn start(pg: &str, pool_size: u32) -> Server {
         content_dir: None,
         metrics_token: None,
         metrics_public: false,
+        trusted_proxies: String::new(),
     };
     let app = Application::build(settings).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());

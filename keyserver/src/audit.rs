@@ -21,7 +21,7 @@ pub struct ClientInfo {
 }
 
 impl ClientInfo {
-    /// Reads the peer address and user agent of `req`.
+    /// Reads the client address (`client_address`) and user agent of `req`.
     pub fn from_request(req: &HttpRequest) -> Self {
         let user_agent = req
             .headers()
@@ -29,7 +29,8 @@ impl ClientInfo {
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(512).collect());
         Self {
-            ip: req.peer_addr().map(|a| a.ip()),
+            // The peer, or the client a trusted proxy names.
+            ip: crate::client_address::of(req),
             user_agent,
         }
     }

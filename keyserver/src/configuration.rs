@@ -87,6 +87,10 @@ pub struct Settings {
     /// Serve `GET /metrics` to anyone (only behind a network that keeps
     /// strangers out). Default false: a token is needed.
     pub metrics_public: bool,
+    /// Comma-separated CIDRs or addresses of the reverse proxies whose
+    /// `Forwarded` / `X-Forwarded-For` name the client (`client_address`);
+    /// empty: the TCP peer is the client, headers are ignored.
+    pub trusted_proxies: String,
 }
 
 /// A setting that must not be printed: its `Debug` is redacted.
@@ -156,6 +160,8 @@ impl Settings {
                 self.access_log_retention_floor_days
             )));
         }
+        crate::client_address::TrustedProxies::parse(&self.trusted_proxies)
+            .map_err(ConfigError::Rule)?;
         if self.access_log_retention_days < self.access_log_retention_floor_days {
             return Err(ConfigError::Rule(format!(
                 "access_log_retention_days ({}) is below the retention floor ({} days)",
@@ -194,7 +200,8 @@ impl Settings {
             .set_default("rotation_grace_days", 30)?
             .set_default("audit_checkpoint_interval_ms", 2000)?
             .set_default("max_content_bytes", 4_u64 << 30)?
-            .set_default("metrics_public", false)?;
+            .set_default("metrics_public", false)?
+            .set_default("trusted_proxies", "")?;
         if let Some(f) = file {
             b = b.add_source(
                 config::File::from(f)

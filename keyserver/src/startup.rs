@@ -44,6 +44,9 @@ pub enum StartupError {
     /// The local KMS master key is missing while the database needs it.
     #[error(transparent)]
     MasterKey(#[from] crate::master_key::MasterKeyError),
+    /// A setting is invalid.
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
 /// Builds the configured [`KeyWrapper`].
@@ -117,6 +120,8 @@ impl Application {
             refill: Arc::new(Notify::new()),
             settings: settings.clone(),
             audit: AuditKeys::default(),
+            trusted_proxies: crate::client_address::TrustedProxies::parse(&settings.trusted_proxies)
+                .map_err(StartupError::Config)?,
         });
         // Without the audit key (KMS down) rows are written unsealed and
         // counted; the sealer keeps trying to load it.
@@ -228,7 +233,7 @@ fn run(
             });
         let mut app = App::new()
             .wrap(security_headers())
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<crate::request_log::RequestSpan>::new())
             .app_data(state.clone())
             .app_data(json)
             .app_data(web::QueryConfig::default().error_handler(|err, _req| {

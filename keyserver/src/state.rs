@@ -42,6 +42,8 @@ pub struct AppState {
     pub settings: Settings,
     /// The audit key (row seals, signed checkpoints).
     pub audit: AuditKeys,
+    /// The proxies whose forwarding headers name the client.
+    pub trusted_proxies: crate::client_address::TrustedProxies,
 }
 
 impl AppState {

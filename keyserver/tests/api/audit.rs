@@ -353,3 +353,49 @@ async fn the_access_log_keeps_working_past_two_billion_rows() {
         .collect();
     assert!(ids.contains(&2_147_483_648), "{v}");
 }
+
+/// Registers a document as alice with `headers`; the audit row's address.
+async fn registered_from(app: &TestApp, headers: &[(&str, &str)]) -> String {
+    let mut req = app.http.post(app.url("/v1/documents")).bearer_auth(&app.alice);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await.unwrap();
+    assert_eq!(resp.status(), 201);
+    let v: serde_json::Value = resp.json().await.unwrap();
+    app.db
+        .query_one(
+            "SELECT host(ip_address) FROM access_logs WHERE document_id = $1",
+            &[&v["document_id"].as_str().unwrap()],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn forwarding_headers_count_only_from_trusted_proxies() {
+    // Issue 12: the audit row took the peer address, the request log
+    // X-Forwarded-For from anyone. Now both take `client_address`.
+    let spoofed = [
+        ("X-Forwarded-For", "203.0.113.9"),
+        ("Forwarded", "for=198.51.100.4"),
+    ];
+    // Nobody trusted: the header is ignored, the peer (this test) is logged.
+    let app = spawn_app().await;
+    assert_eq!(registered_from(&app, &spoofed).await, "127.0.0.1");
+    // Our loopback peer is a trusted proxy: its Forwarded header names the
+    // client (it wins over X-Forwarded-For).
+    let proxied = spawn_app_with(Options {
+        settings: Some(Box::new(|s| s.trusted_proxies = "10.0.0.0/8, 127.0.0.1".into())),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(registered_from(&proxied, &spoofed).await, "198.51.100.4");
+    assert_eq!(
+        registered_from(&proxied, &[("X-Forwarded-For", "6.6.6.6, 203.0.113.9, 10.2.3.4")]).await,
+        "203.0.113.9",
+        "the hop nearest to us that is not a trusted proxy"
+    );
+    assert_eq!(registered_from(&proxied, &[]).await, "127.0.0.1");
+}

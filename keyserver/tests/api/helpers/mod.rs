@@ -234,6 +234,7 @@ pub async fn spawn_app_with(o: Options) -> TestApp {
         content_dir: None,
         metrics_token: None,
         metrics_public: false,
+        trusted_proxies: String::new(),
     };
     if let Some(tweak) = o.settings {
         tweak(&mut settings);
