@@ -23,7 +23,7 @@ use crate::kms::{KeyWrapper, KmsError};
 use crate::metrics::Metrics;
 use crate::pipeline::Pipelined;
 use crate::routes::documents::{access, content, create, grants, list, rewrap, unwrap};
-use crate::routes::{admin, health, keys, openapi};
+use crate::routes::{admin, health, keys, me, openapi};
 use crate::state::AppState;
 
 /// Why the server could not start.
@@ -269,6 +269,7 @@ fn run(
                     .service(admin::access_logs::access_logs)
                     .service(admin::audit::verify_audit_log)
                     .service(keys::get_key)
+                    .service(me::me)
                     .default_service(web::to(|| async {
                         Err::<HttpResponse, _>(ApiError::new(ErrorCode::NotFound))
                     })),

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::documents::{access, content, create, grants, list, rewrap, unwrap};
-use super::{admin, health, keys};
+use super::{admin, health, keys, me};
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::{lifecycle, store};
 
@@ -27,7 +27,7 @@ impl Modify for BearerAuth {
     info(title = "pqfile key server", description = "Pooled ML-KEM-768 keys, KMS-wrapped private keys, authorized unwrap (FORMAT.md §7)."),
     paths(
         create::create_document, unwrap::unwrap_document, list::list_documents,
-        access::access_history, keys::get_key,
+        access::access_history, keys::get_key, me::me,
         rewrap::rewrap_document, grants::create_grant, grants::delete_grant, grants::list_grants,
         content::put_content, content::get_content,
         admin::keys::list_keys, admin::keys::revoke_key, admin::rotations::run_rotation,
@@ -38,7 +38,7 @@ impl Modify for BearerAuth {
     components(schemas(
         create::CreatedDocument, create::KeyRef, unwrap::UnwrapRequest, unwrap::UnwrapResponse,
         list::DocumentList, store::documents::DocumentSummary, access::AccessHistory, store::access_logs::AccessEntry,
-        store::keys::KeyInfo, ErrorBody, ErrorDetail,
+        store::keys::KeyInfo, me::Me, ErrorBody, ErrorDetail,
         rewrap::RewrapRequest, rewrap::RewrapResponse,
         grants::GrantRequest, grants::GrantCreated, store::grants::Grant, grants::GrantList,
         content::ContentStored,

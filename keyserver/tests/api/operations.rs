@@ -176,3 +176,24 @@ async fn metrics_need_the_metrics_token_or_an_admin() {
     let resp = open.http.get(open.url("/metrics")).send().await.unwrap();
     assert_eq!(resp.status(), 200, "metrics_public serves anyone");
 }
+
+#[tokio::test]
+async fn me_names_the_tokens_user() {
+    // Issue 12: the page must be able to say who is signed in.
+    let app = spawn_app().await;
+    let me = |token: String| {
+        let app = &app;
+        async move {
+            let resp = app.get_as(&token, "/v1/me").await;
+            assert_eq!(resp.status(), 200);
+            resp.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    assert_eq!(
+        me(app.alice.clone()).await,
+        serde_json::json!({"id": app.alice_id, "name": "alice", "role": "user"})
+    );
+    assert_eq!(me(app.admin.clone()).await["role"], "admin");
+    let resp = app.http.get(app.url("/v1/me")).send().await.unwrap();
+    assert_error(resp, 401, "missing_token").await;
+}
