@@ -10,6 +10,7 @@ const TOKEN_KEY = 'pqfile.token';
 
 const ui = {
   session: $('session'),
+  sessionLabel: $('session-label'),
   signOut: $('sign-out'),
   signin: $('signin'),
   signinForm: $('signin-form'),
@@ -54,19 +55,19 @@ function tokenFromFragment() {
 }
 
 /**
- * Checks a token against the key server.
+ * Checks a token against the key server; the user's name when it says.
  * @param {string} t
- * @returns {Promise<'ok' | 'invalid' | 'unreachable'>}
+ * @returns {Promise<{ verdict: 'ok' | 'invalid' | 'unreachable', name?: string, role?: string }>}
  */
 async function probeToken(t) {
   try {
-    await new KeyServerClient(location.origin, t).listDocuments();
-    return 'ok';
+    const me = await new KeyServerClient(location.origin, t).me();
+    return { verdict: 'ok', name: me.name, role: me.role };
   } catch (e) {
     const status = /** @type {{ status?: number }} */ (e).status;
-    if (status === 401) return 'invalid';
-    if (status === 0) return 'unreachable';
-    return 'ok'; // 404 (no listing endpoint yet) still proves the token
+    if (status === 401) return { verdict: 'invalid' };
+    if (status === 0) return { verdict: 'unreachable' };
+    return { verdict: 'ok' }; // 404 (an older key server without /v1/me) still proves the token
   }
 }
 
@@ -79,12 +80,15 @@ async function signIn(t, { fromLink = false } = {}) {
     showSignIn('Paste a token to sign in.');
     return;
   }
-  const verdict = await probeToken(t);
+  const { verdict, name, role } = await probeToken(t);
   if (verdict === 'invalid') {
     showSignIn(fromLink ? 'The token in the link was not accepted: it is invalid or revoked. Paste a valid token.' : 'This token was not accepted: it is invalid or revoked.');
     return;
   }
   sessionStorage.setItem(TOKEN_KEY, t);
+  // Who is signed in, always in view: a link carrying someone else's token
+  // must not go unnoticed.
+  ui.sessionLabel.textContent = name ? `Signed in as ${name}${role === 'admin' ? ' (admin)' : ''}` : 'Signed in';
   showTool();
   if (verdict === 'unreachable') {
     showError(describeError({ name: 'KeyServerError', status: 0, code: 'server_unreachable' }, { mode: 'encrypt', fileName: '' }), signOut);

@@ -36,6 +36,7 @@ test('the sign-in link stores the token, hides it from the address bar, and sign
   const page = await openSignedIn(browser.context, TOKENS().alice);
   assert.equal(new URL(page.url()).hash, '', 'the token is still in the address bar');
   assert.equal(await page.evaluate(() => sessionStorage.getItem('pqfile.token')), TOKENS().alice);
+  assert.equal(await page.textContent('#session-label'), 'Signed in as alice', 'the page says who is signed in');
   await assert.doesNotReject(page.locator('#documents-body[data-state]').waitFor());
   const docState = await page.getAttribute('#documents-body', 'data-state');
   assert.equal(docState, 'list', `My documents: ${docState}`);

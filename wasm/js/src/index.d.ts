@@ -220,6 +220,8 @@ export declare class KeyServerClient implements KeyService, RewrapService {
   unwrapWithKeyState(documentId: string, stanza: Uint8Array, ephemeralPublicKey: Uint8Array): Promise<UnwrapAnswer>;
   /** `POST /v1/documents/{id}/rewrap` with the file's whole header (MAC included): the new header (FORMAT.md §8). */
   rewrap(documentId: string, header: Uint8Array): Promise<RewrapAnswer>;
+  /** `GET /v1/me`: whom this client's token belongs to. */
+  me(): Promise<{ id: number; name: string; role: string }>;
   /** `GET /v1/documents`: the caller's documents and those shared with them, newest first. */
   listDocuments(): Promise<DocumentSummary[]>;
   /** `GET /v1/documents/{id}/access`: the audit log, newest first (owner or admin). */

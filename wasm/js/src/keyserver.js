@@ -229,6 +229,15 @@ export class KeyServerClient {
   }
 
   /**
+   * `GET /v1/me`: whom this client's token belongs to.
+   * @returns {Promise<{ id: number, name: string, role: string }>}
+   */
+  async me() {
+    const json = await this.#request('GET', '/v1/me');
+    return { id: Number(json.id), name: String(json.name), role: String(json.role) };
+  }
+
+  /**
    * `GET /v1/documents`: the caller's documents and those shared with them
    * (`shared: true`), newest first.
    * @returns {Promise<DocumentSummary[]>}
