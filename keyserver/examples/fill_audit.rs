@@ -29,7 +29,10 @@ const BATCH: usize = 250_000;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let rows: usize = args.get(1).ok_or("usage: fill_audit ROWS [MONTHS]")?.parse()?;
+    let rows: usize = args
+        .get(1)
+        .ok_or("usage: fill_audit ROWS [MONTHS]")?
+        .parse()?;
     let months: u32 = args.get(2).map_or(Ok(13), |m| m.parse())?;
     let settings = Settings::load(None)?;
     let owner_url = settings.owner_url().to_owned();
@@ -39,9 +42,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     keys.load(&pool, kms.as_ref()).await?;
     let key = keys.get().ok_or("no audit key")?;
     let mut client = db::owner_connection(&owner_url).await?;
-    client
-        .batch_execute("SET synchronous_commit = off")
-        .await?;
+    client.batch_execute("SET synchronous_commit = off").await?;
 
     let now = Utc::now().naive_utc().with_nanosecond(0).ok_or("clock")?;
     let start = now - Duration::days(i64::from(months) * 30);
@@ -64,7 +65,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Whole seconds, so the digest's text form is PostgreSQL's.
     let span = (now - start).num_seconds() - 60;
     let at = |i: usize| -> NaiveDateTime {
-        start + Duration::seconds(span * i64::try_from(i).unwrap_or(0) / i64::try_from(rows.max(1)).unwrap_or(1))
+        start
+            + Duration::seconds(
+                span * i64::try_from(i).unwrap_or(0) / i64::try_from(rows.max(1)).unwrap_or(1),
+            )
     };
 
     let started = std::time::Instant::now();
@@ -113,11 +117,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let i = done + k;
             let ts = at(i);
             let octet = |v: usize| u8::try_from(v % 250).unwrap_or(0);
-            let ip = IpAddr::V4(Ipv4Addr::new(10, octet(i), octet(i / 250), octet(i / 62_500) + 1));
+            let ip = IpAddr::V4(Ipv4Addr::new(
+                10,
+                octet(i),
+                octet(i / 250),
+                octet(i / 62_500) + 1,
+            ));
             let row = LogRow {
                 id: *id,
                 document_id: Some(format!("{:032x}", i / 4)),
-                access_type: Some(if i % 4 == 0 { "encrypt" } else { "decrypt" }.into()),
+                access_type: Some(
+                    if i.is_multiple_of(4) {
+                        "encrypt"
+                    } else {
+                        "decrypt"
+                    }
+                    .into(),
+                ),
                 timestamp: Some(ts.format("%Y-%m-%d %H:%M:%S").to_string()),
                 user_id: Some(((i % 500) + 1).to_string()),
                 // `ip_address::text` of a host address carries its /32.
@@ -149,11 +165,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         logs.finish().await?;
         let sink = tx
-            .copy_in("COPY audit_chain (position, log_id, digest, chain, logged_at) FROM STDIN BINARY")
+            .copy_in(
+                "COPY audit_chain (position, log_id, digest, chain, logged_at) FROM STDIN BINARY",
+            )
             .await?;
         let mut sink = pin!(BinaryCopyInWriter::new(
             sink,
-            &[Type::INT8, Type::INT8, Type::BYTEA, Type::BYTEA, Type::TIMESTAMP],
+            &[
+                Type::INT8,
+                Type::INT8,
+                Type::BYTEA,
+                Type::BYTEA,
+                Type::TIMESTAMP
+            ],
         ));
         for (p, id, d, c, ts) in &entries {
             sink.as_mut()
@@ -176,6 +200,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             done as f64 / started.elapsed().as_secs_f64()
         );
     }
-    client.batch_execute("ANALYZE access_logs; ANALYZE audit_chain").await?;
+    client
+        .batch_execute("ANALYZE access_logs; ANALYZE audit_chain")
+        .await?;
     Ok(())
 }

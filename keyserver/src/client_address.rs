@@ -148,7 +148,10 @@ mod tests {
         let t = TrustedProxies::parse("10.0.0.0/8").unwrap();
         let h = headers(&[("x-forwarded-for", "1.2.3.4"), ("forwarded", "for=5.6.7.8")]);
         assert_eq!(t.client(ip("192.0.2.9"), &h), ip("192.0.2.9"));
-        assert_eq!(TrustedProxies::default().client(ip("10.0.0.1"), &h), ip("10.0.0.1"));
+        assert_eq!(
+            TrustedProxies::default().client(ip("10.0.0.1"), &h),
+            ip("10.0.0.1")
+        );
     }
 
     #[test]
@@ -157,11 +160,17 @@ mod tests {
         // A spoofed entry from the client sits left of the real one.
         let h = headers(&[("x-forwarded-for", "6.6.6.6, 198.51.100.7, 10.1.1.1")]);
         assert_eq!(t.client(ip("127.0.0.1"), &h), ip("198.51.100.7"));
-        let h = headers(&[("x-forwarded-for", "6.6.6.6"), ("x-forwarded-for", "198.51.100.7")]);
+        let h = headers(&[
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-forwarded-for", "198.51.100.7"),
+        ]);
         assert_eq!(t.client(ip("10.0.0.2"), &h), ip("198.51.100.7"));
         // Forwarded wins, with quotes, ports and IPv6.
         let h = headers(&[
-            ("forwarded", "for=6.6.6.6, for=\"[2001:db8::17]:4711\";proto=https"),
+            (
+                "forwarded",
+                "for=6.6.6.6, for=\"[2001:db8::17]:4711\";proto=https",
+            ),
             ("x-forwarded-for", "198.51.100.7"),
         ]);
         assert_eq!(t.client(ip("10.0.0.2"), &h), ip("2001:db8::17"));

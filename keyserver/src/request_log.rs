@@ -4,9 +4,9 @@
 //! not whatever `X-Forwarded-For` a caller sent, and `http.host` /
 //! `http.scheme` come from forwarding headers only through a trusted proxy.
 
-use actix_web::{Error, HttpMessage};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::{Error, HttpMessage};
 use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 

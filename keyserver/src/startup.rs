@@ -120,8 +120,10 @@ impl Application {
             refill: Arc::new(Notify::new()),
             settings: settings.clone(),
             audit: AuditKeys::default(),
-            trusted_proxies: crate::client_address::TrustedProxies::parse(&settings.trusted_proxies)
-                .map_err(StartupError::Config)?,
+            trusted_proxies: crate::client_address::TrustedProxies::parse(
+                &settings.trusted_proxies,
+            )
+            .map_err(StartupError::Config)?,
         });
         // Without the audit key (KMS down) rows are written unsealed and
         // counted; the sealer keeps trying to load it.

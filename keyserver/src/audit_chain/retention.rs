@@ -37,6 +37,11 @@ use super::sealer;
 use crate::audit_partitions::{self, Month, Table};
 use crate::db::DbError;
 
+/// The rows of `access_logs_default` chained at or below the cut (`$1`):
+/// counted before, then deleted.
+const DEFAULT_ROWS_UP_TO_CUT: &str = "FROM access_logs_default a
+     WHERE EXISTS (SELECT 1 FROM audit_chain c WHERE c.log_id = a.id AND c.position <= $1)";
+
 /// How long a detach may wait for the table's lock.
 pub const LOCK_TIMEOUT: &str = "5s";
 
@@ -63,7 +68,9 @@ pub fn message(cut_position: i64, chain: &[u8], cutoff: &str) -> Vec<u8> {
 /// Where a retention run cuts.
 struct Plan {
     cutoff: String,
-    months: Vec<Month>,
+    /// The monthly partitions before the boundary, by month (oldest first),
+    /// `access_logs`' before `audit_chain`'s.
+    drops: Vec<(Table, Month)>,
     previous: i64,
     cut: i64,
 }
@@ -77,23 +84,22 @@ async fn plan(tx: &impl GenericClient, days: i32) -> Result<Plan, DbError> {
         )
         .await?;
     let (cutoff, at): (String, NaiveDateTime) = (row.get(0), row.get(1));
-    let mut boundary = at;
+    let mut partitions = Vec::new();
     for table in Table::ALL {
         for m in audit_partitions::list(tx, table).await? {
-            if m.from <= at && at < m.to {
-                boundary = boundary.min(m.from);
-            }
+            partitions.push((table, m));
         }
     }
-    let mut months: Vec<Month> = Vec::new();
-    for table in Table::ALL {
-        for m in audit_partitions::list(tx, table).await? {
-            if m.to <= boundary && !months.contains(&m) {
-                months.push(m);
-            }
-        }
-    }
-    months.sort_by_key(|m| m.from);
+    let boundary = partitions
+        .iter()
+        .filter(|(_, m)| m.from <= at && at < m.to)
+        .map(|(_, m)| m.from)
+        .fold(at, NaiveDateTime::min);
+    let mut drops: Vec<(Table, Month)> = partitions
+        .into_iter()
+        .filter(|(_, m)| m.to <= boundary)
+        .collect();
+    drops.sort_by_key(|(_, m)| m.from);
     let previous: i64 = tx
         .query_one(
             "SELECT COALESCE(max(cut_position), 0) FROM audit_retention",
@@ -113,7 +119,7 @@ async fn plan(tx: &impl GenericClient, days: i32) -> Result<Plan, DbError> {
         .get(0);
     Ok(Plan {
         cutoff,
-        months,
+        drops,
         previous,
         cut: cut.max(previous),
     })
@@ -134,11 +140,11 @@ pub async fn apply(
     sealer::seal_in(tx, key).await?;
     let Plan {
         cutoff,
-        months,
+        drops,
         previous,
         cut,
     } = plan(tx, days).await?;
-    if cut <= previous && months.is_empty() {
+    if cut <= previous && drops.is_empty() {
         audit_row(&format!(
             "retention: nothing older than {days} days to delete (chain cut stays at {previous})"
         ))
@@ -157,43 +163,40 @@ pub async fn apply(
     )
     .await?;
     let mut from_months = 0i64;
-    let mut dropped = Vec::new();
-    for m in &months {
-        let (logs, chain) = (
-            Table::AccessLogs.partition(m),
-            Table::AuditChain.partition(m),
-        );
-        let (has_logs, has_chain) = (exists(tx, &logs).await?, exists(tx, &chain).await?);
-        if has_logs {
-            let total: i64 = tx
-                .query_one(&format!("SELECT count(*) FROM {logs}"), &[])
-                .await?
-                .get(0);
-            let kept = tx
-                .execute(
+    for (table, m) in &drops {
+        let part = table.partition(m);
+        match table {
+            Table::AccessLogs => {
+                let total: i64 = tx
+                    .query_one(&format!("SELECT count(*) FROM {part}"), &[])
+                    .await?
+                    .get(0);
+                let kept = tx
+                    .execute(
+                        &format!(
+                            "INSERT INTO retention_keep_logs SELECT a.* FROM {part} a
+                             WHERE NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.log_id = a.id AND c.position <= $1)"
+                        ),
+                        &[&cut],
+                    )
+                    .await?;
+                from_months += total - i64::try_from(kept).unwrap_or(0);
+            }
+            Table::AuditChain => {
+                tx.execute(
                     &format!(
-                        "INSERT INTO retention_keep_logs SELECT a.* FROM {logs} a
-                         WHERE NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.log_id = a.id AND c.position <= $1)"
+                        "INSERT INTO retention_keep_chain SELECT * FROM {part} WHERE position > $1"
                     ),
                     &[&cut],
                 )
                 .await?;
-            from_months += total - i64::try_from(kept).unwrap_or(0);
-            dropped.push(logs);
-        }
-        if has_chain {
-            tx.execute(
-                &format!("INSERT INTO retention_keep_chain SELECT * FROM {chain} WHERE position > $1"),
-                &[&cut],
-            )
-            .await?;
-            dropped.push(chain);
+            }
         }
     }
+    let dropped: Vec<String> = drops.iter().map(|(t, m)| t.partition(m)).collect();
     let in_default: i64 = tx
         .query_one(
-            "SELECT count(*) FROM access_logs_default a
-             WHERE EXISTS (SELECT 1 FROM audit_chain c WHERE c.log_id = a.id AND c.position <= $1)",
+            &format!("SELECT count(*) {DEFAULT_ROWS_UP_TO_CUT}"),
             &[&cut],
         )
         .await?
@@ -238,11 +241,7 @@ pub async fn apply(
 
     // Row by row where months had no partition (only the default's rows).
     let mut deleted = tx
-        .execute(
-            "DELETE FROM access_logs_default a
-             WHERE EXISTS (SELECT 1 FROM audit_chain c WHERE c.log_id = a.id AND c.position <= $1)",
-            &[&cut],
-        )
+        .execute(&format!("DELETE {DEFAULT_ROWS_UP_TO_CUT}"), &[&cut])
         .await?;
     tx.execute(
         "DELETE FROM audit_chain_default WHERE position <= $1",
@@ -252,39 +251,24 @@ pub async fn apply(
     // Whole months; from the first detach on, inserts wait for the commit.
     tx.batch_execute(&format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
         .await?;
-    for m in &months {
-        for table in Table::ALL {
-            if dropped.contains(&table.partition(m)) {
-                audit_partitions::detach(tx, table, m).await?;
-            }
-        }
+    for (table, m) in &drops {
+        audit_partitions::detach(tx, *table, m).await?;
     }
-    deleted += u64::try_from(from_months).unwrap_or(0);
     tx.batch_execute(
         "INSERT INTO access_logs SELECT * FROM retention_keep_logs;
          INSERT INTO audit_chain SELECT * FROM retention_keep_chain;",
     )
     .await?;
-    for m in &months {
-        for table in Table::ALL {
-            if dropped.contains(&table.partition(m)) {
-                audit_partitions::drop_detached(tx, table, m).await?;
-            }
-        }
+    for (table, m) in &drops {
+        audit_partitions::drop_detached(tx, *table, m).await?;
     }
+    deleted += u64::try_from(from_months).unwrap_or(0);
     tx.batch_execute("SET LOCAL lock_timeout = 0").await?;
     Ok(Retained {
         deleted,
         cut_position: cut,
         partitions_dropped: dropped,
     })
-}
-
-async fn exists(tx: &impl GenericClient, name: &str) -> Result<bool, DbError> {
-    Ok(tx
-        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])
-        .await?
-        .get(0))
 }
 
 /// The signed cuts: (position, chain value, cut-off, signing key, signature).

@@ -129,22 +129,21 @@ pub async fn verify(db: &impl GenericClient, kms: &dyn KeyWrapper) -> Result<Rep
     let start = first.map_or(max_cut, |p| p - 1);
     let mut chain = GENESIS;
     if start > 0 {
-        let signed = cuts.iter().find(|c| c.0 == start);
-        match signed.map(|c| <[u8; 32]>::try_from(c.1.as_slice())) {
-            Some(Ok(at_cut)) if valid_cut(start, &at_cut) => {
-                chain = at_cut;
-                retained_up_to = start;
-            }
-            other => {
-                if let Some(Ok(at_cut)) = other {
-                    chain = at_cut;
-                }
-                problems.push(Problem {
-                    kind: ProblemKind::Deleted,
-                    log_id: 0,
-                    position: Some(start),
-                });
-            }
+        let at_cut = cuts
+            .iter()
+            .find(|c| c.0 == start)
+            .and_then(|c| <[u8; 32]>::try_from(c.1.as_slice()).ok());
+        if let Some(at_cut) = at_cut {
+            chain = at_cut;
+        }
+        if at_cut.is_some_and(|c| valid_cut(start, &c)) {
+            retained_up_to = start;
+        } else {
+            problems.push(Problem {
+                kind: ProblemKind::Deleted,
+                log_id: 0,
+                position: Some(start),
+            });
         }
     }
     // Checkpoints up to the start: their chain entries are gone (or there
@@ -152,7 +151,11 @@ pub async fn verify(db: &impl GenericClient, kms: &dyn KeyWrapper) -> Result<Rep
     // start itself.
     while let Some(cp) = next_cp.next_if(|cp| cp.0.position <= start) {
         report.checkpoints += 1;
-        let head = if cp.0.position == start { chain } else { cp.0.chain };
+        let head = if cp.0.position == start {
+            chain
+        } else {
+            cp.0.chain
+        };
         check_checkpoint(cp, cp.0.position, &head, 0, &keys, &mut problems);
     }
 
@@ -185,19 +188,13 @@ pub async fn verify(db: &impl GenericClient, kms: &dyn KeyWrapper) -> Result<Rep
                 });
             }
             expected_position = position + 1;
-            let joined = r.get::<_, bool>(4);
-            let fallback = if joined {
-                None
+            let row = if r.get::<_, bool>(4) {
+                Some(LogRow::from_row(r, 5))
+            } else if let Some(f) = db.query_opt(&by_id, &[&log_id]).await? {
+                found_by_id.insert(log_id);
+                Some(LogRow::from_row(&f, 0))
             } else {
-                db.query_opt(&by_id, &[&log_id]).await?
-            };
-            let row = match &fallback {
-                Some(f) => {
-                    found_by_id.insert(log_id);
-                    Some(LogRow::from_row(f, 0))
-                }
-                None if joined => Some(LogRow::from_row(r, 5)),
-                None => None,
+                None
             };
             let d: [u8; 32] = if let Some(row) = row {
                 let d = digest(&row);

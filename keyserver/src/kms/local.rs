@@ -217,7 +217,10 @@ mod tests {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
             match LocalKms::open_or_create(&path) {
                 Err(KmsError::Config(m)) => {
-                    assert!(m.contains("readable by group or others") && m.contains("chmod 600"), "{m}");
+                    assert!(
+                        m.contains("readable by group or others") && m.contains("chmod 600"),
+                        "{m}"
+                    );
                 }
                 Err(e) => panic!("mode {mode:o}: {e}"),
                 Ok(_) => panic!("mode {mode:o} was accepted"),

@@ -356,7 +356,10 @@ async fn the_access_log_keeps_working_past_two_billion_rows() {
 
 /// Registers a document as alice with `headers`; the audit row's address.
 async fn registered_from(app: &TestApp, headers: &[(&str, &str)]) -> String {
-    let mut req = app.http.post(app.url("/v1/documents")).bearer_auth(&app.alice);
+    let mut req = app
+        .http
+        .post(app.url("/v1/documents"))
+        .bearer_auth(&app.alice);
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
@@ -387,13 +390,19 @@ async fn forwarding_headers_count_only_from_trusted_proxies() {
     // Our loopback peer is a trusted proxy: its Forwarded header names the
     // client (it wins over X-Forwarded-For).
     let proxied = spawn_app_with(Options {
-        settings: Some(Box::new(|s| s.trusted_proxies = "10.0.0.0/8, 127.0.0.1".into())),
+        settings: Some(Box::new(|s| {
+            s.trusted_proxies = "10.0.0.0/8, 127.0.0.1".into()
+        })),
         ..Default::default()
     })
     .await;
     assert_eq!(registered_from(&proxied, &spoofed).await, "198.51.100.4");
     assert_eq!(
-        registered_from(&proxied, &[("X-Forwarded-For", "6.6.6.6, 203.0.113.9, 10.2.3.4")]).await,
+        registered_from(
+            &proxied,
+            &[("X-Forwarded-For", "6.6.6.6, 203.0.113.9, 10.2.3.4")]
+        )
+        .await,
         "203.0.113.9",
         "the hop nearest to us that is not a trusted proxy"
     );

@@ -74,7 +74,12 @@ async fn both_tables_are_partitioned_by_month_with_months_ahead() {
         .await
         .unwrap();
     for r in &kinds {
-        assert_eq!(r.get::<_, String>(1), "p", "{} is partitioned", r.get::<_, String>(0));
+        assert_eq!(
+            r.get::<_, String>(1),
+            "p",
+            "{} is partitioned",
+            r.get::<_, String>(0)
+        );
     }
     assert_eq!(kinds.len(), 2);
     // This month and the three after it, in both tables, from start-up.
@@ -100,7 +105,10 @@ async fn both_tables_are_partitioned_by_month_with_months_ahead() {
             .await
             > 0
     );
-    assert_eq!(app.count("SELECT count(*) FROM access_logs_default").await, 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM access_logs_default").await,
+        0
+    );
     // The seed's monitoring queries see the partitioned table whole.
     let rows = app.count("SELECT count(*) FROM access_logs").await;
     let s = app.admin_json("/v1/admin/stats").await;
@@ -121,12 +129,22 @@ async fn a_month_created_late_takes_its_rows_from_the_default_partition() {
     let app = quiet_sealer().await;
     app.aged_audit_row(200).await;
     app.aged_audit_row(199).await;
-    assert_eq!(app.count("SELECT count(*) FROM access_logs_default").await, 2);
+    assert_eq!(
+        app.count("SELECT count(*) FROM access_logs_default").await,
+        2
+    );
     let before = app.count("SELECT count(*) FROM access_logs").await;
     create_month(&app, 200).await;
     create_month(&app, 199).await;
-    assert_eq!(app.count("SELECT count(*) FROM access_logs_default").await, 0);
-    assert_eq!(app.count("SELECT count(*) FROM access_logs").await, before, "nothing lost or doubled");
+    assert_eq!(
+        app.count("SELECT count(*) FROM access_logs_default").await,
+        0
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM access_logs").await,
+        before,
+        "nothing lost or doubled"
+    );
     seal(&app).await;
     assert_eq!(verify(&app).await["ok"], true);
 }
@@ -169,7 +187,10 @@ async fn retention_drops_whole_months_and_the_log_still_verifies() {
         for table in ["access_logs", "audit_chain"] {
             let name = format!("{table}_{m}");
             assert!(dropped.contains(&name.as_str()), "{name} in {v}");
-            assert!(!partitions(&app, table).await.contains(&name), "{name} is gone");
+            assert!(
+                !partitions(&app, table).await.contains(&name),
+                "{name} is gone"
+            );
         }
     }
     assert_eq!(
@@ -179,8 +200,10 @@ async fn retention_drops_whole_months_and_the_log_still_verifies() {
         "only the row written by hand stays of the old months"
     );
     assert_eq!(
-        app.count(&format!("SELECT count(*) FROM access_logs_default WHERE id = {forged}"))
-            .await,
+        app.count(&format!(
+            "SELECT count(*) FROM access_logs_default WHERE id = {forged}"
+        ))
+        .await,
         1
     );
     assert_eq!(
@@ -192,7 +215,9 @@ async fn retention_drops_whole_months_and_the_log_still_verifies() {
     // The chain entries of the dropped months went with them; what is left
     // verifies from the signed cut, and the forged row is still named.
     let min_position = app.count("SELECT min(position) FROM audit_chain").await;
-    let cut = app.count("SELECT max(cut_position) FROM audit_retention").await;
+    let cut = app
+        .count("SELECT max(cut_position) FROM audit_retention")
+        .await;
     assert_eq!(min_position, cut + 1);
     let v = verify(&app).await;
     assert_eq!(v["first_problem"]["kind"], "inserted_out_of_band", "{v}");
@@ -208,7 +233,9 @@ async fn retention_drops_whole_months_and_the_log_still_verifies() {
         1
     );
     // The files of before still decrypt (nothing but audit rows went).
-    let (resp, _) = app.unwrap(&app.alice, &kept.document_id, kept.stanza()).await;
+    let (resp, _) = app
+        .unwrap(&app.alice, &kept.document_id, kept.stanza())
+        .await;
     assert_eq!(resp.status(), 200);
 }
 
@@ -230,8 +257,10 @@ async fn a_row_of_an_old_month_chained_late_is_kept_until_the_cut_passes_it() {
         .await;
     assert_eq!(v["deleted"], 1, "{v}");
     assert_eq!(
-        app.count(&format!("SELECT count(*) FROM access_logs_default WHERE id = {late}"))
-            .await,
+        app.count(&format!(
+            "SELECT count(*) FROM access_logs_default WHERE id = {late}"
+        ))
+        .await,
         1,
         "moved out of the dropped month, not lost"
     );
@@ -246,8 +275,10 @@ async fn a_row_of_an_old_month_chained_late_is_kept_until_the_cut_passes_it() {
         .await;
     assert_eq!(v["deleted"], 2, "{v}");
     assert_eq!(
-        app.count(&format!("SELECT count(*) FROM access_logs WHERE id = {late}"))
-            .await,
+        app.count(&format!(
+            "SELECT count(*) FROM access_logs WHERE id = {late}"
+        ))
+        .await,
         0
     );
     let v = verify(&app).await;
@@ -294,5 +325,9 @@ async fn a_row_moved_to_another_month_by_the_superuser_is_named_altered() {
     let v = verify(&app).await;
     assert_eq!(v["first_problem"]["kind"], "altered", "{v}");
     assert_eq!(v["first_problem"]["log_id"], victim, "{v}");
-    assert_eq!(v["problems"].as_array().unwrap().len(), 1, "named once: {v}");
+    assert_eq!(
+        v["problems"].as_array().unwrap().len(),
+        1,
+        "named once: {v}"
+    );
 }

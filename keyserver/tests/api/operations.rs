@@ -102,7 +102,10 @@ async fn the_web_folder_is_served_at_the_root() {
     let index = app.http.get(app.url("/")).send().await.unwrap();
     assert_eq!(index.status(), 200);
     // Issue 12: the page may run only its own code, and nobody may frame it.
-    let csp = index.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let csp = index.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     for directive in [
         "default-src 'none'",
         "script-src 'self' 'wasm-unsafe-eval'",
@@ -116,9 +119,18 @@ async fn the_web_folder_is_served_at_the_root() {
         &app.http.get(app.url("/v1/documents")).send().await.unwrap(),
         &app.http.get(app.url("/healthz")).send().await.unwrap(),
     ] {
-        assert_eq!(r.headers()["x-content-type-options"], "nosniff", "{}", r.url());
+        assert_eq!(
+            r.headers()["x-content-type-options"],
+            "nosniff",
+            "{}",
+            r.url()
+        );
         assert_eq!(r.headers()["referrer-policy"], "no-referrer", "{}", r.url());
-        assert!(r.headers().contains_key("content-security-policy"), "{}", r.url());
+        assert!(
+            r.headers().contains_key("content-security-policy"),
+            "{}",
+            r.url()
+        );
     }
     assert!(
         index
@@ -145,7 +157,9 @@ async fn metrics_need_the_metrics_token_or_an_admin() {
     // Issue 12: /metrics was public on the API listener.
     let app = spawn_app_with(Options {
         settings: Some(Box::new(|s| {
-            s.metrics_token = Some(pqfile_keyserver::configuration::Secret::new("scrape-secret-1"));
+            s.metrics_token = Some(pqfile_keyserver::configuration::Secret::new(
+                "scrape-secret-1",
+            ));
         })),
         ..Default::default()
     })
@@ -158,12 +172,22 @@ async fn metrics_need_the_metrics_token_or_an_admin() {
         r.send()
     };
     assert_error(get(None).await.unwrap(), 401, "missing_token").await;
-    assert_error(get(Some("scrape-secret-2")).await.unwrap(), 401, "invalid_token").await;
+    assert_error(
+        get(Some("scrape-secret-2")).await.unwrap(),
+        401,
+        "invalid_token",
+    )
+    .await;
     assert_error(get(Some(&app.alice)).await.unwrap(), 403, "admin_only").await;
     for token in ["scrape-secret-1", app.admin.as_str()] {
         let resp = get(Some(token)).await.unwrap();
         assert_eq!(resp.status(), 200);
-        assert!(resp.text().await.unwrap().contains("pqfile_pool_active_keys"));
+        assert!(
+            resp.text()
+                .await
+                .unwrap()
+                .contains("pqfile_pool_active_keys")
+        );
     }
     // The secret never shows in the settings' debug form.
     assert!(!format!("{:?}", app.settings).contains("scrape-secret-1"));

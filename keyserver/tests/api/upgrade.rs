@@ -43,7 +43,10 @@ async fn an_existing_audit_log_moves_into_monthly_partitions_whole() {
         async move { db.query_one(sql, &[]).await.unwrap() }
     };
     let rows_after: String = one(ALL_ROWS).await.get(0);
-    assert_eq!(rows_after, rows_before, "every row, every column, unchanged");
+    assert_eq!(
+        rows_after, rows_before,
+        "every row, every column, unchanged"
+    );
     // The old row sits in its month, the one without a timestamp in the
     // default partition, and new rows continue the id sequence.
     let r = one(
