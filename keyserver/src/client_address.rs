@@ -67,10 +67,24 @@ impl TrustedProxies {
 /// when the request carries no server state).
 pub fn of(req: &HttpRequest) -> Option<IpAddr> {
     let peer = req.peer_addr().map(|a| a.ip());
-    match req.app_data::<actix_web::web::Data<crate::state::AppState>>() {
-        Some(state) => state.trusted_proxies.client(peer, req.headers()),
+    match proxies(req) {
+        Some(trusted) => trusted.client(peer, req.headers()),
         None => peer,
     }
+}
+
+/// Whether `req` came from one of the server's trusted proxies (then its
+/// other forwarding headers, host and scheme, may be believed too).
+pub fn via_trusted_proxy(req: &HttpRequest) -> bool {
+    match (req.peer_addr(), proxies(req)) {
+        (Some(peer), Some(trusted)) => trusted.contains(peer.ip()),
+        _ => false,
+    }
+}
+
+fn proxies(req: &HttpRequest) -> Option<&TrustedProxies> {
+    req.app_data::<actix_web::web::Data<crate::state::AppState>>()
+        .map(|state| &state.trusted_proxies)
 }
 
 /// IPv4 addresses mapped into IPv6 compare as IPv4.

@@ -17,9 +17,7 @@ impl RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
         let req = request.request();
         let client = crate::client_address::of(req);
-        let peer = req.peer_addr().map(|a| a.ip());
-        let trusted_peer = client != peer;
-        let (scheme, host) = if trusted_peer {
+        let (scheme, host) = if crate::client_address::via_trusted_proxy(req) {
             let info = req.connection_info();
             (info.scheme().to_owned(), info.host().to_owned())
         } else {
