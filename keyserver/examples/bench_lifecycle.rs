@@ -28,7 +28,6 @@ use pqfile_keyserver::configuration::{KmsKind, Settings};
 use pqfile_keyserver::domain::{Role, rng};
 use pqfile_keyserver::startup::Application;
 use serde_json::{Value, json};
-use tokio_postgres::NoTls;
 
 /// The two parts, in `bench_lifecycle/`.
 #[path = "bench_lifecycle/file_rewrap.rs"]
@@ -44,7 +43,11 @@ fn env_or(name: &str, default: usize) -> usize {
 }
 
 async fn connect(url: &str) -> tokio_postgres::Client {
-    let (c, conn) = tokio_postgres::connect(url, NoTls).await.unwrap();
+    let (c, conn) = pqfile_keyserver::db::Target::parse(url)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
     tokio::spawn(conn);
     c
 }

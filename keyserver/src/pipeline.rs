@@ -26,7 +26,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use deadpool_postgres::ClientWrapper;
 use tokio::sync::OnceCell;
-use tokio_postgres::NoTls;
 
 use crate::db::DbError;
 
@@ -35,7 +34,7 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// Per-thread shared connections to one database.
 pub struct Pipelined {
     id: u64,
-    config: tokio_postgres::Config,
+    config: crate::db::Target,
     size: usize,
 }
 
@@ -49,7 +48,7 @@ thread_local! {
 
 impl Pipelined {
     /// `size` connections per worker thread, opened lazily with `config`.
-    pub fn new(config: tokio_postgres::Config, size: usize) -> Self {
+    pub fn new(config: crate::db::Target, size: usize) -> Self {
         Self {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             config,
@@ -97,7 +96,7 @@ impl Pipelined {
             let slot = self.slot(i);
             let conn = slot
                 .get_or_try_init(|| async {
-                    let (client, connection) = self.config.connect(NoTls).await?;
+                    let (client, connection) = self.config.connect().await?;
                     let task = tokio::task::spawn_local(async move {
                         if let Err(e) = connection.await {
                             tracing::warn!(error = %e, "pipelined PostgreSQL connection ended");

@@ -18,7 +18,7 @@ use std::time::Duration;
 use actix_web::web;
 use deadpool_postgres::GenericClient;
 use futures_util::StreamExt;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 
 use crate::db::{self, DbError};
 use crate::domain::KeyId;
@@ -69,7 +69,7 @@ async fn listen(
 ) -> Result<(), DbError> {
     // The server's own connection settings (UTC, application name, timeout).
     let (client, mut connection) = db::pg_config(&state.settings.database_url)?
-        .connect(NoTls)
+        .connect()
         .await?;
     let (sender, mut payloads) = tokio::sync::mpsc::unbounded_channel::<String>();
     let driver = tokio::spawn(async move {

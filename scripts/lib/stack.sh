@@ -28,6 +28,10 @@
 # tests only. PostgreSQL refuses to run as root, so as root every pg_ctl runs
 # as the `postgres` user and DIR must be reachable by it (docs/TOOLCHAIN.md).
 # PQFILE_PG_OPTS adds server options (e.g. "-c shared_preload_libraries=...").
+# STACK_PG_TLS=1 makes a new cluster TLS-only: a CA and a server certificate
+# (localhost, 127.0.0.1) are made in DIR/tls, `ssl = on`, pg_hba.conf allows
+# `hostssl` only, and the URLs carry sslmode=verify-full&sslrootcert=DIR/tls/ca.crt
+# (STACK_PG_CA). DIR/tls/other-ca.crt is a second CA that signed nothing.
 
 STACK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
@@ -48,8 +52,42 @@ stack_free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-stack_pg_url() { echo "postgres://postgres@127.0.0.1:$1/$STACK_DB_NAME"; }
-stack_app_url() { echo "postgres://pqfile_app@127.0.0.1:$1/$STACK_DB_NAME"; }
+# URL query of a cluster in DIR ($2): its TLS settings, if it has them.
+stack_pg_query() {
+  if [ -n "${2:-}" ] && [ -f "$2/tls/ca.crt" ]; then echo "?sslmode=verify-full&sslrootcert=$2/tls/ca.crt"; fi
+}
+stack_pg_url() { echo "postgres://postgres@127.0.0.1:$1/$STACK_DB_NAME$(stack_pg_query "$@")"; }
+stack_app_url() { echo "postgres://pqfile_app@127.0.0.1:$1/$STACK_DB_NAME$(stack_pg_query "$@")"; }
+
+# A test CA and a server certificate for localhost and 127.0.0.1 in DIR/tls,
+# and pg_hba.conf accepting TLS connections only (STACK_PG_TLS=1).
+stack_pg_tls_init() {
+  local dir=$1 tls=$1/tls
+  mkdir -p "$tls"
+  (
+    cd "$tls"
+    for ca in ca other-ca; do
+      openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+        -subj "/CN=pqfile test $ca" -keyout "$ca.key" -out "$ca.crt" 2>/dev/null
+    done
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+      -subj "/CN=localhost" -keyout server.key -out server.csr 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >ext.cnf
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
+      -extfile ext.cnf -out server.crt 2>/dev/null
+    rm -f server.csr ext.cnf ca.srl ca.key other-ca.key
+    chmod 600 server.key
+  )
+  if [ "$(id -u)" -eq 0 ]; then chown -R postgres: "$tls"; fi
+  chmod 755 "$tls"; chmod 644 "$tls/ca.crt" "$tls/other-ca.crt" "$tls/server.crt"
+  stack_as_pg tee "$dir/pg_hba.conf" >/dev/null <<HBA
+# TLS only (scripts/lib/stack.sh, STACK_PG_TLS=1): no "host" lines, so a
+# clear-text TCP connection is refused.
+local   all all              trust
+hostssl all all 127.0.0.1/32 trust
+hostssl all all ::1/128      trust
+HBA
+}
 
 # The key server runs as pqfile_app, a LOGIN member of the NOLOGIN group
 # pqfile_runtime whose table rights the migrations grant (migration V7: the
@@ -79,12 +117,16 @@ pg_start() {
   if [ ! -f "$dir/PG_VERSION" ]; then
     stack_log "initdb $dir"
     stack_as_pg "$PGBIN/initdb" -D "$dir" -U postgres -A trust -E UTF8 --locale=C.UTF-8 --no-sync >/dev/null
+    if [ "${STACK_PG_TLS:-0}" = 1 ]; then stack_pg_tls_init "$dir"; fi
   fi
+  local tls_opts=""
+  if [ -f "$dir/tls/server.crt" ]; then tls_opts="-c ssl=on -c ssl_cert_file=$dir/tls/server.crt -c ssl_key_file=$dir/tls/server.key"; fi
+
   if stack_as_pg "$PGBIN/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
     stack_log "PostgreSQL already running ($dir)"
   else
     stack_as_pg "$PGBIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 30 \
-      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 ${PQFILE_PG_OPTS:-}" start >/dev/null \
+      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 $tls_opts ${PQFILE_PG_OPTS:-}" start >/dev/null \
       || { stack_log "PostgreSQL failed to start; see $dir/server.log"; tail -20 "$dir/server.log" >&2; return 1; }
     stack_log "PostgreSQL started on 127.0.0.1:$port ($dir)"
   fi
@@ -94,7 +136,7 @@ pg_start() {
     stack_log "created database $STACK_DB_NAME"
   fi
   stack_pg_roles "$port"
-  stack_pg_url "$port"
+  stack_pg_url "$port" "$dir"
 }
 
 # Fast shutdown of the cluster in DIR (no-op if it is not running).
@@ -123,7 +165,10 @@ stack_pg() {
   STACK_PG_PORT=${2:-$(stack_free_port)}
   STACK_PG_DIRS+=("$dir")
   STACK_DB_URL=$(pg_start "$dir" "$STACK_PG_PORT")
-  STACK_APP_URL=$(stack_app_url "$STACK_PG_PORT")
+  dir=$(cd "$dir" && pwd)
+  STACK_APP_URL=$(stack_app_url "$STACK_PG_PORT" "$dir")
+  STACK_PG_CA=""
+  if [ -f "$dir/tls/ca.crt" ]; then STACK_PG_CA=$dir/tls/ca.crt; fi
 }
 
 stack_db_env() {

@@ -19,8 +19,13 @@ fi
 source scripts/lib/stack.sh
 stack_trap
 stack_workdir keyserver-test
-stack_pg "$STACK_WORK/pg"
+# TLS-only cluster (issue 12): every connection of the tests and of the
+# servers they start is verify-full against a CA made here; clear text is
+# refused by pg_hba.conf.
+STACK_PG_TLS=1 stack_pg "$STACK_WORK/pg"
 export PQFILE_TEST_PG="postgres://postgres@127.0.0.1:$STACK_PG_PORT"
+export PQFILE_TEST_PG_PARAMS="sslmode=verify-full&sslrootcert=$STACK_PG_CA"
+export PQFILE_TEST_PG_OTHER_CA="${STACK_PG_CA%/*}/other-ca.crt"
 
 MOTO_PORT=$(stack_free_port)
 "$MOTO" -H 127.0.0.1 -p "$MOTO_PORT" >"$STACK_WORK/moto.log" 2>&1 </dev/null &

@@ -9,6 +9,7 @@ mod audit_chain;
 mod audit_partitions;
 mod audit_trail;
 mod bad_input;
+mod database_tls;
 mod helpers;
 mod key_expiry;
 mod key_history;

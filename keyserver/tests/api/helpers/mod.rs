@@ -28,12 +28,20 @@ use pqfile_keyserver::startup::Application;
 use pqfile_keyserver::state::AppState;
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use tokio_postgres::NoTls;
 
 /// `postgres://postgres@127.0.0.1:PORT` of the test cluster (no database).
 pub fn pg_base() -> String {
     std::env::var("PQFILE_TEST_PG")
         .expect("PQFILE_TEST_PG is not set: run these tests through scripts/test.d/40-keyserver.sh")
+}
+
+/// The URL of database `name` in the test cluster, with the cluster's TLS
+/// settings (`PQFILE_TEST_PG_PARAMS`: verify-full against the harness's CA).
+pub fn pg_url(name: &str) -> String {
+    match std::env::var("PQFILE_TEST_PG_PARAMS") {
+        Ok(params) if !params.is_empty() => format!("{}/{name}?{params}", pg_base()),
+        _ => format!("{}/{name}", pg_base()),
+    }
 }
 
 /// The moto server's URL.
@@ -42,9 +50,12 @@ pub fn moto_endpoint() -> String {
         .expect("PQFILE_TEST_KMS_ENDPOINT is not set: run these tests through scripts/test.d/40-keyserver.sh")
 }
 
-/// A direct connection (the test's own view of the database).
+/// A direct connection (the test's own view of the database), with the
+/// URL's TLS settings read the server's way (`db::Target`).
 pub async fn connect(url: &str) -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(url, NoTls)
+    let (client, conn) = pqfile_keyserver::db::Target::parse(url)
+        .expect("test database URL")
+        .connect()
         .await
         .expect("connect to the test cluster");
     tokio::spawn(conn);
@@ -54,12 +65,12 @@ pub async fn connect(url: &str) -> tokio_postgres::Client {
 /// Creates an empty database and returns its URL.
 pub async fn fresh_database() -> String {
     let name = format!("pqfile_test_{}", DocumentId::generate(&mut rng()));
-    let admin = connect(&format!("{}/postgres", pg_base())).await;
+    let admin = connect(&pg_url("postgres")).await;
     admin
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .await
         .expect("create database");
-    format!("{}/{name}", pg_base())
+    pg_url(&name)
 }
 
 /// The LOGIN role test servers run as (a member of `pqfile_runtime`, whose
@@ -75,7 +86,7 @@ pub async fn ensure_app_role() {
     if DONE.load(std::sync::atomic::Ordering::Acquire) {
         return;
     }
-    let admin = connect(&format!("{}/postgres", pg_base())).await;
+    let admin = connect(&pg_url("postgres")).await;
     admin
         // The deployers' script (keyserver/README.md, "Database roles").
         .batch_execute(include_str!("../../../../scripts/sql/runtime-roles.sql"))

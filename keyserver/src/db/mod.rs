@@ -1,11 +1,13 @@
 //! PostgreSQL: the connection pool ([`DbPool`]; not to be confused with the
 //! key pool, `key_pool`) and the refinery migrations in `../migrations`.
 
-use std::str::FromStr;
+pub mod tls;
+
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use tokio_postgres::NoTls;
+
+pub use tls::Target;
 
 mod embedded {
     refinery::embed_migrations!("../migrations");
@@ -22,40 +24,62 @@ const MIGRATION_LOCK: i64 = 0x7071_6669_6c65_0001;
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     /// The database URL does not parse.
-    #[error("invalid database URL: {0}")]
+    #[error("invalid database URL: {}", describe(.0))]
     Url(tokio_postgres::Error),
+    /// The URL's TLS settings cannot be used (`tls`).
+    #[error("database TLS: {0}")]
+    Tls(String),
     /// The pool could not be built.
     #[error("cannot build the connection pool: {0}")]
     Build(#[from] deadpool_postgres::BuildError),
     /// No connection could be checked out of the connection pool.
-    #[error("cannot connect to PostgreSQL: {0}")]
+    #[error("cannot connect to PostgreSQL: {}", describe(.0))]
     Checkout(#[from] deadpool_postgres::PoolError),
     /// A pipelined connection closed and could not be reopened.
     #[error("the PostgreSQL connection closed")]
     Closed,
     /// A query failed.
-    #[error("PostgreSQL error: {0}")]
+    #[error("PostgreSQL error: {}", describe(.0))]
     Query(#[from] tokio_postgres::Error),
     /// A migration failed.
     #[error("migration failed: {0}")]
     Migration(#[from] refinery::Error),
 }
 
-/// Parses `url` and forces UTC, so `TIMESTAMP` columns (which have no zone)
-/// always hold UTC whatever the server's default time zone is.
-pub fn pg_config(url: &str) -> Result<tokio_postgres::Config, DbError> {
-    let mut cfg = tokio_postgres::Config::from_str(url).map_err(DbError::Url)?;
-    cfg.options("-c TimeZone=UTC");
-    cfg.application_name("pqfile-keyserver");
-    cfg.connect_timeout(Duration::from_secs(5));
-    Ok(cfg)
+/// `e` with its causes: tokio-postgres says only "error performing TLS
+/// handshake" or "db error" and keeps the reason (the certificate check,
+/// the server's message) in `source()`.
+pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
+}
+
+/// Parses `url` (with its TLS settings, `tls`) and forces UTC, so
+/// `TIMESTAMP` columns (which have no zone) always hold UTC whatever the
+/// server's default time zone is.
+pub fn pg_config(url: &str) -> Result<Target, DbError> {
+    let mut target = Target::parse(url)?;
+    target.config.options("-c TimeZone=UTC");
+    target.config.application_name("pqfile-keyserver");
+    target.config.connect_timeout(Duration::from_secs(5));
+    Ok(target)
 }
 
 /// A connection pool of at most `max_size` connections.
 pub fn connect(url: &str, max_size: usize) -> Result<DbPool, DbError> {
+    let target = pg_config(url)?;
     let mgr = Manager::from_config(
-        pg_config(url)?,
-        NoTls,
+        target.config,
+        target.tls,
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
