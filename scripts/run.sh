@@ -10,7 +10,11 @@
 # PostgreSQL.
 #
 # Environment: PQFILE_BIND (default 127.0.0.1:8080), PQFILE_PG_PORT (54329),
-# and any PQFILE_* setting of the key server (keyserver/README.md).
+# and any PQFILE_* setting of the key server (keyserver/README.md). The page
+# is served over loopback HTTP (a secure context for the browser) unless
+# PQFILE_TLS_CERT_FILE and PQFILE_TLS_KEY_FILE name a certificate: then
+# HTTPS, at https://$PQFILE_TLS_HOST:PORT (default localhost; the name the
+# certificate is for), trusting PQFILE_CA_CERT if it is from a private CA.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -79,13 +83,14 @@ bootstrap() {
 bootstrap admin admin
 bootstrap demo user
 
-stack_keyserver_start
-HOSTPORT=${STACK_URL#http://}
+STACK_KS_CA=${PQFILE_CA_CERT:-} stack_keyserver_start
+CURL_TLS=()
+if [ -n "${PQFILE_CA_CERT:-}" ]; then CURL_TLS=(--cacert "$PQFILE_CA_CERT"); fi
 
 # Tokens kept from an earlier run are useless if the database was reset: make new ones.
 for name in demo admin; do
-  code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(cat "$STATE/$name.token")" \
-         "http://$HOSTPORT/v1/documents?limit=1")
+  code=$(curl -s "${CURL_TLS[@]}" -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(cat "$STATE/$name.token")" \
+         "$STACK_URL/v1/documents?limit=1")
   if [ "$code" = 401 ]; then
     log "the saved $name token is not known to this database; creating a new one"
     rm -f "$STATE/$name.token"
@@ -97,9 +102,9 @@ cat >&2 <<MSG
 
   pqfile is running. Open:
 
-    http://$HOSTPORT/#token=$(cat "$STATE/demo.token")
+    $STACK_URL/#token=$(cat "$STATE/demo.token")
 
-  Admin token: $STATE/admin.token    API: http://$HOSTPORT/openapi.json
+  Admin token: $STATE/admin.token    API: $STACK_URL/openapi.json
   Data: PostgreSQL $PGDATA (port $PGPORT), KMS master key $PQFILE_KMS_MASTER_KEY
   Back up: PQFILE_BACKUP_PASSPHRASE=... scripts/backup.sh DIR (docs/OPERATIONS.md)
   Ctrl-C stops the key server and PostgreSQL.

@@ -22,6 +22,14 @@ pub struct ServerArgs {
     /// Read the API token from this file.
     #[arg(long, env = "PQFILE_TOKEN_FILE")]
     pub token_file: Option<PathBuf>,
+    /// Trust the CA certificates in this PEM file for an https:// server,
+    /// instead of the built-in public roots (a private CA).
+    #[arg(long, env = "PQFILE_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+    /// Allow an http:// server that is not on this machine (the token and
+    /// the file keys then cross the network without TLS).
+    #[arg(long, env = "PQFILE_ALLOW_HTTP")]
+    pub allow_http: bool,
 }
 
 #[derive(Args, Debug, Clone)]

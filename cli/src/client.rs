@@ -8,6 +8,31 @@ use zeroize::Zeroizing;
 use crate::cli::ServerArgs;
 use crate::error::CliError;
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clear_text_is_allowed_only_to_this_machine() {
+        for url in [
+            "https://keys.example",
+            "http://127.0.0.1:8080",
+            "http://localhost:8080/",
+            "http://[::1]:8080",
+            "http://127.0.0.2",
+        ] {
+            assert!(super::is_protected(url), "{url}");
+        }
+        for url in [
+            "http://keys.example",
+            "http://10.0.0.5:8080",
+            "http://localhost.example:80",
+            "http://127.0.0.1.nip.io",
+            "http://user@keys.example",
+        ] {
+            assert!(!super::is_protected(url), "{url}");
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct ApiError {
     pub status: u16,
@@ -67,6 +92,43 @@ pub struct Rewrapped {
     pub replaced_key_id: Option<u32>,
 }
 
+/// Whether `url` protects what is sent to it: https, or http to this
+/// machine (loopback never leaves it).
+fn is_protected(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return true; // https:// (anything else fails to connect)
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.split(':').next().unwrap_or(""),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The CA certificates of a PEM file.
+fn read_cas(path: &std::path::Path) -> Result<Vec<ureq::tls::Certificate<'static>>, CliError> {
+    let what = format!("--ca-cert {}", path.display());
+    let pem =
+        std::fs::read(path).map_err(|e| CliError::CaCert(format!("cannot read {what}: {e}")))?;
+    let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|e| CliError::CaCert(format!("{what}: {e}")))?;
+    if certs.is_empty() {
+        return Err(CliError::CaCert(format!("{what} holds no certificate")));
+    }
+    Ok(certs)
+}
+
 #[derive(Deserialize)]
 struct ErrorBody {
     error: ErrorDetail,
@@ -91,17 +153,22 @@ impl Client {
             }
             _ => return Err(CliError::NoToken),
         };
+        let base = args.server.trim_end_matches('/').to_string();
+        if !args.allow_http && !is_protected(&base) {
+            return Err(CliError::InsecureServer(base));
+        }
+        let mut tls = ureq::tls::TlsConfig::builder();
+        if let Some(path) = &args.ca_cert {
+            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&read_cas(path)?));
+        }
         let agent = ureq::Agent::config_builder()
+            .tls_config(tls.build())
             .http_status_as_error(false)
             .timeout_global(Some(std::time::Duration::from_secs(60)))
             .user_agent(concat!("pqfile-cli/", env!("CARGO_PKG_VERSION")))
             .build()
             .new_agent();
-        Ok(Self {
-            base: args.server.trim_end_matches('/').to_string(),
-            token,
-            agent,
-        })
+        Ok(Self { base, token, agent })
     }
 
     fn auth(&self) -> String {

@@ -31,6 +31,10 @@ pub enum CliError {
     UnsupportedAlgorithm(String),
     /// A file changed while it was being rewrapped; it is left as it was.
     FileChanged(String),
+    /// The `--ca-cert` file cannot be used.
+    CaCert(String),
+    /// An http:// server off this machine without --allow-http.
+    InsecureServer(String),
 }
 
 impl CliError {
@@ -47,6 +51,8 @@ impl CliError {
             Self::BadResponse(_) => "bad_server_response",
             Self::UnsupportedAlgorithm(_) => "unsupported_algorithm",
             Self::FileChanged(_) => "file_changed",
+            Self::CaCert(_) => "bad_ca_cert",
+            Self::InsecureServer(_) => "insecure_server",
         }
     }
 
@@ -70,6 +76,10 @@ impl CliError {
                 format!("the key server's key uses {a}, which this version cannot encrypt to")
             }
             Self::FileChanged(p) => format!("{p} changed while it was being rewrapped"),
+            Self::CaCert(m) => m.clone(),
+            Self::InsecureServer(url) => {
+                format!("refusing to send the API token to {url} without TLS")
+            }
         }
     }
 
@@ -78,6 +88,9 @@ impl CliError {
             Self::OutputExists(_) => "pass --force to overwrite it, or choose another name with -o",
             Self::NoToken => {
                 "set PQFILE_TOKEN or pass --token-file (scripts/run.sh prints a token on first start)"
+            }
+            Self::Unreachable { detail, .. } if detail.contains("UnknownIssuer") => {
+                "the server's certificate is not signed by a CA this CLI trusts: pass --ca-cert FILE (PEM) for a private CA"
             }
             Self::Unreachable { .. } => {
                 "is the key server running? start it with scripts/run.sh or set PQFILE_SERVER"
@@ -93,6 +106,9 @@ impl CliError {
                 "the key server stores another copy of this document; keep this file as it is (it decrypts until its key expires) or download the stored copy"
             }
             Self::FileChanged(_) => "the file was left as it was; run the command again",
+            Self::InsecureServer(_) => {
+                "use the server's https:// URL, or pass --allow-http if the network is trusted"
+            }
             Self::Api(e) if e.status == 403 => {
                 "you are not allowed to decrypt this document: ask its owner to share it"
             }

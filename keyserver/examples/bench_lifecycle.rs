@@ -100,6 +100,9 @@ async fn start(pg: &str, pool_size: u32) -> Server {
         metrics_token: None,
         metrics_public: false,
         trusted_proxies: String::new(),
+        tls_cert_file: None,
+        tls_key_file: None,
+        tls_reload_interval_secs: 30,
     };
     let app = Application::build(settings).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());

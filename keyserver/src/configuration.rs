@@ -91,6 +91,15 @@ pub struct Settings {
     /// `Forwarded` / `X-Forwarded-For` name the client (`client_address`);
     /// empty: the TCP peer is the client, headers are ignored.
     pub trusted_proxies: String,
+    /// PEM certificate chain of the HTTPS listener (`https`). With
+    /// `tls_key_file` set too, `bind` speaks HTTPS (HTTP/2 and HTTP/1.1)
+    /// instead of HTTP, and every answer carries HSTS.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of the HTTPS listener.
+    pub tls_key_file: Option<PathBuf>,
+    /// Seconds between checks of the certificate files for changes (a
+    /// changed pair is reloaded; SIGHUP reloads at once).
+    pub tls_reload_interval_secs: u64,
 }
 
 /// A setting that must not be printed: its `Debug` is redacted.
@@ -152,8 +161,24 @@ impl Settings {
             .unwrap_or_else(|| self.data_dir.join("kms-master.key"))
     }
 
+    /// The HTTPS certificate files, if HTTPS is configured.
+    pub fn https(&self) -> Option<crate::https::CertificateFiles> {
+        match (&self.tls_cert_file, &self.tls_key_file) {
+            (Some(cert), Some(key)) => Some(crate::https::CertificateFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        }
+    }
+
     /// Checks the rules the types cannot express.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.tls_cert_file.is_some() != self.tls_key_file.is_some() {
+            return Err(ConfigError::Rule(
+                "tls_cert_file and tls_key_file go together: set both for HTTPS, or neither".into(),
+            ));
+        }
         if self.access_log_retention_floor_days < MIN_RETENTION_FLOOR_DAYS {
             return Err(ConfigError::Rule(format!(
                 "access_log_retention_floor_days is {}; it may not be below {MIN_RETENTION_FLOOR_DAYS}",
@@ -201,7 +226,8 @@ impl Settings {
             .set_default("audit_checkpoint_interval_ms", 2000)?
             .set_default("max_content_bytes", 4_u64 << 30)?
             .set_default("metrics_public", false)?
-            .set_default("trusted_proxies", "")?;
+            .set_default("trusted_proxies", "")?
+            .set_default("tls_reload_interval_secs", 30)?;
         if let Some(f) = file {
             b = b.add_source(
                 config::File::from(f)

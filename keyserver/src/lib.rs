@@ -13,6 +13,7 @@ pub mod content;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod https;
 pub mod key_pool;
 pub mod keycache;
 pub mod kms;

@@ -112,7 +112,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let app = Application::build(settings.clone()).await?;
-            tracing::info!(bind = %settings.bind, port = app.port(), "key server listening");
+            tracing::info!(bind = %settings.bind, port = app.port(), scheme = app.scheme(), "key server listening");
             app.run_until_stopped().await?;
         }
         Command::Migrate => {

@@ -15,6 +15,7 @@ use crate::auth::require_token;
 use crate::configuration::{KmsKind, Settings};
 use crate::db::{self, DbError, DbPool};
 use crate::error::{ApiError, ErrorCode};
+use crate::https::ReloadingCertificate;
 use crate::key_pool;
 use crate::keycache::KeyCache;
 use crate::kms::aws::AwsKms;
@@ -47,6 +48,9 @@ pub enum StartupError {
     /// A setting is invalid.
     #[error("configuration: {0}")]
     Config(String),
+    /// The HTTPS certificate or key cannot be used.
+    #[error(transparent)]
+    Certificate(#[from] crate::https::CertificateError),
 }
 
 /// Builds the configured [`KeyWrapper`].
@@ -78,6 +82,7 @@ pub async fn prepare_database(settings: &Settings) -> Result<DbPool, DbError> {
 /// A bound, not yet running, key server.
 pub struct Application {
     port: u16,
+    https: bool,
     server: Server,
     state: web::Data<AppState>,
 }
@@ -135,10 +140,20 @@ impl Application {
         crate::revocation::start_listener(state.clone()).await;
         crate::audit_chain::sealer::spawn(state.clone());
         spawn_key_cache_evictor(state.clone());
-        let server = run(listener, state.clone(), &settings)
+        let tls = match settings.https() {
+            Some(files) => {
+                let cert = ReloadingCertificate::load(files)?;
+                cert.spawn_reloader(Duration::from_secs(settings.tls_reload_interval_secs));
+                Some(cert.server_config()?)
+            }
+            None => None,
+        };
+        let https = tls.is_some();
+        let server = run(listener, tls, state.clone(), &settings)
             .map_err(|e| StartupError::Bind(settings.bind.clone(), e))?;
         Ok(Self {
             port,
+            https,
             server,
             state,
         })
@@ -147,6 +162,11 @@ impl Application {
     /// The bound port.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// `https` or `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.https { "https" } else { "http" }
     }
 
     /// The shared state (tests inspect the cache and metrics).
@@ -213,6 +233,7 @@ fn spawn_maintenance(state: web::Data<AppState>) {
 
 fn run(
     listener: TcpListener,
+    tls: Option<rustls::ServerConfig>,
     state: web::Data<AppState>,
     settings: &Settings,
 ) -> std::io::Result<Server> {
@@ -221,7 +242,8 @@ fn run(
     if !serve_web {
         tracing::warn!(dir = %web_dir.display(), "web directory not found; serving the API only");
     }
-    let mut server = HttpServer::new(move || {
+    let https = tls.is_some();
+    let server = HttpServer::new(move || {
         let json = web::JsonConfig::default()
             .limit(64 * 1024)
             .content_type_required(false)
@@ -234,7 +256,7 @@ fn run(
                     .into()
             });
         let mut app = App::new()
-            .wrap(security_headers())
+            .wrap(security_headers(https))
             .wrap(TracingLogger::<crate::request_log::RequestSpan>::new())
             .app_data(state.clone())
             .app_data(json)
@@ -284,8 +306,11 @@ fn run(
             app = app.service(actix_files::Files::new("/", &web_dir).index_file("index.html"));
         }
         app
-    })
-    .listen(listener)?;
+    });
+    let mut server = match tls {
+        Some(config) => server.listen_rustls_0_23(listener, config)?,
+        None => server.listen(listener)?,
+    };
     if settings.workers > 0 {
         server = server.workers(settings.workers);
     }
@@ -301,13 +326,18 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
      manifest-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 /// Headers on every answer (page, API and errors alike; a route that sets
-/// one keeps its own).
-fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
+/// one keeps its own); HSTS when the listener is HTTPS.
+fn security_headers(https: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
         .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("Referrer-Policy", "no-referrer"))
-        .add(("Cross-Origin-Opener-Policy", "same-origin"))
+        .add(("Cross-Origin-Opener-Policy", "same-origin"));
+    if https {
+        headers.add(("Strict-Transport-Security", crate::https::HSTS))
+    } else {
+        headers
+    }
 }
 
 /// Drops expired private keys from the key cache on a timer, for as long

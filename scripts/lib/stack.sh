@@ -19,7 +19,12 @@
 #   stack_keyserver_start [LOG]      "$STACK_KS serve" with the caller's
 #                                    PQFILE_* environment, stopped on exit;
 #                                    returns once /readyz answers 200; sets
-#                                    STACK_KS_PID and STACK_URL
+#                                    STACK_KS_PID and STACK_URL (https://
+#                                    ${PQFILE_TLS_HOST:-localhost}:PORT when
+#                                    PQFILE_TLS_CERT_FILE is set; STACK_KS_CA
+#                                    is a private CA to trust)
+#   stack_keyserver_stop             stop it (stack_stop does it too)
+#   stack_test_certs DIR             a test CA and a localhost certificate
 #   stack_on_stop COMMAND            also run COMMAND (eval'd) first on stop
 #   stack_stop                       stop the key server, then PostgreSQL,
 #                                    then remove the work directory (idempotent)
@@ -59,13 +64,14 @@ stack_pg_query() {
 stack_pg_url() { echo "postgres://postgres@127.0.0.1:$1/$STACK_DB_NAME$(stack_pg_query "$@")"; }
 stack_app_url() { echo "postgres://pqfile_app@127.0.0.1:$1/$STACK_DB_NAME$(stack_pg_query "$@")"; }
 
-# A test CA and a server certificate for localhost and 127.0.0.1 in DIR/tls,
-# and pg_hba.conf accepting TLS connections only (STACK_PG_TLS=1).
-stack_pg_tls_init() {
-  local dir=$1 tls=$1/tls
-  mkdir -p "$tls"
+# A throwaway CA (ca.crt), a second CA that signed nothing (other-ca.crt)
+# and a server certificate for localhost and 127.0.0.1 signed by the first
+# (server.crt, server.key 0600) in DIR; the CA keys are deleted. For tests.
+stack_test_certs() {
+  local dir=$1
+  mkdir -p "$dir"
   (
-    cd "$tls"
+    cd "$dir"
     for ca in ca other-ca; do
       openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
         -subj "/CN=pqfile test $ca" -keyout "$ca.key" -out "$ca.crt" 2>/dev/null
@@ -77,9 +83,17 @@ stack_pg_tls_init() {
       -extfile ext.cnf -out server.crt 2>/dev/null
     rm -f server.csr ext.cnf ca.srl ca.key other-ca.key
     chmod 600 server.key
+    chmod 644 ca.crt other-ca.crt server.crt
   )
+}
+
+# The test certificates in DIR/tls for the cluster in DIR, and pg_hba.conf
+# accepting TLS connections only (STACK_PG_TLS=1).
+stack_pg_tls_init() {
+  local dir=$1 tls=$1/tls
+  stack_test_certs "$tls"
   if [ "$(id -u)" -eq 0 ]; then chown -R postgres: "$tls"; fi
-  chmod 755 "$tls"; chmod 644 "$tls/ca.crt" "$tls/other-ca.crt" "$tls/server.crt"
+  chmod 755 "$tls"
   stack_as_pg tee "$dir/pg_hba.conf" >/dev/null <<HBA
 # TLS only (scripts/lib/stack.sh, STACK_PG_TLS=1): no "host" lines, so a
 # clear-text TCP connection is refused.
@@ -203,16 +217,32 @@ stack_keyserver_start() {
   STACK_KS_PID=$!
   # A wildcard bind is reached on loopback.
   case "$hostport" in 0.0.0.0:*|\[::\]:*) hostport=127.0.0.1:${hostport##*:} ;; esac
-  STACK_URL=http://$hostport
+  local curl_tls=()
+  if [ -n "${PQFILE_TLS_CERT_FILE:-}" ]; then
+    # The name the certificate is for (tests: localhost).
+    STACK_URL=https://${PQFILE_TLS_HOST:-localhost}:${hostport##*:}
+    if [ -n "${STACK_KS_CA:-}" ]; then curl_tls=(--cacert "$STACK_KS_CA"); fi
+  else
+    STACK_URL=http://$hostport
+  fi
   for _ in $(seq 1 600); do
     if ! kill -0 "$STACK_KS_PID" 2>/dev/null; then
       stack_log "the key server exited"; [ -n "$log" ] && tail -30 "$log" >&2; return 1
     fi
-    curl -fsS -o /dev/null "$STACK_URL/readyz" 2>/dev/null && return 0
+    curl -fsS "${curl_tls[@]}" -o /dev/null "$STACK_URL/readyz" 2>/dev/null && return 0
     sleep 0.1
   done
   stack_log "the key server was not ready after 60 s"; [ -n "$log" ] && tail -30 "$log" >&2
   return 1
+}
+
+stack_keyserver_stop() {
+  if [ -n "$STACK_KS_PID" ] && kill -0 "$STACK_KS_PID" 2>/dev/null; then
+    stack_log "stopping the key server"
+    kill -TERM "$STACK_KS_PID" 2>/dev/null || true
+    wait "$STACK_KS_PID" 2>/dev/null || true
+  fi
+  STACK_KS_PID=""
 }
 
 stack_on_stop() { STACK_ON_STOP+=("$1"); }
@@ -222,11 +252,7 @@ stack_stop() {
   STACK_STOPPING=1
   local cmd
   for cmd in "${STACK_ON_STOP[@]}"; do eval "$cmd" || true; done
-  if [ -n "$STACK_KS_PID" ] && kill -0 "$STACK_KS_PID" 2>/dev/null; then
-    stack_log "stopping the key server"
-    kill -TERM "$STACK_KS_PID" 2>/dev/null || true
-    wait "$STACK_KS_PID" 2>/dev/null || true
-  fi
+  stack_keyserver_stop
   local dir
   for dir in "${STACK_PG_DIRS[@]}"; do pg_stop "$dir" || true; done
   if [ -n "$STACK_WORK" ]; then rm -rf "$STACK_WORK"; fi

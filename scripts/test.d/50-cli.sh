@@ -39,3 +39,40 @@ PQFILE_SERVER=$PQFILE_TEST_SERVER PQFILE_TOKEN=$PQFILE_TEST_TOKEN "$CLI" encrypt
 node cli/tests/compat/npm-client.mjs decrypt "$WORK/by-cli.pqf" "$WORK/cli-to-npm.bin"
 cmp "$WORK/plain.bin" "$WORK/cli-to-npm.bin"
 echo "CLI -> npm package: OK"
+
+# HTTPS (issue 12): the same server restarted on an HTTPS listener with a
+# certificate from a CA made here; the CLI (--ca-cert) and the npm package
+# in Node (NODE_EXTRA_CA_CERTS) round-trip through it, and each refuses the
+# server when it does not trust that CA.
+stack_test_certs "$WORK/https"
+stack_keyserver_stop
+export PQFILE_TLS_CERT_FILE=$WORK/https/server.crt PQFILE_TLS_KEY_FILE=$WORK/https/server.key
+STACK_KS_CA=$WORK/https/ca.crt stack_keyserver_start "$WORK/server-https.log"
+case "$STACK_URL" in https://*) ;; *) echo "not an HTTPS URL: $STACK_URL"; exit 1 ;; esac
+curl -fsS --cacert "$WORK/https/ca.crt" -D "$WORK/https/headers" -o /dev/null "$STACK_URL/healthz"
+grep -qi '^strict-transport-security: max-age=31536000' "$WORK/https/headers"
+cli_https() { PQFILE_SERVER=$STACK_URL PQFILE_TOKEN=$PQFILE_TEST_TOKEN "$CLI" "$@"; }
+cli_https encrypt -q --ca-cert "$WORK/https/ca.crt" "$WORK/plain.bin" -o "$WORK/https-cli.pqf"
+cli_https decrypt -q --ca-cert "$WORK/https/ca.crt" "$WORK/https-cli.pqf" -o "$WORK/https-cli.bin"
+cmp "$WORK/plain.bin" "$WORK/https-cli.bin"
+echo "CLI over HTTPS: OK"
+if cli_https decrypt -q "$WORK/https-cli.pqf" -o "$WORK/untrusted.bin" 2>"$WORK/https/cli-untrusted.err"; then
+  echo "the CLI trusted a certificate from an unknown CA"; exit 1
+fi
+grep -q 'server_unreachable' "$WORK/https/cli-untrusted.err"
+grep -q -- '--ca-cert' "$WORK/https/cli-untrusted.err"
+[ ! -e "$WORK/untrusted.bin" ]
+cat "$WORK/https/cli-untrusted.err"
+PQFILE_TEST_SERVER=$STACK_URL NODE_EXTRA_CA_CERTS=$WORK/https/ca.crt \
+  node cli/tests/compat/npm-client.mjs encrypt "$WORK/plain.bin" "$WORK/https-npm.pqf"
+PQFILE_TEST_SERVER=$STACK_URL NODE_EXTRA_CA_CERTS=$WORK/https/ca.crt \
+  node cli/tests/compat/npm-client.mjs decrypt "$WORK/https-cli.pqf" "$WORK/https-npm.bin"
+cmp "$WORK/plain.bin" "$WORK/https-npm.bin"
+cli_https decrypt -q --ca-cert "$WORK/https/ca.crt" "$WORK/https-npm.pqf" -o "$WORK/https-npm-cli.bin"
+cmp "$WORK/plain.bin" "$WORK/https-npm-cli.bin"
+echo "npm package (Node) over HTTPS, both ways with the CLI: OK"
+if PQFILE_TEST_SERVER=$STACK_URL node cli/tests/compat/npm-client.mjs decrypt "$WORK/https-cli.pqf" "$WORK/untrusted-npm.bin" 2>"$WORK/https/npm-untrusted.err"; then
+  echo "Node trusted a certificate from an unknown CA"; exit 1
+fi
+grep -Eq 'certificate|UNABLE_TO|self.signed|unable to verify' "$WORK/https/npm-untrusted.err"
+echo "untrusted CA refused by the CLI and by Node: OK"

@@ -292,9 +292,9 @@ impl Verifier {
             ) => format!("the server's certificate has expired ({e})"),
             _ => return e,
         };
-        rustls::Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(Arc::new(
-            Explained(why),
-        ))))
+        // `Other`, not `InvalidCertificate(Other)`: rustls prints the
+        // latter with `Debug`.
+        rustls::Error::Other(rustls::OtherError(Arc::new(Explained(why))))
     }
 }
 

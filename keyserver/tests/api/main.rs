@@ -11,6 +11,7 @@ mod audit_trail;
 mod bad_input;
 mod database_tls;
 mod helpers;
+mod https;
 mod key_expiry;
 mod key_history;
 mod key_pool;

@@ -144,6 +144,8 @@ pub struct Options {
     pub max_content_bytes: u64,
     /// Last word on the settings, applied just before the server is built.
     pub settings: Option<SettingsTweak>,
+    /// A CA the test client trusts (an HTTPS server's test CA).
+    pub root_ca: Option<reqwest::Certificate>,
 }
 
 impl Default for Options {
@@ -160,6 +162,7 @@ impl Default for Options {
             bootstrap: true,
             max_content_bytes: 1 << 20,
             settings: None,
+            root_ca: None,
         }
     }
 }
@@ -246,6 +249,9 @@ pub async fn spawn_app_with(o: Options) -> TestApp {
         metrics_token: None,
         metrics_public: false,
         trusted_proxies: String::new(),
+        tls_cert_file: None,
+        tls_key_file: None,
+        tls_reload_interval_secs: 30,
     };
     if let Some(tweak) = o.settings {
         tweak(&mut settings);
@@ -253,7 +259,11 @@ pub async fn spawn_app_with(o: Options) -> TestApp {
     let app = Application::build(settings.clone())
         .await
         .expect("build the application");
-    let address = format!("http://127.0.0.1:{}", app.port());
+    // An HTTPS server is reached by a name its test certificate holds.
+    let address = match app.scheme() {
+        "https" => format!("https://localhost:{}", app.port()),
+        _ => format!("http://127.0.0.1:{}", app.port()),
+    };
     let state = app.state();
     let db_pool = state.db.clone();
     tokio::spawn(app.run_until_stopped());
@@ -312,7 +322,12 @@ pub async fn spawn_app_with(o: Options) -> TestApp {
         alice_id,
         bob,
         admin: admin_token,
-        http: reqwest::Client::builder()
+        http: o
+            .root_ca
+            .into_iter()
+            .fold(reqwest::Client::builder(), |b, ca| {
+                b.add_root_certificate(ca)
+            })
             .timeout(Duration::from_secs(30))
             .build()
             .expect("http client"),

@@ -21,6 +21,19 @@ pub async fn spawn_three_processes(
     pool_size: u32,
     extra_env: &[(&str, &str)],
 ) -> (Vec<tokio::process::Child>, [u16; 3]) {
+    spawn_three_processes_trusting(database_url, data_dir, pool_size, extra_env, None).await
+}
+
+/// As [`spawn_three_processes`]; with `https_ca`, the processes serve
+/// HTTPS (`extra_env` names the certificate) and readiness is checked over
+/// it, trusting that CA.
+pub async fn spawn_three_processes_trusting(
+    database_url: &str,
+    data_dir: &std::path::Path,
+    pool_size: u32,
+    extra_env: &[(&str, &str)],
+    https_ca: Option<reqwest::Certificate>,
+) -> (Vec<tokio::process::Child>, [u16; 3]) {
     let ports = [free_port(), free_port(), free_port()];
     ensure_app_role().await;
     let children = ports
@@ -45,19 +58,27 @@ pub async fn spawn_three_processes(
                 .expect("spawn pqfile-keyserver")
         })
         .collect();
-    let http = reqwest::Client::new();
+    let base = if https_ca.is_some() {
+        "https://localhost"
+    } else {
+        "http://127.0.0.1"
+    };
+    let http = https_ca
+        .into_iter()
+        .fold(reqwest::Client::builder(), |b, ca| {
+            b.add_root_certificate(ca)
+        })
+        .build()
+        .expect("http client");
     for port in ports {
-        wait_ready(&http, port).await;
+        wait_ready(&http, base, port).await;
     }
     (children, ports)
 }
 
-async fn wait_ready(http: &reqwest::Client, port: u16) {
+async fn wait_ready(http: &reqwest::Client, base: &str, port: u16) {
     for _ in 0..200 {
-        if let Ok(r) = http
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await
+        if let Ok(r) = http.get(format!("{base}:{port}/readyz")).send().await
             && r.status() == 200
         {
             return;
