@@ -95,8 +95,14 @@ impl CliError {
             Self::Unreachable { .. } => {
                 "is the key server running? start it with scripts/run.sh or set PQFILE_SERVER"
             }
+            Self::Api(e) if e.code == "token_expired" => {
+                "your API token has expired: ask an admin for a new one (pqfile-keyserver token create NAME)"
+            }
+            Self::Api(e) if e.code == "token_revoked" => {
+                "your API token was revoked (or your account disabled): ask an admin"
+            }
             Self::Api(e) if e.status == 401 => {
-                "your token is missing, unknown or revoked: check PQFILE_TOKEN"
+                "your token is missing or not one this server issued: check PQFILE_TOKEN"
             }
             Self::Api(e) if e.code == "key_revoked" => {
                 "the key protecting this file was revoked; an admin can rescue it with `pqfile admin rewrap FILE`"

@@ -103,6 +103,7 @@ async fn start(pg: &str, pool_size: u32) -> Server {
         tls_cert_file: None,
         tls_key_file: None,
         tls_reload_interval_secs: 30,
+        token_lifetime_days: 90,
     };
     let app = Application::build(settings).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
@@ -115,14 +116,16 @@ async fn start(pg: &str, pool_size: u32) -> Server {
     accounts::add_user(&pool, keys, "root", Role::Admin)
         .await
         .unwrap();
-    let token = accounts::create_token(&pool, keys, "bench", None)
-        .await
-        .unwrap()
+    let token = accounts::create_token(&pool, keys, "bench", None, 90)
+            .await
+            .unwrap()
+            .token
         .expose()
         .to_owned();
-    let admin = accounts::create_token(&pool, keys, "root", None)
-        .await
-        .unwrap()
+    let admin = accounts::create_token(&pool, keys, "root", None, 90)
+            .await
+            .unwrap()
+            .token
         .expose()
         .to_owned();
     let db = connect(&url).await;

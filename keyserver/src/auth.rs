@@ -11,7 +11,12 @@ use sha2::{Digest, Sha256};
 use crate::domain::{ApiToken, AuthenticatedUser, Role};
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
-use crate::store::users;
+use crate::store::users::{self, TokenState};
+
+/// In a refused request's extensions: the user whose expired or revoked
+/// token was presented, for the audit row (`request_audit`).
+#[derive(Clone, Copy, Debug)]
+pub struct TokenOwner(pub i32);
 
 /// The bearer credential of `req`, as sent.
 fn bearer_value(req: &HttpRequest) -> Result<&str, ErrorCode> {
@@ -55,14 +60,19 @@ pub async fn caller(req: &HttpRequest) -> Result<AuthenticatedUser, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::new(ErrorCode::DatabaseUnavailable).message("no state"))?;
-    users::authenticate(&state.hot, &token)
-        .await
-        .map_err(|e| {
-            ApiError::new(ErrorCode::DatabaseUnavailable)
-                .message("authentication is temporarily unavailable")
-                .caused_by(e)
-        })?
-        .ok_or(ApiError::new(ErrorCode::InvalidToken))
+    let state = users::authenticate(&state.hot, &token).await.map_err(|e| {
+        ApiError::new(ErrorCode::DatabaseUnavailable)
+            .message("authentication is temporarily unavailable")
+            .caused_by(e)
+    })?;
+    let (code, owner) = match state {
+        TokenState::Valid(user) => return Ok(user),
+        TokenState::Unknown => return Err(ApiError::new(ErrorCode::InvalidToken)),
+        TokenState::Expired(owner) => (ErrorCode::TokenExpired, owner),
+        TokenState::Revoked(owner) => (ErrorCode::TokenRevoked, owner),
+    };
+    req.extensions_mut().insert(TokenOwner(owner));
+    Err(ApiError::new(code))
 }
 
 /// Who may read `GET /metrics` unless `metrics_public`: the holder of the

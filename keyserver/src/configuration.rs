@@ -100,6 +100,9 @@ pub struct Settings {
     /// Seconds between checks of the certificate files for changes (a
     /// changed pair is reloaded; SIGHUP reloads at once).
     pub tls_reload_interval_secs: u64,
+    /// Days a new API token is valid unless `token create
+    /// --expires-in-days` says otherwise (1 to 3650).
+    pub token_lifetime_days: u32,
 }
 
 /// A setting that must not be printed: its `Debug` is redacted.
@@ -174,6 +177,13 @@ impl Settings {
 
     /// Checks the rules the types cannot express.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=crate::accounts::MAX_TOKEN_DAYS).contains(&self.token_lifetime_days) {
+            return Err(ConfigError::Rule(format!(
+                "token_lifetime_days is {}; it must be 1 to {}",
+                self.token_lifetime_days,
+                crate::accounts::MAX_TOKEN_DAYS
+            )));
+        }
         if self.tls_cert_file.is_some() != self.tls_key_file.is_some() {
             return Err(ConfigError::Rule(
                 "tls_cert_file and tls_key_file go together: set both for HTTPS, or neither".into(),
@@ -227,7 +237,8 @@ impl Settings {
             .set_default("max_content_bytes", 4_u64 << 30)?
             .set_default("metrics_public", false)?
             .set_default("trusted_proxies", "")?
-            .set_default("tls_reload_interval_secs", 30)?;
+            .set_default("tls_reload_interval_secs", 30)?
+            .set_default("token_lifetime_days", 90)?;
         if let Some(f) = file {
             b = b.add_source(
                 config::File::from(f)

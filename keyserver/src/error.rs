@@ -109,7 +109,11 @@ error_codes! {
     /// No `Authorization: Bearer` header.
     MissingToken = "missing_token", UNAUTHORIZED, "this API needs an `Authorization: Bearer <token>` header";
     /// Unknown, revoked or malformed token.
-    InvalidToken = "invalid_token", UNAUTHORIZED, "the API token is invalid or revoked";
+    InvalidToken = "invalid_token", UNAUTHORIZED, "the API token is not one this server issued";
+    /// The token is past its expiry (`token create --expires-in-days`).
+    TokenExpired = "token_expired", UNAUTHORIZED, "the API token has expired: ask an admin for a new one";
+    /// The token was revoked, or its user disabled.
+    TokenRevoked = "token_revoked", UNAUTHORIZED, "the API token was revoked";
     /// The caller may not do this with this document.
     Forbidden = "forbidden", FORBIDDEN, "you are not allowed to access this document";
     /// The route is for admins.

@@ -76,6 +76,11 @@ enum UserCommand {
         #[arg(long)]
         if_missing: bool,
     },
+    /// Disable a user: revoke all of its tokens at once; it gets no new one.
+    Disable {
+        /// The user's name.
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -87,6 +92,23 @@ enum TokenCommand {
         /// A note on what the token is for.
         #[arg(long)]
         label: Option<String>,
+        /// Days until the token stops working (default: the
+        /// `token_lifetime_days` setting, 90; at most 3650).
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// List tokens (ids, users, labels, dates, states; never the secrets).
+    List {
+        /// Only this user's.
+        name: Option<String>,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token at once (its id from `token list`).
+    Revoke {
+        /// The token's id.
+        id: i32,
     },
 }
 
@@ -178,13 +200,63 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 println!("created user {name} (id {id}, role {})", role.as_str());
             }
         }
-        Command::Token {
-            command: TokenCommand::Create { name, label },
+        Command::User {
+            command: UserCommand::Disable { name },
         } => {
             let (db, keys) = operator(&settings).await?;
-            let token = accounts::create_token(&db, &keys, &name, label.as_deref()).await?;
+            let revoked = accounts::disable_user(&db, &keys, &name).await?;
+            println!("disabled user {name}; {revoked} token(s) revoked");
+        }
+        Command::Token {
+            command:
+                TokenCommand::Create {
+                    name,
+                    label,
+                    expires_in_days,
+                },
+        } => {
+            let (db, keys) = operator(&settings).await?;
+            let days = expires_in_days.unwrap_or(settings.token_lifetime_days);
+            let new = accounts::create_token(&db, &keys, &name, label.as_deref(), days).await?;
+            eprintln!(
+                "token {} for {name}, valid until {} UTC:",
+                new.id,
+                new.expires_at.format("%Y-%m-%d %H:%M")
+            );
             // The only time the token is ever shown.
-            println!("{}", token.expose());
+            println!("{}", new.token.expose());
+        }
+        Command::Token {
+            command: TokenCommand::List { name, json },
+        } => {
+            let (db, _) = operator(&settings).await?;
+            let tokens = accounts::list_tokens(&db, name.as_deref()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&tokens)?);
+            } else {
+                println!(
+                    "{:>6}  {:<16} {:<13} {:<16} {:<16} label",
+                    "id", "user", "state", "created (UTC)", "expires (UTC)"
+                );
+                for t in tokens {
+                    println!(
+                        "{:>6}  {:<16} {:<13} {:<16} {:<16} {}",
+                        t.id,
+                        t.user,
+                        t.state,
+                        t.created_at.format("%Y-%m-%d %H:%M"),
+                        t.expires_at.format("%Y-%m-%d %H:%M"),
+                        t.label.unwrap_or_default()
+                    );
+                }
+            }
+        }
+        Command::Token {
+            command: TokenCommand::Revoke { id },
+        } => {
+            let (db, keys) = operator(&settings).await?;
+            let user = accounts::revoke_token(&db, &keys, id).await?;
+            println!("revoked token {id} of {user}");
         }
     }
     Ok(())

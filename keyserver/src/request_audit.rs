@@ -18,6 +18,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, web};
 
 use crate::audit::{AccessType, ClientInfo, Entry};
+use crate::auth::TokenOwner;
 use crate::domain::{AuthenticatedUser, DocumentId};
 use crate::error::{ApiError, Refusal};
 use crate::state::AppState;
@@ -69,11 +70,13 @@ pub async fn audit_requests(
     let (status, refusal, user, marked) = match &result {
         Ok(res) => {
             let refusal = res.response().extensions().get::<Refusal>().copied();
-            let user = res
-                .request()
-                .extensions()
+            let extensions = res.request().extensions();
+            // The caller, or for a refused expired / revoked token its owner.
+            let user = extensions
                 .get::<AuthenticatedUser>()
-                .cloned();
+                .map(|u| u.id)
+                .or_else(|| extensions.get::<TokenOwner>().map(|o| o.0));
+            drop(extensions);
             let marked = res.response().extensions().get::<Audited>().is_some();
             (res.status(), refusal, user, marked)
         }
@@ -98,7 +101,7 @@ pub async fn audit_requests(
         let entry = Entry {
             document_id: document.as_deref(),
             access_type: access_type(&method, &path, status),
-            user_id: user.as_ref().map(|u| u.id),
+            user_id: user,
             client: &client,
             key_id: None,
             refusal: None,

@@ -2,8 +2,8 @@
 -- TOKEN_SQL) and the registration statement (store/documents.rs
 -- CREATE_DOCUMENT_SQL), with the
 -- document id made in SQL instead of passed in.
-SELECT u.id, u.name, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id
- WHERE t.token_hash = :hash AND t.revoked_at IS NULL;
+SELECT u.id, u.name, u.role, t.revoked_at IS NOT NULL OR u.disabled_at IS NOT NULL, t.expires_at <= LOCALTIMESTAMP
+ FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = :hash;
 WITH p AS (SELECT md5(random()::text) AS doc),
 k AS (
     UPDATE encryption_keys SET usage_count = COALESCE(usage_count, 0) + 1

@@ -5,7 +5,7 @@
 -- INSERT_IF_KEY_USABLE_SQL),
 -- with pgbench variables for the server's parameters. A keyserver unit test
 -- (bench_twin_matches_the_server_sql) keeps this file identical to them.
-SELECT u.id, u.name, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = :hash AND t.revoked_at IS NULL;
+SELECT u.id, u.name, u.role, t.revoked_at IS NOT NULL OR u.disabled_at IS NOT NULL, t.expires_at <= LOCALTIMESTAMP FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = :hash;
 SELECT d.owner_id, d.key_id,
         EXISTS (SELECT 1 FROM document_grants g WHERE g.document_id = d.id AND g.user_id = :uid),
         d.content_size, k.id, COALESCE(k.status, 'active'), k.expires_at, COALESCE(k.expires_at <= CURRENT_TIMESTAMP, false),

@@ -27,4 +27,5 @@ mod rotation_processes;
 mod round_trip;
 mod schema;
 mod sharing;
+mod tokens;
 mod upgrade;

@@ -38,9 +38,10 @@ async fn three_processes_fill_once_and_count_every_acquisition_exactly_once() {
     accounts::add_user(&pool, &keys, "alice", Role::User)
         .await
         .unwrap();
-    let token = accounts::create_token(&pool, &keys, "alice", None)
+    let token = accounts::create_token(&pool, &keys, "alice", None, 90)
         .await
         .unwrap()
+        .token
         .expose()
         .to_owned();
 

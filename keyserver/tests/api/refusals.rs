@@ -54,12 +54,12 @@ async fn bad_tokens_are_401() {
         .await
         .unwrap();
     assert_error(resp, 401, "missing_token").await;
-    // A revoked token stops working.
+    // A revoked token stops working, and says so (tokens::* for the rest).
     app.db
         .execute("UPDATE api_tokens SET revoked_at = now()", &[])
         .await
         .unwrap();
-    assert_error(app.create_document(&app.alice).await, 401, "invalid_token").await;
+    assert_error(app.create_document(&app.alice).await, 401, "token_revoked").await;
     assert_eq!(app.count("SELECT count(*) FROM documents").await, 0);
 }
 

@@ -40,14 +40,16 @@ async fn three_processes_rotate_each_key_once_and_lose_no_count() {
     accounts::add_user(&pool, &keys, "root", Role::Admin)
         .await
         .unwrap();
-    let alice = accounts::create_token(&pool, &keys, "alice", None)
+    let alice = accounts::create_token(&pool, &keys, "alice", None, 90)
         .await
         .unwrap()
+        .token
         .expose()
         .to_owned();
-    let root = accounts::create_token(&pool, &keys, "root", None)
+    let root = accounts::create_token(&pool, &keys, "root", None, 90)
         .await
         .unwrap()
+        .token
         .expose()
         .to_owned();
     // Every key is old enough to rotate.

@@ -252,6 +252,7 @@ pub async fn spawn_app_with(o: Options) -> TestApp {
         tls_cert_file: None,
         tls_key_file: None,
         tls_reload_interval_secs: 30,
+        token_lifetime_days: 90,
     };
     if let Some(tweak) = o.settings {
         tweak(&mut settings);
@@ -283,19 +284,22 @@ pub async fn spawn_app_with(o: Options) -> TestApp {
         accounts::add_user(&owner_pool, &state.audit, "root", Role::Admin)
             .await
             .expect("add admin");
-        alice = accounts::create_token(&owner_pool, &state.audit, "alice", None)
+        alice = accounts::create_token(&owner_pool, &state.audit, "alice", None, 90)
             .await
             .expect("token")
+            .token
             .expose()
             .to_owned();
-        bob = accounts::create_token(&owner_pool, &state.audit, "bob", None)
+        bob = accounts::create_token(&owner_pool, &state.audit, "bob", None, 90)
             .await
             .expect("token")
+            .token
             .expose()
             .to_owned();
-        admin_token = accounts::create_token(&owner_pool, &state.audit, "root", Some("tests"))
+        admin_token = accounts::create_token(&owner_pool, &state.audit, "root", Some("tests"), 90)
             .await
             .expect("token")
+            .token
             .expose()
             .to_owned();
     }
