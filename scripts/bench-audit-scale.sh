@@ -32,6 +32,8 @@ TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 psql "$STACK_DB_URL" -qc "CREATE DATABASE pqfile_big" >/dev/null
 
 export PQFILE_KMS=local PQFILE_POOL_SIZE=100 PQFILE_DB_POOL_MAX=$CONNS PQFILE_WEB_DIR=/nonexistent
+# wrk from one address with one token: no rate limits in the measurement.
+export PQFILE_RATE_LIMIT_PER_ADDRESS=0 PQFILE_RATE_LIMIT_PER_TOKEN=0
 use_db() { # small|big: the environment of that database's server
   local db=pqfile_db
   [ "$1" = big ] && db=pqfile_big

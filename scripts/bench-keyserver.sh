@@ -37,6 +37,9 @@ BIN=$STACK_KS
 stack_db_env
 export PQFILE_DATA_DIR=$WORK/state PQFILE_KMS=local
 export PQFILE_POOL_SIZE=100 PQFILE_DB_POOL_MAX=${PQFILE_DB_POOL_MAX:-$CONNS} PQFILE_WEB_DIR=/nonexistent
+# One token at thousands of requests a second: the rate limits would be the
+# measurement.
+export PQFILE_RATE_LIMIT_PER_ADDRESS=0 PQFILE_RATE_LIMIT_PER_TOKEN=0
 export PQFILE_BIND=127.0.0.1:$(stack_free_port)
 TOKEN=$(stack_user bench)
 RUST_LOG=warn stack_keyserver_start "$WORK/server.log"

@@ -104,6 +104,13 @@ async fn start(pg: &str, pool_size: u32) -> Server {
         tls_key_file: None,
         tls_reload_interval_secs: 30,
         token_lifetime_days: 90,
+        rate_limit_per_address: 0,
+        rate_limit_address_burst: 0,
+        rate_limit_per_token: 0,
+        rate_limit_token_burst: 0,
+        body_read_timeout_secs: 30,
+        header_read_timeout_secs: 10,
+        max_connections: 4096,
     };
     let app = Application::build(settings).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
@@ -117,15 +124,15 @@ async fn start(pg: &str, pool_size: u32) -> Server {
         .await
         .unwrap();
     let token = accounts::create_token(&pool, keys, "bench", None, 90)
-            .await
-            .unwrap()
-            .token
+        .await
+        .unwrap()
+        .token
         .expose()
         .to_owned();
     let admin = accounts::create_token(&pool, keys, "root", None, 90)
-            .await
-            .unwrap()
-            .token
+        .await
+        .unwrap()
+        .token
         .expose()
         .to_owned();
     let db = connect(&url).await;

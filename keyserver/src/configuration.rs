@@ -100,6 +100,23 @@ pub struct Settings {
     /// Seconds between checks of the certificate files for changes (a
     /// changed pair is reloaded; SIGHUP reloads at once).
     pub tls_reload_interval_secs: u64,
+    /// API requests a second one client address may make (0: no limit);
+    /// per process (`rate_limit`).
+    pub rate_limit_per_address: u32,
+    /// Requests one address may make at once above its rate.
+    pub rate_limit_address_burst: u32,
+    /// API requests a second one token may make (0: no limit); per process.
+    pub rate_limit_per_token: u32,
+    /// Requests one token may make at once above its rate.
+    pub rate_limit_token_burst: u32,
+    /// Seconds a request body may stall (no byte arriving) before the
+    /// request is answered 408 and the connection closed.
+    pub body_read_timeout_secs: u64,
+    /// Seconds a client has to send a request's head (line and headers).
+    pub header_read_timeout_secs: u64,
+    /// Most open client connections (all workers together); more wait in
+    /// the listen backlog.
+    pub max_connections: usize,
     /// Days a new API token is valid unless `token create
     /// --expires-in-days` says otherwise (1 to 3650).
     pub token_lifetime_days: u32,
@@ -238,7 +255,14 @@ impl Settings {
             .set_default("metrics_public", false)?
             .set_default("trusted_proxies", "")?
             .set_default("tls_reload_interval_secs", 30)?
-            .set_default("token_lifetime_days", 90)?;
+            .set_default("token_lifetime_days", 90)?
+            .set_default("rate_limit_per_address", 100)?
+            .set_default("rate_limit_address_burst", 200)?
+            .set_default("rate_limit_per_token", 50)?
+            .set_default("rate_limit_token_burst", 100)?
+            .set_default("body_read_timeout_secs", 30)?
+            .set_default("header_read_timeout_secs", 10)?
+            .set_default("max_connections", 4096)?;
         if let Some(f) = file {
             b = b.add_source(
                 config::File::from(f)

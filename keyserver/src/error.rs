@@ -114,6 +114,10 @@ error_codes! {
     TokenExpired = "token_expired", UNAUTHORIZED, "the API token has expired: ask an admin for a new one";
     /// The token was revoked, or its user disabled.
     TokenRevoked = "token_revoked", UNAUTHORIZED, "the API token was revoked";
+    /// Over a per-address or per-token rate limit (`rate_limit`).
+    RateLimited = "rate_limited", TOO_MANY_REQUESTS, "too many requests from this address or token.";
+    /// The request body stopped arriving for `body_read_timeout_secs`.
+    BodyTimeout = "body_timeout", REQUEST_TIMEOUT, "the request body stopped arriving; the connection is closed";
     /// The caller may not do this with this document.
     Forbidden = "forbidden", FORBIDDEN, "you are not allowed to access this document";
     /// The route is for admins.

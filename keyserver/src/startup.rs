@@ -129,7 +129,9 @@ impl Application {
                 &settings.trusted_proxies,
             )
             .map_err(StartupError::Config)?,
+            rate_limits: crate::rate_limit::RateLimits::new(&settings),
         });
+        state.rate_limits.spawn_janitor();
         // Without the audit key (KMS down) rows are written unsealed and
         // counted; the sealer keeps trying to load it.
         if let Err(e) = state.audit.load(&state.db, state.kms.as_ref()).await {
@@ -247,15 +249,21 @@ fn run(
         let json = web::JsonConfig::default()
             .limit(64 * 1024)
             .content_type_required(false)
-            .error_handler(|err, _req| {
-                ApiError::new(ErrorCode::InvalidJson)
+            .error_handler(|err, _req| match &err {
+                actix_web::error::JsonPayloadError::Payload(p)
+                    if crate::body_timeout::is_timeout(p) =>
+                {
+                    ApiError::new(ErrorCode::BodyTimeout).into()
+                }
+                _ => ApiError::new(ErrorCode::InvalidJson)
                     .message(format!(
                         "{}: {err}",
                         ErrorCode::InvalidJson.default_message()
                     ))
-                    .into()
+                    .into(),
             });
         let mut app = App::new()
+            .wrap(from_fn(crate::body_timeout::limit_stalls))
             .wrap(security_headers(https))
             .wrap(TracingLogger::<crate::request_log::RequestSpan>::new())
             .app_data(state.clone())
@@ -271,7 +279,10 @@ fn run(
             .service(
                 web::scope("/v1")
                     .wrap(from_fn(require_token))
-                    // Outside the token check, so 401s are audited too.
+                    // Before the token is looked up.
+                    .wrap(from_fn(crate::rate_limit::limit))
+                    // Outside the token check and the limits, so 401s and
+                    // 429s are audited too.
                     .wrap(from_fn(crate::request_audit::audit_requests))
                     .service(create::create_document)
                     .service(list::list_documents)
@@ -311,9 +322,18 @@ fn run(
         Some(config) => server.listen_rustls_0_23(listener, config)?,
         None => server.listen(listener)?,
     };
-    if settings.workers > 0 {
-        server = server.workers(settings.workers);
-    }
+    let workers = if settings.workers > 0 {
+        settings.workers
+    } else {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    };
+    server = server
+        .workers(workers)
+        // actix counts connections per worker.
+        .max_connections(settings.max_connections.div_ceil(workers).max(1))
+        .client_request_timeout(Duration::from_secs(
+            settings.header_read_timeout_secs.max(1),
+        ));
     Ok(server.run())
 }
 

@@ -44,6 +44,8 @@ pub struct AppState {
     pub audit: AuditKeys,
     /// The proxies whose forwarding headers name the client.
     pub trusted_proxies: crate::client_address::TrustedProxies,
+    /// This process's rate-limit buckets (`rate_limit`).
+    pub rate_limits: crate::rate_limit::RateLimits,
 }
 
 impl AppState {

@@ -15,6 +15,7 @@ mod https;
 mod key_expiry;
 mod key_history;
 mod key_pool;
+mod limits;
 mod kms;
 mod lifecycle;
 mod monitoring;

@@ -253,6 +253,15 @@ pub async fn spawn_app_with(o: Options) -> TestApp {
         tls_key_file: None,
         tls_reload_interval_secs: 30,
         token_lifetime_days: 90,
+        // Tests fire requests faster than any person: limits are off
+        // unless a test (limits.rs) turns them on.
+        rate_limit_per_address: 0,
+        rate_limit_address_burst: 0,
+        rate_limit_per_token: 0,
+        rate_limit_token_burst: 0,
+        body_read_timeout_secs: 30,
+        header_read_timeout_secs: 10,
+        max_connections: 4096,
     };
     if let Some(tweak) = o.settings {
         tweak(&mut settings);

@@ -50,6 +50,9 @@ pub async fn spawn_three_processes_trusting(
                 .env("PQFILE_WEB_DIR", "/nonexistent")
                 .env("PQFILE_WORKERS", "2")
                 .env("RUST_LOG", "warn")
+                // Several processes hammered from one address by a test.
+                .env("PQFILE_RATE_LIMIT_PER_ADDRESS", "0")
+                .env("PQFILE_RATE_LIMIT_PER_TOKEN", "0")
                 .envs(extra_env.iter().copied())
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::inherit())
