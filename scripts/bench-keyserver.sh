@@ -8,7 +8,9 @@
 # into a second target dir) for side-by-side comparisons. BENCH_PARTS=1
 # instead runs pgbench alone over keyserver/benches/wrk/unwrap-parts/*.sql
 # (the unwrap SQL with and without each issue 11 part), ROUNDS rounds
-# alternating the variants.
+# alternating the variants. BENCH_TLS=1 puts both sides on TLS: PostgreSQL
+# TLS-only (verify-full for the key server, PGSSLMODE=verify-full for
+# pgbench) and the key server on HTTPS (wrk speaks TLS 1.3 to it).
 #
 # Starts a throwaway PostgreSQL and the key server (local KMS, pool of 100)
 # through scripts/lib/stack.sh, and stops both on exit. Prints a Markdown
@@ -25,7 +27,15 @@ source scripts/lib/stack.sh
 stack_trap
 stack_workdir bench
 WORK=$STACK_WORK
-stack_pg "$WORK/pg"
+if [ "${BENCH_TLS:-}" = 1 ]; then
+  STACK_PG_TLS=1 stack_pg "$WORK/pg"
+  export PGSSLMODE=verify-full PGSSLROOTCERT=$STACK_PG_CA
+  stack_test_certs "$WORK/https"
+  export PQFILE_TLS_CERT_FILE=$WORK/https/server.crt PQFILE_TLS_KEY_FILE=$WORK/https/server.key
+  export STACK_KS_CA=$WORK/https/ca.crt PQFILE_BENCH_CA=$WORK/https/ca.crt
+else
+  stack_pg "$WORK/pg"
+fi
 PGPORT=$STACK_PG_PORT DB_URL=$STACK_DB_URL
 log "building (release server, dev-profile client helper)"
 stack_keyserver_build release
@@ -44,6 +54,8 @@ export PQFILE_BIND=127.0.0.1:$(stack_free_port)
 TOKEN=$(stack_user bench)
 RUST_LOG=warn stack_keyserver_start "$WORK/server.log"
 URL=http://$PQFILE_BIND
+# wrk does not check certificates; the address is in the test certificate.
+if [ "${BENCH_TLS:-}" = 1 ]; then URL=https://$PQFILE_BIND; fi
 
 DOC=$("$TARGET/debug/examples/unwrap_body" "$URL" "$TOKEN" "$WORK/unwrap.json")
 HASH=$(printf %s "$TOKEN" | sha256sum | cut -d' ' -f1)

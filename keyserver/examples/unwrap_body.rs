@@ -19,7 +19,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let [_, url, token, out] = args.as_slice() else {
         return Err("usage: unwrap_body URL TOKEN OUT.json".into());
     };
-    let http = reqwest::Client::new();
+    // PQFILE_BENCH_CA: the CA of an HTTPS server under test.
+    let http = std::env::var_os("PQFILE_BENCH_CA")
+        .map(|ca| {
+            let pem = std::fs::read(ca).expect("read PQFILE_BENCH_CA");
+            reqwest::Certificate::from_pem(&pem).expect("a PEM certificate")
+        })
+        .into_iter()
+        .fold(reqwest::Client::builder(), |b, ca| b.add_root_certificate(ca))
+        .build()
+        .expect("http client");
     let created: Value = http
         .post(format!("{url}/v1/documents"))
         .bearer_auth(token)
