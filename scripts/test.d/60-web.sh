@@ -12,4 +12,4 @@ export PATH="$HOME/.cargo/bin:$PATH"
 scripts/build-web.sh
 (cd web/e2e && npm ci --no-audit --no-fund --loglevel=error)
 rm -rf web/e2e/artifacts
-scripts/with-stack.sh node --test --test-concurrency=1 --test-timeout=1200000 web/e2e/web.test.js web/e2e/saving.test.js web/e2e/rewrap.test.js wasm/js/test/live/rewrap.test.js wasm/js/test/live/account.test.js
+scripts/with-stack.sh node --test --test-concurrency=1 --test-timeout=1200000 web/e2e/web.test.js web/e2e/session.test.js web/e2e/saving.test.js web/e2e/rewrap.test.js wasm/js/test/live/rewrap.test.js wasm/js/test/live/account.test.js

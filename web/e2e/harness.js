@@ -76,6 +76,11 @@ export function adminToken() {
   return admin;
 }
 
+/** A new API token for the existing user `name` (its other tokens stay valid). */
+export function newToken(name) {
+  return execFileSync(env('PQFILE_KEYSERVER_BIN'), ['token', 'create', name], { encoding: 'utf8' }).trim().split('\n').pop();
+}
+
 /**
  * Retires key `keyId` the way time does: ages it past rotation_age_days (30)
  * and runs maintenance as an admin, which queues it for rotation

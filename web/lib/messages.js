@@ -197,3 +197,21 @@ export function describeError(err, ctx) {
   }
   return { code: 'unexpected', title: 'Something went wrong.', detail: String(err?.message ?? err) };
 }
+
+/**
+ * A `#token=` link whose token the key server refused, or could not be asked
+ * about, while another session is open: the session stays (app/session.js).
+ * @param {'invalid' | 'unreachable'} verdict
+ * @param {string | undefined} currentName the signed-in user, when known
+ * @returns {Message}
+ */
+export function linkTokenRefused(verdict, currentName) {
+  const still = currentName ? `You are still signed in as ${currentName}.` : 'You are still signed in as before.';
+  return {
+    code: verdict === 'invalid' ? 'link_token_invalid' : 'link_token_unchecked',
+    title: 'The token in the link was not accepted.',
+    detail: verdict === 'invalid'
+      ? `It is invalid or has been revoked, so the link was not used. ${still}`
+      : `The key server did not answer, so the token in the link could not be checked and was not used. ${still}`,
+  };
+}
