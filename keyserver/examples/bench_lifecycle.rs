@@ -111,6 +111,8 @@ async fn start(pg: &str, pool_size: u32) -> Server {
         body_read_timeout_secs: 30,
         header_read_timeout_secs: 10,
         max_connections: 4096,
+        quota_documents: 1_000_000,
+        quota_stored_bytes: 50 << 30,
     };
     let app = Application::build(settings).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());

@@ -117,6 +117,10 @@ pub struct Settings {
     /// Most open client connections (all workers together); more wait in
     /// the listen backlog.
     pub max_connections: usize,
+    /// Most documents one user may register (0: no limit; `quota`).
+    pub quota_documents: u64,
+    /// Most bytes of stored ciphertext one user may keep (0: no limit).
+    pub quota_stored_bytes: u64,
     /// Days a new API token is valid unless `token create
     /// --expires-in-days` says otherwise (1 to 3650).
     pub token_lifetime_days: u32,
@@ -262,7 +266,9 @@ impl Settings {
             .set_default("rate_limit_token_burst", 100)?
             .set_default("body_read_timeout_secs", 30)?
             .set_default("header_read_timeout_secs", 10)?
-            .set_default("max_connections", 4096)?;
+            .set_default("max_connections", 4096)?
+            .set_default("quota_documents", 1_000_000)?
+            .set_default("quota_stored_bytes", 50_u64 << 30)?;
         if let Some(f) = file {
             b = b.add_source(
                 config::File::from(f)

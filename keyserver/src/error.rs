@@ -118,6 +118,8 @@ error_codes! {
     RateLimited = "rate_limited", TOO_MANY_REQUESTS, "too many requests from this address or token.";
     /// The request body stopped arriving for `body_read_timeout_secs`.
     BodyTimeout = "body_timeout", REQUEST_TIMEOUT, "the request body stopped arriving; the connection is closed";
+    /// Over a per-user quota (`quota`).
+    QuotaExceeded = "quota_exceeded", FORBIDDEN, "this would exceed your quota";
     /// The caller may not do this with this document.
     Forbidden = "forbidden", FORBIDDEN, "you are not allowed to access this document";
     /// The route is for admins.

@@ -22,6 +22,7 @@ pub mod lifecycle;
 pub mod master_key;
 pub mod metrics;
 pub mod pipeline;
+pub mod quota;
 pub mod rate_limit;
 pub mod request_audit;
 pub mod request_log;

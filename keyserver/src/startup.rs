@@ -130,6 +130,7 @@ impl Application {
             )
             .map_err(StartupError::Config)?,
             rate_limits: crate::rate_limit::RateLimits::new(&settings),
+            document_counts: crate::quota::DocumentCounts::default(),
         });
         state.rate_limits.spawn_janitor();
         // Without the audit key (KMS down) rows are written unsealed and

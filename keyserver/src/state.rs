@@ -46,6 +46,8 @@ pub struct AppState {
     pub trusted_proxies: crate::client_address::TrustedProxies,
     /// This process's rate-limit buckets (`rate_limit`).
     pub rate_limits: crate::rate_limit::RateLimits,
+    /// This process's per-user document-count estimates (`quota`).
+    pub document_counts: crate::quota::DocumentCounts,
 }
 
 impl AppState {

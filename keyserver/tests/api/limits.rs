@@ -208,3 +208,116 @@ async fn connections_over_the_cap_wait_until_one_closes() {
         .unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
 }
+
+impl TestApp {
+    async fn put_content(&self, token: &str, file: &EncryptedFile) -> reqwest::Response {
+        self.http
+            .put(self.url(&format!("/v1/documents/{}/content", file.document_id)))
+            .bearer_auth(token)
+            .header("content-type", "application/octet-stream")
+            .body(file.bytes.clone())
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_user_over_the_document_quota_registers_no_more() {
+    let app = limited_app(|s| s.quota_documents = 2).await;
+    for _ in 0..2 {
+        assert_eq!(app.create_document(&app.alice).await.status(), 201);
+    }
+    let body = assert_error(app.create_document(&app.alice).await, 403, "quota_exceeded").await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("quota_documents: 2"),
+        "{body}"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM documents").await, 2);
+    assert_eq!(
+        app.count("SELECT count(*) FROM access_logs WHERE reason = 'quota_exceeded'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.create_document(&app.bob).await.status(),
+        201,
+        "bob has his own quota"
+    );
+}
+
+#[tokio::test]
+async fn stored_bytes_over_the_quota_are_refused_and_nothing_is_kept() {
+    let first_probe = spawn_app().await;
+    let size = first_probe
+        .encrypt(&first_probe.alice, &[1u8; 3000])
+        .await
+        .bytes
+        .len() as u64;
+    drop(first_probe);
+    // Room for one such file and a half.
+    let app = limited_app(move |s| s.quota_stored_bytes = size * 3 / 2).await;
+    let one = app.encrypt(&app.alice, &[1u8; 3000]).await;
+    let two = app.encrypt(&app.alice, &[2u8; 3000]).await;
+    assert_eq!(app.put_content(&app.alice, &one).await.status(), 201);
+    // Replacing a stored copy counts its new size only.
+    assert_eq!(app.put_content(&app.alice, &one).await.status(), 201);
+    assert_error(
+        app.put_content(&app.alice, &two).await,
+        403,
+        "quota_exceeded",
+    )
+    .await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM documents WHERE content_size IS NOT NULL")
+            .await,
+        1
+    );
+    let leftovers = std::fs::read_dir(app.settings.content_dir())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".upload")
+        })
+        .count();
+    assert_eq!(leftovers, 0, "the refused upload's temporary file is gone");
+    let bob_file = app.encrypt(&app.bob, &[3u8; 3000]).await;
+    assert_eq!(app.put_content(&app.bob, &bob_file).await.status(), 201);
+}
+
+#[tokio::test]
+async fn a_stalled_upload_is_answered_408_and_leaves_no_file() {
+    let app = limited_app(|s| s.body_read_timeout_secs = 1).await;
+    let file = app.encrypt(&app.alice, &[5u8; 10_000]).await;
+    let mut conn = TcpStream::connect(authority(&app)).await.unwrap();
+    let head = format!(
+        "PUT /v1/documents/{}/content HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+        file.document_id,
+        app.alice,
+        file.bytes.len()
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    conn.write_all(&file.bytes[..file.bytes.len() / 2])
+        .await
+        .unwrap();
+    let (answer, closed) = read_until_closed(&mut conn, Duration::from_secs(10)).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("body_timeout"), "{answer}");
+    assert!(closed);
+    let leftovers = std::fs::read_dir(app.settings.content_dir())
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(leftovers, 0, "no partial upload kept");
+    assert_eq!(
+        app.count("SELECT count(*) FROM documents WHERE content_size IS NOT NULL")
+            .await,
+        0
+    );
+}

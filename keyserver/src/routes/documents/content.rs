@@ -108,7 +108,13 @@ pub async fn put_content(
         let mut reader = Some(HeaderReader::new());
         let mut size: u64 = 0;
         while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|_| ApiError::new(ErrorCode::UploadInterrupted))?;
+            let chunk = chunk.map_err(|e| {
+                ApiError::new(if crate::body_timeout::is_timeout(&e) {
+                    ErrorCode::BodyTimeout
+                } else {
+                    ErrorCode::UploadInterrupted
+                })
+            })?;
             size += chunk.len() as u64;
             if size > max {
                 return Err(too_large(max));
@@ -148,6 +154,12 @@ pub async fn put_content(
     // The size and the audit row commit together, and only with the file in place.
     let mut db = state.db.get().await?;
     let tx = db.transaction().await?;
+    let quota = state.settings.quota_stored_bytes;
+    if let Err(e) = crate::quota::check_stored_bytes(&tx, user.id, &doc, size, quota).await {
+        drop(tx);
+        let _ = tokio::fs::remove_file(&temp).await;
+        return Err(attempt.refuse(key_id, e).await);
+    }
     documents::set_content_size(&tx, &doc, size).await?;
     if let Err(e) = attempt.record_allowed_in(&tx, key_id, None).await {
         let _ = tokio::fs::remove_file(&temp).await;

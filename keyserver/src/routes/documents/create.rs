@@ -48,6 +48,10 @@ pub async fn create_document(
     state: web::Data<AppState>,
     user: web::ReqData<AuthenticatedUser>,
 ) -> Result<HttpResponse, ApiError> {
+    state
+        .document_counts
+        .admit(&state.db, user.id, state.settings.quota_documents)
+        .await?;
     let client = ClientInfo::from_request(&req);
     let document_id = DocumentId::generate(&mut rng());
     let reg = Registration {
@@ -68,6 +72,7 @@ pub async fn create_document(
         return Err(ErrorCode::NoActiveKey.into());
     };
     state.metrics.documents_created.inc();
+    state.document_counts.registered(user.id);
     tracing::info!(document_id = %document_id, key_id = %key.id, "document registered");
     Ok(HttpResponse::Created().json(CreatedDocument {
         document_id: document_id.to_string(),

@@ -262,6 +262,8 @@ pub async fn spawn_app_with(o: Options) -> TestApp {
         body_read_timeout_secs: 30,
         header_read_timeout_secs: 10,
         max_connections: 4096,
+        quota_documents: 1_000_000,
+        quota_stored_bytes: 50 << 30,
     };
     if let Some(tweak) = o.settings {
         tweak(&mut settings);
