@@ -108,11 +108,24 @@ export function describeError(err, ctx) {
     if (status === 0) return unreachable();
     if (Object.hasOwn(CLIENT_ERRORS, code)) return CLIENT_ERRORS[/** @type {keyof typeof CLIENT_ERRORS} */ (code)](err, name, partial);
     if (status === 401) {
+      const why = {
+        token_expired: 'It has expired. Ask your administrator for a new token and sign in with it.',
+        token_revoked: 'It has been revoked, or your account disabled. Ask your administrator.',
+      }[code] ?? 'It is not a token this key server issued. Sign in again with a valid token.';
+      return { code: 'bad_token', title: 'Your sign-in token was not accepted.', detail: why, offerSignIn: true };
+    }
+    if (code === 'rate_limited') {
       return {
-        code: 'bad_token',
-        title: 'Your sign-in token was not accepted.',
-        detail: 'It is invalid or has been revoked. Sign in again with a valid token.',
-        offerSignIn: true,
+        code,
+        title: 'Too many requests: the key server asks you to slow down.',
+        detail: `Nothing was changed. Try “${name}” again in a moment.`,
+      };
+    }
+    if (code === 'quota_exceeded') {
+      return {
+        code,
+        title: 'Your quota on this key server is used up.',
+        detail: `${err.message} Nothing was changed; delete stored files you no longer need, or ask your administrator for more room.`,
       };
     }
     if (code === 'key_revoked') {

@@ -71,3 +71,21 @@ test('every PqfileError code gets its own message on the page, not the fallback'
     assert.notEqual(m.title, 'The key server refused the request.', code);
   }
 });
+
+test('the key server\'s token, rate and quota refusals each say what to do (issue 12)', async () => {
+  globalThis.location ??= { origin: 'http://127.0.0.1' };
+  const { describeError } = await import('../../../web/lib/messages.js');
+  const ctx = { mode: 'encrypt', fileName: 'f.txt' };
+  const say = (status, code) => describeError({ name: 'KeyServerError', status, code, message: 'over (quota_documents: 2)' }, ctx);
+  const expired = say(401, 'token_expired');
+  const revoked = say(401, 'token_revoked');
+  const unknown = say(401, 'invalid_token');
+  assert.match(expired.detail, /expired/);
+  assert.match(revoked.detail, /revoked/);
+  assert.equal(new Set([expired.detail, revoked.detail, unknown.detail]).size, 3);
+  assert.ok(expired.offerSignIn && revoked.offerSignIn);
+  assert.match(say(429, 'rate_limited').title, /Too many requests/);
+  const quota = say(403, 'quota_exceeded');
+  assert.match(quota.title, /quota/);
+  assert.match(quota.detail, /quota_documents: 2/);
+});
