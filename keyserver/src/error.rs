@@ -32,7 +32,8 @@ pub struct ErrorBody {
 /// A stable machine code and a human sentence.
 #[derive(Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// Stable snake_case code clients branch on.
+    /// Stable snake_case code clients branch on: one of [`ErrorCode::ALL`].
+    #[schema(schema_with = code_schema)]
     pub code: &'static str,
     /// One sentence for humans; never internals on a 5xx.
     pub message: String,
@@ -40,6 +41,17 @@ pub struct ErrorDetail {
     /// (`invalid_header` → `bad_magic`, `truncated_header`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<&'static str>,
+}
+
+/// `ErrorDetail.code` in the OpenAPI document: every wire name, so a client
+/// (and the schema-driven fuzzing of `scripts/test.d/70-api-fuzz.sh`) knows
+/// the whole vocabulary.
+fn code_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(ErrorCode::ALL.iter().map(|c| c.as_str())))
+        .description(Some("Stable snake_case code clients branch on."))
+        .build()
 }
 
 /// Declares [`ErrorCode`] with its wire name, HTTP status and default sentence.
@@ -142,7 +154,6 @@ error_codes! {
     NoContent = "no_content", NOT_FOUND, "no content is stored for this document";
     /// The submitted header is not the stored ciphertext's header.
     StoredHeaderMismatch = "stored_header_mismatch", CONFLICT, "the header does not match the ciphertext stored for this document; fetch the stored copy and rewrap its header";
-    /// Another rewrap of the same document won.
     /// Over `max_content_bytes`.
     ContentTooLarge = "content_too_large", PAYLOAD_TOO_LARGE, "the content is larger than this server accepts";
     /// The key pool is empty (and the KMS may be down, so it cannot refill).

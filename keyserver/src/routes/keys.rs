@@ -10,10 +10,10 @@ use crate::store::keys::{self, KeyInfo};
 /// A key's public key and status.
 #[utoipa::path(
     get, path = "/v1/keys/{key_id}", tag = "keys",
-    params(("key_id" = i32, Path, description = "encryption_keys.id")),
+    params(("key_id" = i32, Path, description = "encryption_keys.id", minimum = 1)),
     responses(
         (status = 200, description = "The key", body = KeyInfo),
-        (status = 400, description = "Malformed key id", body = ErrorBody),
+        (status = 400, description = "invalid_key_id: not an integer from 1 to 2147483647", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 404, description = "Unknown key", body = ErrorBody),
     ),

@@ -21,12 +21,16 @@ pub struct LogQuery {
     /// `encrypt`, `decrypt`, `rewrap`, `upload`, `download`, `share` or `admin`.
     pub access_type: Option<String>,
     /// RFC 3339: entries at or after.
+    #[param(format = DateTime)]
     pub since: Option<String>,
     /// RFC 3339: entries before.
+    #[param(format = DateTime)]
     pub until: Option<String>,
     /// From 1 (default 1).
+    #[param(minimum = 1, maximum = 1_000_000)]
     pub page: Option<i64>,
     /// 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub per_page: Option<i64>,
 }
 
@@ -55,7 +59,7 @@ fn parse_time(name: &str, v: Option<&str>) -> Result<Option<chrono::NaiveDateTim
 /// Filtered, paged access-log query.
 #[utoipa::path(
     get, path = "/v1/admin/access-logs", tag = "admin", params(LogQuery),
-    responses((status = 200, body = LogPage), (status = 400, description = "invalid_query", body = ErrorBody), (status = 403, description = "admin_only", body = ErrorBody)),
+    responses((status = 200, body = LogPage), (status = 400, description = "invalid_query: a filter or the paging is malformed or out of range", body = ErrorBody), (status = 403, description = "admin_only", body = ErrorBody)),
     security(("bearer" = []))
 )]
 #[get("/admin/access-logs")]
@@ -80,6 +84,10 @@ pub async fn access_logs(
             "`access_type` must be one of {}",
             ACCESS_TYPES.join(", ")
         )));
+    }
+    // PostgreSQL text holds no NUL: refused here, not by the database.
+    if query.user.as_deref().is_some_and(|u| u.contains('\0')) {
+        return Err(invalid_query("`user` must not contain a NUL character"));
     }
     let since = parse_time("since", query.since.as_deref())?;
     let until = parse_time("until", query.until.as_deref())?;

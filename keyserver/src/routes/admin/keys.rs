@@ -21,7 +21,11 @@ pub struct AdminKeyList {
 /// Every key, with its usage and the documents depending on it.
 #[utoipa::path(
     get, path = "/v1/admin/keys", tag = "admin", params(StatusQuery),
-    responses((status = 200, body = AdminKeyList), (status = 400, body = ErrorBody), (status = 403, description = "admin_only", body = ErrorBody)),
+    responses(
+        (status = 200, body = AdminKeyList),
+        (status = 400, description = "invalid_query: an unknown status", body = ErrorBody),
+        (status = 403, description = "admin_only", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 #[get("/admin/keys")]
@@ -56,8 +60,13 @@ pub struct Revoked {
 /// (admins can still rewrap its documents to rescue them); the pool refills.
 #[utoipa::path(
     post, path = "/v1/admin/keys/{key_id}/revoke", tag = "admin",
-    params(("key_id" = i32, Path, description = "encryption_keys.id")),
-    responses((status = 200, body = Revoked), (status = 403, description = "admin_only", body = ErrorBody), (status = 404, body = ErrorBody)),
+    params(("key_id" = i32, Path, description = "encryption_keys.id", minimum = 1)),
+    responses(
+        (status = 200, body = Revoked),
+        (status = 400, description = "invalid_key_id: not an integer from 1 to 2147483647", body = ErrorBody),
+        (status = 403, description = "admin_only", body = ErrorBody),
+        (status = 404, description = "key_not_found", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 #[post("/admin/keys/{key_id}/revoke")]

@@ -12,7 +12,11 @@ use crate::store::rotations::{self, ROTATION_STATUSES, Rotation};
 /// Runs `check_for_keys_to_rotate` now.
 #[utoipa::path(
     post, path = "/v1/admin/rotation", tag = "admin",
-    responses((status = 200, body = lifecycle::RotationCheck), (status = 403, description = "admin_only", body = ErrorBody)),
+    responses(
+        (status = 200, body = lifecycle::RotationCheck),
+        (status = 403, description = "admin_only", body = ErrorBody),
+        (status = 503, description = "kms_unavailable: no replacement key could be generated", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 #[post("/admin/rotation")]
@@ -45,7 +49,11 @@ pub struct RotationList {
 /// the old key expires and whether the rotation is stalled.
 #[utoipa::path(
     get, path = "/v1/admin/rotations", tag = "admin", params(StatusQuery),
-    responses((status = 200, body = RotationList), (status = 400, body = ErrorBody), (status = 403, description = "admin_only", body = ErrorBody)),
+    responses(
+        (status = 200, body = RotationList),
+        (status = 400, description = "invalid_query: an unknown status", body = ErrorBody),
+        (status = 403, description = "admin_only", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 #[get("/admin/rotations")]

@@ -22,12 +22,12 @@ pub struct AccessHistory {
 /// The access history of a document the caller owns (admins: any document).
 #[utoipa::path(
     get, path = "/v1/documents/{document_id}/access", tag = "documents",
-    params(("document_id" = String, Path, description = "32 hex digits"), ListQuery),
+    params(("document_id" = String, Path, description = "32 hex digits, not all zeros", pattern = "^[0-9a-fA-F]{32}$"), ListQuery),
     responses(
         (status = 200, description = "Audit entries", body = AccessHistory),
-        (status = 400, description = "Malformed document id", body = ErrorBody),
-        (status = 403, description = "Not the owner", body = ErrorBody),
-        (status = 404, description = "Unknown document", body = ErrorBody),
+        (status = 400, description = "bad_document_id, invalid_query (`limit`, `all`)", body = ErrorBody),
+        (status = 403, description = "forbidden: not the owner (nor an admin)", body = ErrorBody),
+        (status = 404, description = "document_not_found", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]

@@ -64,14 +64,15 @@ const NOT_A_HEADER: &str = "the body does not start with a valid pqfile header";
 /// Stores the document's ciphertext (owner only), replacing any earlier one.
 #[utoipa::path(
     put, path = "/v1/documents/{document_id}/content", tag = "sharing",
-    params(("document_id" = String, Path, description = "32 hex digits")),
+    params(("document_id" = String, Path, description = "32 hex digits, not all zeros", pattern = "^[0-9a-fA-F]{32}$")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The whole .pqf file"),
     responses(
         (status = 201, description = "Stored", body = ContentStored),
-        (status = 400, description = "Not a pqfile of this document / key", body = ErrorBody),
-        (status = 403, description = "Not the owner", body = ErrorBody),
-        (status = 404, description = "Unknown document", body = ErrorBody),
-        (status = 413, description = "Larger than max_content_bytes", body = ErrorBody),
+        (status = 400, description = "bad_document_id; not a pqfile of this document and key: invalid_header, document_mismatch, key_mismatch; upload_interrupted", body = ErrorBody),
+        (status = 403, description = "forbidden: not the owner; quota_exceeded: over `quota_stored_bytes`", body = ErrorBody),
+        (status = 404, description = "document_not_found", body = ErrorBody),
+        (status = 413, description = "content_too_large: larger than max_content_bytes", body = ErrorBody),
+        (status = 503, description = "audit_unavailable: the upload could not be audited, so nothing was stored", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -181,11 +182,13 @@ pub async fn put_content(
 /// Streams the stored ciphertext (owner, grantee or admin).
 #[utoipa::path(
     get, path = "/v1/documents/{document_id}/content", tag = "sharing",
-    params(("document_id" = String, Path, description = "32 hex digits")),
+    params(("document_id" = String, Path, description = "32 hex digits, not all zeros", pattern = "^[0-9a-fA-F]{32}$")),
     responses(
         (status = 200, description = "The .pqf file", content_type = "application/octet-stream", body = Vec<u8>),
-        (status = 403, description = "Not owner, grantee or admin", body = ErrorBody),
+        (status = 400, description = "bad_document_id", body = ErrorBody),
+        (status = 403, description = "forbidden: not owner, grantee or admin", body = ErrorBody),
         (status = 404, description = "Unknown document (document_not_found) or nothing stored (no_content)", body = ErrorBody),
+        (status = 503, description = "audit_unavailable: the download could not be audited, so nothing was sent", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]

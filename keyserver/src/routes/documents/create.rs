@@ -37,7 +37,8 @@ pub struct CreatedDocument {
     responses(
         (status = 201, description = "Document registered", body = CreatedDocument),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 503, description = "No key available or database down", body = ErrorBody),
+        (status = 403, description = "quota_exceeded: the caller has `quota_documents` documents", body = ErrorBody),
+        (status = 503, description = "no_active_key, database_unavailable", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]

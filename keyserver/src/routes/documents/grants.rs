@@ -50,6 +50,13 @@ fn change<'a>(attempt: &'a Attempt<'_>, access: &DocumentAccess) -> GrantChange<
     }
 }
 
+/// Whether `name` can be a user's name at all: PostgreSQL text holds no
+/// NUL, so a name with one names nobody (and must not reach a query, which
+/// the database would refuse as an internal error).
+fn nameable(name: &str) -> bool {
+    !name.contains('\0')
+}
+
 /// The sentence of a refused grant request.
 const FORBIDDEN: &str = "only the document's owner or an admin can manage its grants";
 
@@ -70,11 +77,11 @@ async fn authorize<'a>(
 /// Lets `user` unwrap, rewrap and download the document (owner or admin).
 #[utoipa::path(
     post, path = "/v1/documents/{document_id}/grants", tag = "sharing",
-    params(("document_id" = String, Path, description = "32 hex digits")),
+    params(("document_id" = String, Path, description = "32 hex digits, not all zeros", pattern = "^[0-9a-fA-F]{32}$")),
     request_body = GrantRequest,
     responses(
         (status = 201, description = "Granted (idempotent)", body = GrantCreated),
-        (status = 400, description = "Bad id, or a grant to the owner", body = ErrorBody),
+        (status = 400, description = "bad_document_id, invalid_json, self_grant (a grant to the owner)", body = ErrorBody),
         (status = 403, description = "Not the owner", body = ErrorBody),
         (status = 404, description = "Unknown document or user", body = ErrorBody),
     ),
@@ -91,6 +98,9 @@ pub async fn create_grant(
 ) -> Result<HttpResponse, ApiError> {
     let (attempt, access) = authorize(&req, &state, &user, &path).await?;
     let key = Some(access.key_id);
+    if !nameable(&body.user) {
+        return Err(attempt.refuse(key, ErrorCode::UserNotFound).await);
+    }
     let db = state.db.get().await?;
     let Some((grantee, name)) = users::find(&db, &body.user).await? else {
         return Err(attempt.refuse(key, ErrorCode::UserNotFound).await);
@@ -110,11 +120,12 @@ pub async fn create_grant(
 /// Takes a grant back (owner or admin).
 #[utoipa::path(
     delete, path = "/v1/documents/{document_id}/grants/{user}", tag = "sharing",
-    params(("document_id" = String, Path, description = "32 hex digits"), ("user" = String, Path, description = "grantee's name")),
+    params(("document_id" = String, Path, description = "32 hex digits, not all zeros", pattern = "^[0-9a-fA-F]{32}$"), ("user" = String, Path, description = "grantee's name")),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 403, description = "Not the owner", body = ErrorBody),
-        (status = 404, description = "Unknown document, user or grant", body = ErrorBody),
+        (status = 400, description = "bad_document_id", body = ErrorBody),
+        (status = 403, description = "forbidden: not the owner (nor an admin)", body = ErrorBody),
+        (status = 404, description = "document_not_found, user_not_found, grant_not_found", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -128,6 +139,11 @@ pub async fn delete_grant(
 ) -> Result<HttpResponse, ApiError> {
     let (doc_path, name) = path.into_inner();
     let (attempt, access) = authorize(&req, &state, &user, &doc_path).await?;
+    if !nameable(&name) {
+        return Err(attempt
+            .refuse(Some(access.key_id), ErrorCode::UserNotFound)
+            .await);
+    }
     let db = state.db.get().await?;
     if !grants::revoke(&db, &change(&attempt, &access), &name).await? {
         let err = if users::find(&db, &name).await?.is_some() {
@@ -144,11 +160,12 @@ pub async fn delete_grant(
 /// The document's grants (owner or admin).
 #[utoipa::path(
     get, path = "/v1/documents/{document_id}/grants", tag = "sharing",
-    params(("document_id" = String, Path, description = "32 hex digits")),
+    params(("document_id" = String, Path, description = "32 hex digits, not all zeros", pattern = "^[0-9a-fA-F]{32}$")),
     responses(
         (status = 200, description = "Grants", body = GrantList),
-        (status = 403, description = "Not the owner", body = ErrorBody),
-        (status = 404, description = "Unknown document", body = ErrorBody),
+        (status = 400, description = "bad_document_id", body = ErrorBody),
+        (status = 403, description = "forbidden: not the owner (nor an admin)", body = ErrorBody),
+        (status = 404, description = "document_not_found", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]

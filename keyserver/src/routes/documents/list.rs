@@ -23,6 +23,7 @@ pub struct DocumentList {
     get, path = "/v1/documents", tag = "documents", params(ListQuery),
     responses(
         (status = 200, description = "Documents", body = DocumentList),
+        (status = 400, description = "invalid_query (`limit`, `all`)", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
     ),
     security(("bearer" = []))

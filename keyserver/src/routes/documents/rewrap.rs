@@ -47,7 +47,7 @@ pub struct RewrapResponse {
 /// audit row change together or not at all.
 #[utoipa::path(
     post, path = "/v1/documents/{document_id}/rewrap", tag = "lifecycle",
-    params(("document_id" = String, Path, description = "32 hex digits")),
+    params(("document_id" = String, Path, description = "32 hex digits, not all zeros", pattern = "^[0-9a-fA-F]{32}$")),
     request_body = RewrapRequest,
     responses(
         (status = 200, description = "The new header", body = RewrapResponse),

@@ -55,7 +55,7 @@ fn decode(field: &'static str, value: &str) -> Result<Vec<u8>, ApiError> {
 /// id, and returns the file key sealed to the caller's ephemeral key.
 #[utoipa::path(
     post, path = "/v1/documents/{document_id}/unwrap", tag = "documents",
-    params(("document_id" = String, Path, description = "32 hex digits")),
+    params(("document_id" = String, Path, description = "32 hex digits, not all zeros", pattern = "^[0-9a-fA-F]{32}$")),
     request_body = UnwrapRequest,
     responses(
         (status = 200, description = "File key sealed to the ephemeral key", body = UnwrapResponse),
