@@ -108,10 +108,12 @@ export function describeError(err, ctx) {
     if (status === 0) return unreachable();
     if (Object.hasOwn(CLIENT_ERRORS, code)) return CLIENT_ERRORS[/** @type {keyof typeof CLIENT_ERRORS} */ (code)](err, name, partial);
     if (status === 401) {
-      const why = {
+      /** @type {Record<string, string>} */
+      const reasons = {
         token_expired: 'It has expired. Ask your administrator for a new token and sign in with it.',
         token_revoked: 'It has been revoked, or your account disabled. Ask your administrator.',
-      }[code] ?? 'It is not a token this key server issued. Sign in again with a valid token.';
+      };
+      const why = reasons[String(code)] ?? 'It is not a token this key server issued. Sign in again with a valid token.';
       return { code: 'bad_token', title: 'Your sign-in token was not accepted.', detail: why, offerSignIn: true };
     }
     if (code === 'rate_limited') {
