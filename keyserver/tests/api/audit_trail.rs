@@ -237,20 +237,7 @@ async fn unauthenticated_and_invalid_requests_and_reads_leave_a_row() {
 async fn operator_commands_are_audited_and_sealed() {
     let app = spawn_app().await;
     let run = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_pqfile-keyserver"))
-            .args(args)
-            .env("PQFILE_DATABASE_URL", as_app_role(&app.database_url))
-            .env("PQFILE_OWNER_DATABASE_URL", &app.database_url)
-            .env("PQFILE_DATA_DIR", &app.settings.data_dir)
-            .env("PQFILE_KMS", "local")
-            .env("RUST_LOG", "error")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        app.operator(args, &[]);
     };
     run(&["user", "add", "carol", "--role", "admin"]);
     run(&["token", "create", "carol", "--label", "ci"]);

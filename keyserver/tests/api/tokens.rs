@@ -146,24 +146,7 @@ async fn a_token_lives_as_long_as_asked_within_bounds() {
 #[tokio::test]
 async fn the_operator_commands_list_revoke_and_disable() {
     let app = spawn_app().await;
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_pqfile-keyserver"))
-            .args(args)
-            .env("PQFILE_DATABASE_URL", as_app_role(&app.database_url))
-            .env("PQFILE_OWNER_DATABASE_URL", &app.database_url)
-            .env("PQFILE_DATA_DIR", &app.settings.data_dir)
-            .env("PQFILE_KMS", "local")
-            .env("PQFILE_TOKEN_LIFETIME_DAYS", "12")
-            .env("RUST_LOG", "error")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let run = |args: &[&str]| app.operator(args, &[("PQFILE_TOKEN_LIFETIME_DAYS", "12")]);
     let token = run(&["token", "create", "bob", "--label", "laptop"]);
     let token = token.trim();
     assert_eq!(app.get_as(token, "/v1/me").await.status(), 200);

@@ -8,6 +8,27 @@ use serde_json::{Value, json};
 use super::*;
 
 impl TestApp {
+    /// Runs `pqfile-keyserver ARGS` (an operator command) on this app's
+    /// database and data directory, plus `env`; asserts success, returns stdout.
+    pub fn operator(&self, args: &[&str], env: &[(&str, &str)]) -> String {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_pqfile-keyserver"))
+            .args(args)
+            .env("PQFILE_DATABASE_URL", as_app_role(&self.database_url))
+            .env("PQFILE_OWNER_DATABASE_URL", &self.database_url)
+            .env("PQFILE_DATA_DIR", &self.settings.data_dir)
+            .env("PQFILE_KMS", "local")
+            .env("RUST_LOG", "error")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
     pub async fn get_as(&self, token: &str, path: &str) -> reqwest::Response {
         self.http
             .get(self.url(path))
